@@ -1,0 +1,36 @@
+//! The Workers runtime side of every function: turns a `worker::Request` into the runtime-free
+//! [`ApiRequest`](genbase_shared::http::ApiRequest), gives the handler its dependencies
+//! ([`Deps`](genbase_shared::deps::Deps)), and turns the result into a response with the
+//! request id, CORS headers and the one JSON error body. The request is logged to `api_logs`
+//! after the response is sent (`ctx.wait_until`), so logging never slows a client down.
+//!
+//! A function's whole entry point is `genbase_edge::entry!("name", handler::handle);`.
+
+#[cfg(target_arch = "wasm32")]
+mod config;
+#[cfg(target_arch = "wasm32")]
+mod deps;
+#[cfg(target_arch = "wasm32")]
+mod serve;
+
+#[cfg(target_arch = "wasm32")]
+pub use serve::serve;
+#[cfg(target_arch = "wasm32")]
+pub use worker;
+
+/// Declares the Worker's fetch handler for a function whose logic is
+/// `async fn handle(&ApiRequest, &impl Deps) -> Result<ApiResponse, ApiError>`.
+#[macro_export]
+macro_rules! entry {
+    ($name:literal, $handler:path) => {
+        #[cfg(target_arch = "wasm32")]
+        #[$crate::worker::event(fetch)]
+        async fn fetch(
+            req: $crate::worker::Request,
+            env: $crate::worker::Env,
+            ctx: $crate::worker::Context,
+        ) -> $crate::worker::Result<$crate::worker::Response> {
+            $crate::serve($name, req, env, ctx, |r, d| async move { $handler(&r, &*d).await }).await
+        }
+    };
+}

@@ -1,0 +1,119 @@
+//! One request through a function: parse, run the handler, answer, then log.
+
+use crate::config::Config;
+use crate::deps::{rpc_for, EdgeDeps};
+use genbase_shared::error::ApiError;
+use genbase_shared::http::{accept_request_id, ApiRequest, ApiResponse, Cors, MAX_BODY_BYTES};
+use genbase_shared::rpc::{Rpc, RpcAuth};
+use serde_json::json;
+use std::future::Future;
+use std::rc::Rc;
+use worker::{console_error, Context, Date, Env, Request, Response};
+
+pub async fn serve<F, Fut>(
+    function: &'static str,
+    req: Request,
+    env: Env,
+    ctx: Context,
+    handler: F,
+) -> worker::Result<Response>
+where
+    F: FnOnce(ApiRequest, Rc<EdgeDeps>) -> Fut,
+    Fut: Future<Output = Result<ApiResponse, ApiError>>,
+{
+    let started = Date::now().as_millis();
+    let config = Config::from_env(&env);
+    let request_id = accept_request_id(req.headers().get("x-request-id").ok().flatten().as_deref());
+    let origin = req.headers().get("origin").ok().flatten();
+    let cors = Cors { allowed_origins: config.cors_origins.clone() };
+    let (method, path) = (req.method().to_string(), req.path());
+
+    let mut user_id = None;
+    let result = match read_request(req, &request_id).await {
+        Err(e) => Err(e),
+        Ok(api_req) if api_req.method == "OPTIONS" => Ok(cors.preflight(&api_req)),
+        Ok(api_req) => match EdgeDeps::new(env, &config) {
+            Err(e) => Err(e),
+            Ok(deps) => {
+                let deps = Rc::new(deps);
+                let out = handler(api_req, deps.clone()).await;
+                user_id = deps.user_id.get();
+                out
+            }
+        },
+    };
+    let status = match &result {
+        Ok(r) => r.status,
+        Err(e) => e.status,
+    };
+    if let Err(e) = &result {
+        if let Some(cause) = &e.cause {
+            console_error!("{function} {request_id} {status}: {cause}");
+        }
+    }
+    let response = to_response(result, &request_id, origin.as_deref(), &cors)?;
+
+    let rpc = rpc_for(&config);
+    let duration_ms = (Date::now().as_millis().saturating_sub(started)) as i64;
+    ctx.wait_until(async move {
+        let args = json!({
+            "p_function": function, "p_method": method, "p_path": path, "p_status": status,
+            "p_duration_ms": duration_ms, "p_user_id": user_id, "p_request_id": request_id,
+        });
+        if let Err(e) = rpc.call("log_request", args, &RpcAuth::ServiceRole).await {
+            console_error!("api_logs write failed: {}", e.cause.unwrap_or(e.message));
+        }
+    });
+    Ok(response)
+}
+
+/// The runtime-free request; bodies over the limit are refused before being read in full
+/// when the client declares their length.
+async fn read_request(mut req: Request, request_id: &str) -> Result<ApiRequest, ApiError> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    }
+    let body = req.bytes().await.map_err(|e| ApiError::invalid_json(format!("unreadable body: {e}")))?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    }
+    let url = req.url()?;
+    Ok(ApiRequest {
+        method: req.method().to_string(),
+        path: url.path().to_string(),
+        query: url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
+        headers: req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+        body,
+        request_id: request_id.to_string(),
+    })
+}
+
+fn to_response(
+    result: Result<ApiResponse, ApiError>,
+    request_id: &str,
+    origin: Option<&str>,
+    cors: &Cors,
+) -> worker::Result<Response> {
+    let (status, body, mut headers) = match result {
+        Ok(r) => (r.status, r.body, r.headers),
+        Err(e) => (e.status, Some(e.body(request_id)), Vec::new()),
+    };
+    let mut resp = match body {
+        Some(b) => Response::from_json(&b)?,
+        None => Response::empty()?,
+    }
+    .with_status(status);
+    headers.push(("x-request-id".into(), request_id.into()));
+    cors.apply(origin, &mut headers);
+    let h = resp.headers_mut();
+    for (k, v) in headers {
+        h.set(&k, &v)?;
+    }
+    Ok(resp)
+}

@@ -1,0 +1,179 @@
+use super::{verify, AuthError, Claims, KeySet, Policy};
+use std::cell::RefCell;
+use std::fmt;
+
+/// A token naming an unknown `kid` triggers a refetch, but not more often than this, so a
+/// flood of forged kids cannot turn into a flood of requests to the JWKS endpoint.
+pub const JWKS_REFETCH_INTERVAL_SECS: i64 = 30;
+
+/// Fetched keys are refreshed when older than this, so a key removed from the JWKS (revoked)
+/// stops being accepted. Supabase's own edge caches the document for 10 minutes.
+pub const JWKS_MAX_AGE_SECS: i64 = 600;
+
+/// The one thing the cache needs from the runtime: a GET returning the body of a 2xx answer.
+#[allow(async_fn_in_trait)]
+pub trait HttpGet {
+    async fn get_text(&self, url: &str) -> Result<String, String>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyError {
+    /// The token itself is not acceptable (a 401).
+    Token(AuthError),
+    /// The token names a key we could not learn because the JWKS fetch failed (a 503: the
+    /// token may well be valid).
+    KeysUnavailable(String),
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerifyError::Token(err) => err.fmt(f),
+            VerifyError::KeysUnavailable(cause) => write!(f, "JWKS unavailable: {cause}"),
+        }
+    }
+}
+
+/// Keys for workers: pinned ones (static JWKS and/or HS256 secret) plus a JWKS fetched lazily
+/// from `jwks_url`. Single-threaded by design (one per isolate): state sits in a `RefCell`
+/// that is never borrowed across an `.await`.
+pub struct JwksCache {
+    pinned: KeySet,
+    jwks_url: Option<String>,
+    state: RefCell<State>,
+}
+
+struct State {
+    /// `pinned` merged with the last good fetch.
+    keys: KeySet,
+    last_attempt: Option<i64>,
+    last_success: Option<i64>,
+    last_error: Option<String>,
+}
+
+impl JwksCache {
+    pub fn new(pinned: KeySet, jwks_url: Option<String>) -> JwksCache {
+        JwksCache {
+            state: RefCell::new(State {
+                keys: pinned.clone(),
+                last_attempt: None,
+                last_success: None,
+                last_error: None,
+            }),
+            pinned,
+            jwks_url,
+        }
+    }
+
+    /// From worker configuration: an optional static JWKS document, an optional HS256 secret
+    /// and an optional JWKS URL (see [`JwksCache::supabase_jwks_url`]).
+    pub fn from_config(
+        static_jwks_json: Option<&str>,
+        hs256_secret: Option<&[u8]>,
+        jwks_url: Option<String>,
+    ) -> Result<JwksCache, AuthError> {
+        let mut pinned = match static_jwks_json {
+            Some(json) if !json.trim().is_empty() => KeySet::from_jwks_json(json)?,
+            _ => KeySet::empty(),
+        };
+        if let Some(secret) = hs256_secret.filter(|s| !s.is_empty()) {
+            pinned = pinned.with_hs256_secret(secret);
+        }
+        Ok(JwksCache::new(pinned, jwks_url))
+    }
+
+    /// `<SUPABASE_URL>/auth/v1/.well-known/jwks.json`
+    pub fn supabase_jwks_url(supabase_url: &str) -> String {
+        format!(
+            "{}/auth/v1/.well-known/jwks.json",
+            supabase_url.trim_end_matches('/')
+        )
+    }
+
+    /// Verifies `token`, fetching the JWKS when it is stale or the token names an unknown
+    /// `kid`. At most one refetch per call.
+    pub async fn verify<H: HttpGet>(
+        &self,
+        token: &str,
+        policy: &Policy,
+        now_unix: i64,
+        http: &H,
+    ) -> Result<Claims, VerifyError> {
+        let mut fetched = false;
+        if self.is_stale(now_unix) && self.may_fetch(now_unix) {
+            self.refresh(now_unix, http).await;
+            fetched = true;
+        }
+        let first = self.verify_now(token, policy, now_unix);
+        let result = match first {
+            Err(AuthError::UnknownKey { .. }) if !fetched && self.may_fetch(now_unix) => {
+                self.refresh(now_unix, http).await;
+                self.verify_now(token, policy, now_unix)
+            }
+            other => other,
+        };
+        match result {
+            Err(AuthError::UnknownKey { kid }) => match self.state.borrow().last_error.clone() {
+                Some(cause) => Err(VerifyError::KeysUnavailable(cause)),
+                None => Err(VerifyError::Token(AuthError::UnknownKey { kid })),
+            },
+            other => other.map_err(VerifyError::Token),
+        }
+    }
+
+    fn verify_now(&self, token: &str, policy: &Policy, now: i64) -> Result<Claims, AuthError> {
+        verify(token, &self.state.borrow().keys, policy, now)
+    }
+
+    fn is_stale(&self, now: i64) -> bool {
+        let state = self.state.borrow();
+        self.jwks_url.is_some()
+            && state
+                .last_success
+                .is_some_and(|t| now - t >= JWKS_MAX_AGE_SECS)
+    }
+
+    fn may_fetch(&self, now: i64) -> bool {
+        self.jwks_url.is_some()
+            && self
+                .state
+                .borrow()
+                .last_attempt
+                .is_none_or(|t| now - t >= JWKS_REFETCH_INTERVAL_SECS || now < t)
+    }
+
+    async fn refresh<H: HttpGet>(&self, now: i64, http: &H) {
+        let Some(url) = &self.jwks_url else {
+            return;
+        };
+        // Recorded before the await so concurrent requests in this isolate do not all fetch.
+        self.state.borrow_mut().last_attempt = Some(now);
+        let outcome = http
+            .get_text(url)
+            .await
+            .and_then(|body| KeySet::from_jwks_json(&body).map_err(|e| e.to_string()));
+        let mut state = self.state.borrow_mut();
+        match outcome {
+            Ok(fetched) => {
+                state.keys = self.pinned.clone().merged_with(&fetched);
+                state.last_success = Some(now);
+                state.last_error = None;
+            }
+            // Keep the previous keys: a blip at the JWKS endpoint must not log everyone out.
+            Err(cause) => state.last_error = Some(format!("GET {url}: {cause}")),
+        }
+    }
+}
+
+impl fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("jwks_url", &self.jwks_url)
+            .field("keys", &self.state.borrow().keys)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+#[path = "cache_tests.rs"]
+mod tests;

@@ -1,0 +1,62 @@
+//! What a handler needs from its runtime, as one trait: the RPC upstream, the clock, config
+//! vars, token verification and outbound HTTP. Workers implement it in `genbase-edge`; native
+//! tests implement it with a recording upstream, so handler logic runs under `cargo test`.
+
+use crate::auth::Claims;
+use crate::error::ApiError;
+use crate::http::ApiRequest;
+use crate::rpc::{Rpc, RpcAuth};
+use uuid::Uuid;
+
+/// An outbound HTTP request (to an AI provider).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outbound {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+/// Its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inbound {
+    pub status: u16,
+    pub body: String,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Deps {
+    type Rpc: Rpc;
+    fn rpc(&self) -> &Self::Rpc;
+    fn now_unix(&self) -> i64;
+    /// A configuration var or secret; `None` when unset or empty.
+    fn var(&self, name: &str) -> Option<String>;
+    /// Verifies the request's bearer token (signature, exp/nbf, aud, iss, role).
+    async fn authenticate(&self, req: &ApiRequest) -> Result<Claims, ApiError>;
+    async fn send(&self, req: Outbound) -> Result<Inbound, String>;
+}
+
+/// A verified signed-in user, and the auth to forward so Postgres (RLS) decides.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub claims: Claims,
+    pub auth: RpcAuth,
+}
+
+/// For endpoints that act for a user: 401 unless the request carries a valid user token.
+pub async fn require_user(req: &ApiRequest, deps: &impl Deps) -> Result<Caller, ApiError> {
+    let claims = deps.authenticate(req).await?;
+    let user_id = claims.require_user_id()?;
+    if claims.role.as_deref() != Some("authenticated") {
+        return Err(ApiError::unauthorized("this endpoint requires a signed-in user"));
+    }
+    let token = req
+        .bearer_token()
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer token"))?;
+    Ok(Caller {
+        user_id,
+        claims,
+        auth: RpcAuth::User(token.to_string()),
+    })
+}

@@ -1,0 +1,391 @@
+/**
+ * Identity: who a user is, what role they hold, where their files live.
+ *
+ * Conventions for every genbase migration:
+ * - tables live in `public` with RLS on; RPCs live in `api` (exposed by PostgREST);
+ *   helpers live in `private` (never exposed, no usage for API roles);
+ * - every function is created with `set search_path = ''` and schema-qualified names;
+ * - EXECUTE is revoked from PUBLIC at the end of each migration and granted explicitly
+ *   right after each function (PostgreSQL grants EXECUTE to PUBLIC on creation, and a
+ *   per-schema ALTER DEFAULT PRIVILEGES cannot take that back).
+ */
+
+/** Schemas */
+
+create schema if not exists api;
+grant usage on schema api to anon, authenticated, service_role;
+
+create schema if not exists private;
+revoke all on schema private from public;
+
+-- Supabase grants the API roles EXECUTE on every new function in `public`; genbase
+-- grants each one explicitly instead.
+alter default privileges in schema public revoke execute on functions from anon, authenticated, service_role;
+
+/** Profiles */
+
+create type public.app_role as enum ('user', 'moderator', 'admin', 'super_admin');
+
+create table public.profiles (
+  id uuid primary key references auth.users (id) on delete cascade,
+  email text,
+  display_name text check (char_length(display_name) between 1 and 80),
+  avatar_url text check (char_length(avatar_url) <= 2048 and avatar_url ~* '^https?://'),
+  role public.app_role not null default 'user',
+  is_active boolean not null default true,
+  telegram_username text check (char_length(telegram_username) <= 64),
+  preferred_model_provider text check (char_length(preferred_model_provider) <= 64),
+  preferred_model_name text check (char_length(preferred_model_name) <= 128),
+  settings jsonb not null default '{}'::jsonb
+    check (jsonb_typeof(settings) = 'object' and octet_length(settings::text) <= 16384),
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+
+comment on table public.profiles is 'One row per auth user; created by a trigger on auth.users.';
+
+-- Partial: admin listings and role checks only ever look for the few privileged rows.
+create index profiles_privileged_idx on public.profiles (role) where role <> 'user';
+
+alter table public.profiles enable row level security;
+
+create policy "Users can view their own profile"
+  on public.profiles for select to authenticated
+  using (id = (select auth.uid()));
+
+create policy "Users can update their own profile"
+  on public.profiles for update to authenticated
+  using (id = (select auth.uid()))
+  with check (id = (select auth.uid()));
+
+-- Column grants are the real fence: role, is_active and email are not writable by users.
+revoke all on public.profiles from anon, authenticated, service_role;
+grant select on public.profiles to authenticated, service_role;
+grant update (display_name, avatar_url, telegram_username, preferred_model_provider,
+  preferred_model_name, settings) on public.profiles to authenticated;
+grant update on public.profiles to service_role;
+
+/** Profile triggers */
+
+/**
+ * Keeps updated_at honest whatever path writes the row.
+ */
+create function private.touch_updated_at() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  new.updated_at := now();
+  return new;
+end
+$$;
+
+create trigger profiles_touch_updated_at
+  before update on public.profiles
+  for each row execute function private.touch_updated_at();
+
+/**
+ * Refuses role / is_active changes from API user roles. Column grants already stop a
+ * direct UPDATE; this also covers any future SECURITY INVOKER path. Checked
+ * SECURITY DEFINER functions run as their owner and pass.
+ */
+create function private.guard_profile_privileges() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if (new.role, new.is_active, new.id) is distinct from (old.role, old.is_active, old.id)
+     and current_user in ('anon', 'authenticated') then
+    raise exception using errcode = 'PT403', message = 'role and is_active can only be changed by an admin';
+  end if;
+  return new;
+end
+$$;
+
+create trigger profiles_guard_privileges
+  before update on public.profiles
+  for each row execute function private.guard_profile_privileges();
+
+/**
+ * Creates the profile of every new auth user. SECURITY DEFINER because GoTrue inserts
+ * as its own role, which cannot write public.profiles.
+ */
+create function private.handle_new_user() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  insert into public.profiles (id, email, display_name)
+  values (
+    new.id,
+    new.email,
+    nullif(left(btrim(coalesce(
+      nullif(new.raw_user_meta_data ->> 'display_name', ''),
+      nullif(new.raw_user_meta_data ->> 'full_name', ''),
+      split_part(coalesce(new.email, ''), '@', 1)
+    )), 80), '')
+  )
+  on conflict (id) do nothing;
+  return new;
+end
+$$;
+
+create trigger on_auth_user_created
+  after insert on auth.users
+  for each row execute function private.handle_new_user();
+
+/**
+ * Keeps profiles.email in step when a user confirms a new address.
+ */
+create function private.handle_user_email_change() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  update public.profiles set email = new.email where id = new.id;
+  return new;
+end
+$$;
+
+create trigger on_auth_user_email_changed
+  after update of email on auth.users
+  for each row when (old.email is distinct from new.email)
+  execute function private.handle_user_email_change();
+
+/** Private helpers */
+
+/**
+ * True when the user is an active admin or super_admin. Only SECURITY DEFINER
+ * functions call this (API roles have no usage on `private`).
+ */
+create function private.is_admin(p_user_id uuid default auth.uid()) returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select exists (
+    select 1 from public.profiles
+    where id = p_user_id and is_active and role in ('admin', 'super_admin')
+  )
+$$;
+
+/**
+ * The caller's user id, or PT401 when the request carries no user.
+ */
+create function private.require_user() returns uuid
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_uid uuid := auth.uid();
+begin
+  if v_uid is null then
+    raise exception using errcode = 'PT401', message = 'authentication required';
+  end if;
+  return v_uid;
+end
+$$;
+
+/**
+ * The caller's user id when they are an active admin; PT401 / PT403 otherwise.
+ */
+create function private.require_admin() returns uuid
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_uid uuid := private.require_user();
+begin
+  if not private.is_admin(v_uid) then
+    raise exception using errcode = 'PT403', message = 'admin role required';
+  end if;
+  return v_uid;
+end
+$$;
+
+/** Identity API */
+
+/**
+ * The caller's profile. SECURITY INVOKER: RLS alone decides what is visible.
+ */
+create function api.get_my_profile() returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_uid uuid := auth.uid();
+  v_profile jsonb;
+begin
+  if v_uid is null then
+    raise exception using errcode = 'PT401', message = 'authentication required';
+  end if;
+  select to_jsonb(p) into v_profile from public.profiles p where p.id = v_uid;
+  if v_profile is null then
+    raise exception using errcode = 'PT404', message = 'profile not found';
+  end if;
+  return v_profile;
+end
+$$;
+
+grant execute on function api.get_my_profile() to authenticated;
+
+/**
+ * Applies a partial update to the caller's profile and returns it. SECURITY INVOKER:
+ * the column grants and the update policy are enforced on top of these checks.
+ */
+create function api.update_my_profile(patch jsonb) returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_uid uuid := auth.uid();
+  v_key text;
+  v_allowed constant text[] := array['display_name', 'avatar_url', 'telegram_username',
+    'preferred_model_provider', 'preferred_model_name', 'settings'];
+  v_limits constant jsonb := '{"avatar_url": 2048, "telegram_username": 64,
+    "preferred_model_provider": 64, "preferred_model_name": 128}';
+  v_profile jsonb;
+begin
+  if v_uid is null then
+    raise exception using errcode = 'PT401', message = 'authentication required';
+  end if;
+  if patch is null or jsonb_typeof(patch) <> 'object' then
+    raise exception using errcode = 'PT400', message = 'patch must be a JSON object';
+  end if;
+
+  for v_key in select jsonb_object_keys(patch) loop
+    if v_key in ('role', 'is_active', 'credits', 'balance', 'id', 'email') then
+      raise exception using errcode = 'PT403', message = format('%s cannot be changed here', v_key);
+    elsif not v_key = any (v_allowed) then
+      raise exception using errcode = 'PT400', message = format('unknown profile field: %s', v_key);
+    end if;
+  end loop;
+
+  if patch ? 'display_name' and (jsonb_typeof(patch -> 'display_name') is distinct from 'string'
+     or char_length(btrim(patch ->> 'display_name')) not between 1 and 80) then
+    raise exception using errcode = 'PT400', message = 'display_name must be 1 to 80 characters';
+  end if;
+  for v_key in select jsonb_object_keys(v_limits) loop
+    if patch ? v_key and jsonb_typeof(patch -> v_key) <> 'null'
+       and (jsonb_typeof(patch -> v_key) <> 'string'
+            or char_length(patch ->> v_key) > (v_limits ->> v_key)::int) then
+      raise exception using errcode = 'PT400',
+        message = format('%s must be a string of at most %s characters', v_key, v_limits ->> v_key);
+    end if;
+  end loop;
+  if jsonb_typeof(patch -> 'avatar_url') = 'string' and patch ->> 'avatar_url' !~* '^https?://' then
+    raise exception using errcode = 'PT400', message = 'avatar_url must be an http(s) URL';
+  end if;
+  if patch ? 'settings' and jsonb_typeof(patch -> 'settings') <> 'null'
+     and (jsonb_typeof(patch -> 'settings') <> 'object' or octet_length((patch -> 'settings')::text) > 16384) then
+    raise exception using errcode = 'PT400', message = 'settings must be a JSON object of at most 16 KB';
+  end if;
+
+  update public.profiles p set
+    display_name = case when patch ? 'display_name' then btrim(patch ->> 'display_name') else p.display_name end,
+    avatar_url = case when patch ? 'avatar_url' then patch ->> 'avatar_url' else p.avatar_url end,
+    telegram_username = case when patch ? 'telegram_username' then patch ->> 'telegram_username' else p.telegram_username end,
+    preferred_model_provider = case when patch ? 'preferred_model_provider'
+      then patch ->> 'preferred_model_provider' else p.preferred_model_provider end,
+    preferred_model_name = case when patch ? 'preferred_model_name'
+      then patch ->> 'preferred_model_name' else p.preferred_model_name end,
+    settings = case when patch ? 'settings'
+      then coalesce(nullif(patch -> 'settings', 'null'::jsonb), '{}'::jsonb) else p.settings end
+  where p.id = v_uid
+  returning to_jsonb(p) into v_profile;
+
+  if v_profile is null then
+    raise exception using errcode = 'PT404', message = 'profile not found';
+  end if;
+  return v_profile;
+end
+$$;
+
+grant execute on function api.update_my_profile(jsonb) to authenticated;
+
+/**
+ * Keyset page of all profiles, ordered by id. Admins only; SECURITY DEFINER because
+ * RLS shows users nothing but their own row.
+ */
+create function api.admin_list_profiles(p_limit int default 50, p_after uuid default null) returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_items jsonb;
+  v_count int;
+begin
+  perform private.require_admin();
+  if p_limit is null or p_limit not between 1 and 200 then
+    raise exception using errcode = 'PT400', message = 'p_limit must be between 1 and 200';
+  end if;
+
+  select coalesce(jsonb_agg(to_jsonb(p) order by p.id), '[]'::jsonb), count(*)
+    into v_items, v_count
+  from (
+    select * from public.profiles
+    where p_after is null or id > p_after
+    order by id
+    limit p_limit + 1  -- one more than asked tells whether a next page exists
+  ) p;
+  if v_count > p_limit then
+    v_items := v_items - p_limit;
+  end if;
+
+  return jsonb_build_object(
+    'items', v_items,
+    'next_after', case when v_count > p_limit then v_items -> -1 -> 'id' end
+  );
+end
+$$;
+
+grant execute on function api.admin_list_profiles(int, uuid) to authenticated;
+
+/** Storage */
+
+-- Guarded so the migration also applies to a bare Postgres without Supabase Storage.
+do $$
+begin
+  if to_regclass('storage.buckets') is null then
+    raise notice 'storage schema not found: skipping buckets and object policies';
+    return;
+  end if;
+
+  insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types) values
+    ('generations', 'generations', true, 104857600, array['image/*', 'video/*', 'audio/*']),
+    ('media', 'media', false, 104857600, null),
+    ('lora-training-images', 'lora-training-images', false, 20971520, array['image/*']),
+    ('lora-models', 'lora-models', false, 524288000, null),
+    ('training-data', 'training-data', false, 524288000, array['video/*']),
+    ('audio-recordings', 'audio-recordings', false, 52428800,
+      array['audio/mpeg', 'audio/wav', 'audio/webm', 'audio/ogg', 'audio/mp4', 'audio/aac']),
+    ('documents', 'documents', false, 52428800, null)
+  on conflict (id) do nothing;
+
+  drop policy if exists "Users can manage objects in their own folder" on storage.objects;
+  -- Paths are `<user id>/...`; public buckets are read through the CDN, not through this policy.
+  create policy "Users can manage objects in their own folder"
+    on storage.objects for all to authenticated
+    using (
+      bucket_id in ('generations', 'media', 'lora-training-images', 'lora-models',
+        'training-data', 'audio-recordings', 'documents')
+      and (storage.foldername(name))[1] = (select auth.uid())::text
+    )
+    with check (
+      bucket_id in ('generations', 'media', 'lora-training-images', 'lora-models',
+        'training-data', 'audio-recordings', 'documents')
+      and (storage.foldername(name))[1] = (select auth.uid())::text
+    );
+end
+$$;
+
+/** Lock down */
+
+revoke execute on all functions in schema api, private from public;

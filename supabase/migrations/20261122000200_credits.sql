@@ -1,0 +1,622 @@
+/**
+ * Credits: accounts, an append-only ledger, holds, prices and usage.
+ *
+ * The guarantees (TigerBeetle's, kept in Postgres):
+ * - an account's balance and held amount change only together with one ledger row that
+ *   records the delta and the resulting totals, in the same statement sequence, under
+ *   the account's row lock; the ledger is never updated or deleted;
+ * - balance >= held >= 0 is a CHECK, so no path can overdraw, whatever its bugs;
+ * - a hold is resolved (settled or released) exactly once: the resolving UPDATE only
+ *   matches `status = 'open'`, and its ledger row has a per-account unique key;
+ * - lock order everywhere: credit account, then generation, then hold / task.
+ * api.audit_credits() (generations migration) re-derives all of this from the ledger.
+ */
+
+create extension if not exists btree_gist with schema extensions;
+
+/** Accounts */
+
+create table public.credit_accounts (
+  id uuid primary key default gen_random_uuid(),
+  -- Null once the user is deleted: the ledger outlives its owner.
+  owner_user_id uuid unique references public.profiles (id) on delete set null,
+  -- Reserved for workspace-owned balances; no workspace table exists yet.
+  workspace_id uuid,
+  balance bigint not null default 0,
+  held bigint not null default 0,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  constraint credit_accounts_held_not_negative check (held >= 0),
+  constraint credit_accounts_no_overdraft check (balance >= held)
+);
+
+comment on table public.credit_accounts is
+  'Materialized totals of credit_ledger; available = balance - held.';
+
+alter table public.credit_accounts enable row level security;
+
+create policy "Users can view their own credit account"
+  on public.credit_accounts for select to authenticated
+  using (owner_user_id = (select auth.uid()));
+
+revoke all on public.credit_accounts from anon, authenticated, service_role;
+grant select on public.credit_accounts to authenticated, service_role;
+
+/**
+ * Opens a credit account for every new profile. SECURITY DEFINER: profiles may be
+ * inserted by roles that cannot write credit_accounts.
+ */
+create function private.create_credit_account() returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  insert into public.credit_accounts (owner_user_id) values (new.id)
+  on conflict (owner_user_id) do nothing;
+  return new;
+end
+$$;
+
+create trigger profiles_create_credit_account
+  after insert on public.profiles
+  for each row execute function private.create_credit_account();
+
+insert into public.credit_accounts (owner_user_id)
+select id from public.profiles
+on conflict (owner_user_id) do nothing;
+
+/** Holds */
+
+create table public.credit_holds (
+  id uuid primary key default gen_random_uuid(),
+  account_id uuid not null references public.credit_accounts (id),
+  -- Foreign key added by the generations migration.
+  generation_id uuid unique,
+  amount bigint not null check (amount > 0),
+  status text not null default 'open' check (status in ('open', 'settled', 'released')),
+  charged bigint check (charged between 0 and amount),
+  expires_at timestamptz not null,
+  created_at timestamptz not null default now(),
+  resolved_at timestamptz,
+  constraint credit_holds_resolution check (
+    (status = 'open' and resolved_at is null and charged is null)
+    or (status = 'settled' and resolved_at is not null and charged is not null)
+    or (status = 'released' and resolved_at is not null and charged = 0)
+  )
+);
+
+create index credit_holds_account_open_idx on public.credit_holds (account_id) where status = 'open';
+create index credit_holds_expiry_idx on public.credit_holds (expires_at) where status = 'open';
+create index credit_holds_account_idx on public.credit_holds (account_id);
+
+alter table public.credit_holds enable row level security;
+
+create policy "Users can view their own credit holds"
+  on public.credit_holds for select to authenticated
+  using (account_id in (
+    select id from public.credit_accounts where owner_user_id = (select auth.uid())
+  ));
+
+revoke all on public.credit_holds from anon, authenticated, service_role;
+grant select on public.credit_holds to authenticated, service_role;
+
+/** Ledger */
+
+create table public.credit_ledger (
+  id bigint generated always as identity primary key,
+  account_id uuid not null references public.credit_accounts (id),
+  kind text not null
+    check (kind in ('grant', 'purchase', 'reserve', 'settle', 'release', 'refund', 'adjustment')),
+  amount bigint not null,
+  held_delta bigint not null default 0,
+  balance_after bigint not null,
+  held_after bigint not null,
+  idempotency_key text check (char_length(idempotency_key) between 1 and 255),
+  hold_id uuid references public.credit_holds (id),
+  -- No foreign key: the ledger keeps the id after a generation is deleted.
+  generation_id uuid,
+  actor uuid,
+  reason text check (char_length(reason) <= 500),
+  metadata jsonb not null default '{}'::jsonb,
+  created_at timestamptz not null default now(),
+  constraint credit_ledger_idempotency unique (account_id, idempotency_key),
+  constraint credit_ledger_totals check (held_after >= 0 and balance_after >= held_after),
+  -- Each kind moves money in one direction only.
+  constraint credit_ledger_kind_shape check (case kind
+    when 'grant' then amount > 0 and held_delta = 0
+    when 'purchase' then amount > 0 and held_delta = 0
+    when 'refund' then amount > 0 and held_delta = 0
+    when 'adjustment' then amount <> 0 and held_delta = 0
+    when 'reserve' then amount = 0 and held_delta > 0 and hold_id is not null
+    when 'settle' then amount <= 0 and held_delta < 0 and hold_id is not null
+    when 'release' then amount = 0 and held_delta < 0 and hold_id is not null
+  end)
+);
+
+comment on table public.credit_ledger is
+  'Append-only. amount is the balance delta, held_delta the held delta; *_after are the account totals after the entry.';
+
+create index credit_ledger_account_idx on public.credit_ledger (account_id, id desc);
+create index credit_ledger_hold_idx on public.credit_ledger (hold_id) where hold_id is not null;
+create index credit_ledger_generation_idx on public.credit_ledger (generation_id) where generation_id is not null;
+
+alter table public.credit_ledger enable row level security;
+
+create policy "Users can view their own ledger entries"
+  on public.credit_ledger for select to authenticated
+  using (account_id in (
+    select id from public.credit_accounts where owner_user_id = (select auth.uid())
+  ));
+
+revoke all on public.credit_ledger from anon, authenticated, service_role;
+grant select on public.credit_ledger to authenticated, service_role;
+
+/**
+ * Refuses UPDATE, DELETE and TRUNCATE on the ledger, for every role including the owner:
+ * corrections are new entries (kind adjustment or refund).
+ */
+create function private.refuse_ledger_change() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  raise exception using errcode = 'PT403', message = 'credit_ledger is append-only';
+end
+$$;
+
+create trigger credit_ledger_no_update_delete
+  before update or delete on public.credit_ledger
+  for each row execute function private.refuse_ledger_change();
+
+create trigger credit_ledger_no_truncate
+  before truncate on public.credit_ledger
+  for each statement execute function private.refuse_ledger_change();
+
+/** Models and prices */
+
+create table public.ai_models (
+  model text primary key check (model ~ '^[a-z0-9][a-z0-9._:/-]{0,127}$'),
+  kind text not null check (kind in ('image', 'video', 'audio', 'music', 'text', 'tts')),
+  provider text not null check (provider in ('replicate', 'gpu')),
+  provider_ref text,
+  -- The queue task type a GPU worker claims for this model.
+  task_type text,
+  max_units numeric check (max_units > 0),
+  is_active boolean not null default true,
+  created_at timestamptz not null default now(),
+  constraint ai_models_gpu_task check (provider <> 'gpu' or task_type is not null)
+);
+
+create table public.pricing (
+  id bigint generated always as identity primary key,
+  action text not null check (action ~ '^[a-z0-9_.]{1,64}$'),
+  model text not null references public.ai_models (model),
+  unit text not null check (unit in ('image', 'second', '1k_tokens', 'request', 'character', 'minute')),
+  credits_per_unit numeric(20, 6) not null check (credits_per_unit >= 0),
+  usd_per_unit numeric(20, 8) not null check (usd_per_unit >= 0),
+  active_from timestamptz not null default now(),
+  active_to timestamptz,
+  constraint pricing_window check (active_to is null or active_to > active_from),
+  -- At most one price per action and model at any instant.
+  constraint pricing_one_active_price exclude using gist (
+    action with =, model with =, tstzrange(active_from, active_to) with &&
+  )
+);
+
+create index pricing_model_idx on public.pricing (model);
+
+alter table public.ai_models enable row level security;
+alter table public.pricing enable row level security;
+
+create policy "Authenticated users can view models"
+  on public.ai_models for select to authenticated
+  using (true);
+
+create policy "Authenticated users can view prices"
+  on public.pricing for select to authenticated
+  using (true);
+
+revoke all on public.ai_models, public.pricing from anon, authenticated, service_role;
+grant select on public.ai_models, public.pricing to authenticated, service_role;
+
+-- 1 credit = USD 0.001. Reference data, not fixtures: prices change by closing a
+-- window (active_to) and inserting a new row, never by UPDATE of credits_per_unit.
+insert into public.ai_models (model, kind, provider, provider_ref, task_type, max_units) values
+  ('flux-schnell', 'image', 'replicate', 'black-forest-labs/flux-schnell', null, 4),
+  ('flux-1.1-pro', 'image', 'replicate', 'black-forest-labs/flux-1.1-pro', null, 4),
+  ('kokoro-82m', 'tts', 'replicate', 'jaaari/kokoro-82m', null, 20000),
+  ('musicgen', 'music', 'replicate', 'meta/musicgen', null, 300),
+  ('llama-3-8b-instruct', 'text', 'replicate', 'meta/meta-llama-3-8b-instruct', null, 128),
+  ('wan-2.1-gpu', 'video', 'gpu', 'wan-2.1-t2v-14b', 'wan_video', 1800);
+
+insert into public.pricing (action, model, unit, credits_per_unit, usd_per_unit, active_from) values
+  ('generate_image', 'flux-schnell', 'image', 5, 0.003, '2026-01-01'),
+  ('generate_image', 'flux-1.1-pro', 'image', 60, 0.04, '2026-01-01'),
+  ('tts', 'kokoro-82m', 'character', 0.02, 0.00001, '2026-01-01'),
+  ('generate_music', 'musicgen', 'second', 2, 0.0014, '2026-01-01'),
+  ('chat', 'llama-3-8b-instruct', '1k_tokens', 1, 0.0005, '2026-01-01'),
+  ('generate_video', 'wan-2.1-gpu', 'second', 0.5, 0.000278, '2026-01-01');
+
+/** Usage */
+
+create table public.usage_events (
+  id bigint generated always as identity primary key,
+  user_id uuid references public.profiles (id) on delete set null,
+  account_id uuid references public.credit_accounts (id),
+  -- Foreign key added by the generations migration.
+  generation_id uuid,
+  action text not null,
+  provider text,
+  model text not null,
+  units numeric not null default 0,
+  tokens_in int,
+  tokens_out int,
+  credits bigint not null default 0 check (credits >= 0),
+  cost_usd numeric(14, 6) not null default 0,
+  created_at timestamptz not null default now()
+);
+
+create index usage_events_user_idx on public.usage_events (user_id, created_at);
+-- A generation is billed once.
+create unique index usage_events_generation_idx on public.usage_events (generation_id);
+
+alter table public.usage_events enable row level security;
+
+create policy "Users can view their own usage"
+  on public.usage_events for select to authenticated
+  using (user_id = (select auth.uid()));
+
+revoke all on public.usage_events from anon, authenticated, service_role;
+grant select on public.usage_events to authenticated, service_role;
+
+/** Ledger primitives (private) */
+
+/**
+ * Locks and returns the user's credit account. Every money path starts here, so
+ * concurrent requests of one user serialize on this row and never deadlock.
+ */
+create function private.lock_account(p_user_id uuid) returns public.credit_accounts
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_account public.credit_accounts;
+begin
+  select * into v_account from public.credit_accounts
+  where owner_user_id = p_user_id
+  for update;
+  if not found then
+    raise exception using errcode = 'PT404', message = 'credit account not found';
+  end if;
+  return v_account;
+end
+$$;
+
+/**
+ * Appends one ledger entry and applies it to the account totals. The caller holds the
+ * account lock. Refuses with PT402 instead of letting the CHECK fail, so callers see
+ * one error for "not enough credits".
+ */
+create function private.post_entry(
+  p_account_id uuid,
+  p_kind text,
+  p_amount bigint,
+  p_held_delta bigint,
+  p_idempotency_key text default null,
+  p_hold_id uuid default null,
+  p_generation_id uuid default null,
+  p_actor uuid default null,
+  p_reason text default null,
+  p_metadata jsonb default '{}'::jsonb
+) returns public.credit_ledger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_account public.credit_accounts;
+  v_entry public.credit_ledger;
+begin
+  select * into strict v_account from public.credit_accounts where id = p_account_id for update;
+  if v_account.balance + p_amount < v_account.held + p_held_delta then
+    raise exception using errcode = 'PT402',
+      message = format('insufficient credits: %s needed, %s available',
+        greatest(-p_amount, 0) + greatest(p_held_delta, 0), v_account.balance - v_account.held);
+  end if;
+
+  update public.credit_accounts
+  set balance = balance + p_amount, held = held + p_held_delta, updated_at = now()
+  where id = p_account_id
+  returning * into v_account;
+
+  insert into public.credit_ledger (account_id, kind, amount, held_delta, balance_after, held_after,
+    idempotency_key, hold_id, generation_id, actor, reason, metadata)
+  values (p_account_id, p_kind, p_amount, p_held_delta, v_account.balance, v_account.held,
+    p_idempotency_key, p_hold_id, p_generation_id, p_actor, p_reason, coalesce(p_metadata, '{}'::jsonb))
+  returning * into v_entry;
+  return v_entry;
+end
+$$;
+
+/**
+ * Applies a grant / purchase / refund / adjustment exactly once per idempotency key:
+ * a replay with the same kind, amount and reason returns the first entry
+ * (created = false); the same key with another payload is PT409.
+ */
+create function private.change_credits(
+  p_user_id uuid,
+  p_kind text,
+  p_amount bigint,
+  p_idempotency_key text,
+  p_actor uuid,
+  p_reason text,
+  p_metadata jsonb default '{}'::jsonb,
+  out entry public.credit_ledger,
+  out created boolean
+)
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_account public.credit_accounts := private.lock_account(p_user_id);
+begin
+  if p_kind not in ('grant', 'purchase', 'refund', 'adjustment') then
+    raise exception using errcode = 'PT400', message = format('%s is not a credit change kind', p_kind);
+  end if;
+
+  select * into entry from public.credit_ledger
+  where account_id = v_account.id and idempotency_key = p_idempotency_key;
+  if found then
+    if (entry.kind, entry.amount, entry.reason) is distinct from (p_kind, p_amount, p_reason) then
+      raise exception using errcode = 'PT409', message = 'idempotency key reused with a different payload';
+    end if;
+    created := false;
+    return;
+  end if;
+
+  entry := private.post_entry(v_account.id, p_kind, p_amount, 0, p_idempotency_key,
+    null, null, p_actor, p_reason, p_metadata);
+  created := true;
+end
+$$;
+
+/**
+ * Reserves credits on a locked account for one generation. PT402 when available
+ * credits are short; nothing is written then.
+ */
+create function private.place_hold(
+  p_account_id uuid,
+  p_amount bigint,
+  p_generation_id uuid,
+  p_expires_at timestamptz,
+  p_actor uuid
+) returns public.credit_holds
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_hold public.credit_holds;
+begin
+  insert into public.credit_holds (account_id, generation_id, amount, expires_at)
+  values (p_account_id, p_generation_id, p_amount, p_expires_at)
+  returning * into v_hold;
+
+  perform private.post_entry(p_account_id, 'reserve', 0, p_amount, 'reserve:' || v_hold.id,
+    v_hold.id, p_generation_id, p_actor, null);
+  return v_hold;
+end
+$$;
+
+/**
+ * Resolves an open hold exactly once: charges p_charge (settle) or nothing when
+ * p_charge is null (release), and frees the whole hold. Returns null when the hold was
+ * already resolved, which makes retries and races harmless.
+ */
+create function private.resolve_hold(
+  p_hold_id uuid,
+  p_charge bigint,
+  p_actor uuid default null,
+  p_reason text default null
+) returns public.credit_ledger
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_account_id uuid;
+  v_hold public.credit_holds;
+begin
+  select account_id into v_account_id from public.credit_holds where id = p_hold_id;
+  if v_account_id is null then
+    raise exception using errcode = 'PT404', message = 'credit hold not found';
+  end if;
+  -- Account first, then the hold: the order every money path uses.
+  perform 1 from public.credit_accounts where id = v_account_id for update;
+
+  update public.credit_holds
+  set status = case when p_charge is null then 'released' else 'settled' end,
+      charged = coalesce(p_charge, 0),
+      resolved_at = now()
+  where id = p_hold_id and status = 'open'
+  returning * into v_hold;
+  if not found then
+    return null;
+  end if;
+
+  if coalesce(p_charge, 0) not between 0 and v_hold.amount then
+    raise exception using errcode = 'PT400',
+      message = format('charge %s is outside the hold of %s', p_charge, v_hold.amount);
+  end if;
+
+  return private.post_entry(v_account_id,
+    case when p_charge is null then 'release' else 'settle' end,
+    -coalesce(p_charge, 0), -v_hold.amount, 'resolve:' || v_hold.id,
+    v_hold.id, v_hold.generation_id, p_actor, p_reason);
+end
+$$;
+
+/**
+ * Prices p_units of an action on a model at the active price. PT400 for unknown or
+ * inactive action/model and for units outside (0, max_units]. Credits round up.
+ */
+create function private.quote(p_action text, p_model text, p_units numeric) returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_price public.pricing;
+  v_model public.ai_models;
+begin
+  select p.* into v_price from public.pricing p
+  where p.action = p_action and p.model = p_model
+    and p.active_from <= now() and (p.active_to is null or p.active_to > now());
+  select m.* into v_model from public.ai_models m where m.model = p_model and m.is_active;
+  if v_price.id is null or v_model.model is null then
+    raise exception using errcode = 'PT400', message = format('no active price for %s/%s', p_action, p_model);
+  end if;
+  if p_units is null or not p_units > 0 or p_units > coalesce(v_model.max_units, 1000000) then
+    raise exception using errcode = 'PT400',
+      message = format('units must be greater than 0 and at most %s', coalesce(v_model.max_units, 1000000));
+  end if;
+
+  return jsonb_build_object(
+    'action', p_action,
+    'model', p_model,
+    'unit', v_price.unit,
+    'units', p_units,
+    'credits', ceil(p_units * v_price.credits_per_unit)::bigint,
+    'cost_usd', round(p_units * v_price.usd_per_unit, 6),
+    -- Internal: used by create_generation, stripped by api.quote.
+    'pricing_id', v_price.id,
+    'kind', v_model.kind,
+    'provider', v_model.provider,
+    'provider_ref', v_model.provider_ref
+  );
+end
+$$;
+
+/** Credits API */
+
+/**
+ * The caller's balance and a keyset page of their ledger, newest first.
+ * SECURITY INVOKER: RLS decides what is visible.
+ */
+create function api.get_my_credits(p_limit int default 20, p_before_id bigint default null) returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_uid uuid := auth.uid();
+  v_account public.credit_accounts;
+  v_entries jsonb;
+  v_count int;
+begin
+  if v_uid is null then
+    raise exception using errcode = 'PT401', message = 'authentication required';
+  end if;
+  if p_limit is null or p_limit not between 1 and 100 then
+    raise exception using errcode = 'PT400', message = 'p_limit must be between 1 and 100';
+  end if;
+
+  select * into v_account from public.credit_accounts where owner_user_id = v_uid;
+
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'id', e.id, 'kind', e.kind, 'amount', e.amount, 'held_delta', e.held_delta,
+      'balance_after', e.balance_after, 'held_after', e.held_after, 'reason', e.reason,
+      'generation_id', e.generation_id, 'created_at', e.created_at) order by e.id desc), '[]'::jsonb),
+    count(*)
+  into v_entries, v_count
+  from (
+    select * from public.credit_ledger
+    where account_id = v_account.id and (p_before_id is null or id < p_before_id)
+    order by id desc
+    limit p_limit + 1  -- one more than asked tells whether a next page exists
+  ) e;
+  if v_count > p_limit then
+    v_entries := v_entries - p_limit;
+  end if;
+
+  return jsonb_build_object(
+    'balance', coalesce(v_account.balance, 0),
+    'held', coalesce(v_account.held, 0),
+    'available', coalesce(v_account.balance - v_account.held, 0),
+    'entries', v_entries,
+    'next_before_id', case when v_count > p_limit then v_entries -> -1 -> 'id' end
+  );
+end
+$$;
+
+grant execute on function api.get_my_credits(int, bigint) to authenticated;
+
+/**
+ * Price of p_units of an action on a model. SECURITY DEFINER only to reach the private
+ * pricing helper; it reads public reference data and nothing about the caller.
+ */
+create function api.quote(p_action text, p_model text, p_units numeric) returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select private.quote(p_action, p_model, p_units) - 'pricing_id' - 'kind' - 'provider' - 'provider_ref'
+$$;
+
+grant execute on function api.quote(text, text, numeric) to authenticated, service_role;
+
+/**
+ * Grants (or, kind adjustment, adds / removes) credits on a user's account. Admins
+ * only; the admin's id and the reason are recorded on the ledger entry. Idempotent per
+ * (user, p_idempotency_key).
+ */
+create function api.admin_adjust_credits(
+  p_user_id uuid,
+  p_kind text,
+  p_amount bigint,
+  p_reason text,
+  p_idempotency_key text
+) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_admin uuid := private.require_admin();
+  v_change record;
+  v_account public.credit_accounts;
+begin
+  if p_kind is null or p_kind not in ('grant', 'adjustment') then
+    raise exception using errcode = 'PT400', message = 'p_kind must be grant or adjustment';
+  end if;
+  if p_amount is null or p_amount = 0 or (p_kind = 'grant' and p_amount < 0) then
+    raise exception using errcode = 'PT400', message = 'p_amount must be positive for a grant and non-zero for an adjustment';
+  end if;
+  if char_length(btrim(coalesce(p_reason, ''))) not between 1 and 500 then
+    raise exception using errcode = 'PT400', message = 'p_reason is required (at most 500 characters)';
+  end if;
+  if char_length(coalesce(p_idempotency_key, '')) not between 1 and 200 then
+    raise exception using errcode = 'PT400', message = 'p_idempotency_key is required (at most 200 characters)';
+  end if;
+
+  select * into v_change from private.change_credits(p_user_id, p_kind, p_amount,
+    'admin:' || p_idempotency_key, v_admin, btrim(p_reason), '{"via": "admin_adjust_credits"}');
+  select * into v_account from public.credit_accounts where owner_user_id = p_user_id;
+
+  return jsonb_build_object(
+    'account', jsonb_build_object('balance', v_account.balance, 'held', v_account.held,
+      'available', v_account.balance - v_account.held),
+    'entry', jsonb_build_object('id', (v_change.entry).id, 'kind', (v_change.entry).kind,
+      'amount', (v_change.entry).amount, 'held_delta', (v_change.entry).held_delta,
+      'balance_after', (v_change.entry).balance_after, 'held_after', (v_change.entry).held_after,
+      'reason', (v_change.entry).reason, 'actor', (v_change.entry).actor,
+      'generation_id', (v_change.entry).generation_id, 'created_at', (v_change.entry).created_at),
+    'created', v_change.created
+  );
+end
+$$;
+
+grant execute on function api.admin_adjust_credits(uuid, text, bigint, text, text) to authenticated;
+
+/** Lock down */
+
+revoke execute on all functions in schema api, private from public;

@@ -1,0 +1,793 @@
+/**
+ * Generations: one table for every kind of AI output, billed through credit holds.
+ *
+ * Life of a generation: create_generation quotes, reserves the credits (hold) and
+ * inserts it `queued`, in one transaction. It then goes to a provider (Replicate: the
+ * function submits and calls mark_generation_submitted; the provider's webhook
+ * finishes it) or to the GPU queue (tasks migration). Finishing settles the hold at the
+ * actual usage (never above the quote) or releases it; both happen exactly once.
+ */
+
+/** Generations */
+
+create table public.generations (
+  id uuid primary key default gen_random_uuid(),
+  user_id uuid not null references public.profiles (id) on delete cascade,
+  -- Reserved for workspace-owned generations; no workspace table exists yet.
+  workspace_id uuid,
+  kind text not null check (kind in ('image', 'video', 'audio', 'music', 'text', 'tts')),
+  action text not null,
+  model text not null references public.ai_models (model),
+  prompt text check (char_length(prompt) <= 20000),
+  params jsonb not null default '{}'::jsonb check (jsonb_typeof(params) = 'object'),
+  status text not null default 'queued'
+    check (status in ('queued', 'processing', 'succeeded', 'failed', 'canceled')),
+  -- Provider output, normalized to an object: urls, storage_paths, gcs_uri, thumbnails,
+  -- width, height, duration ...
+  outputs jsonb not null default '{}'::jsonb check (jsonb_typeof(outputs) = 'object'),
+  error text,
+  route text not null check (route in ('provider', 'gpu')),
+  pricing_id bigint not null references public.pricing (id),
+  units numeric not null check (units > 0),
+  credits_reserved bigint not null default 0 check (credits_reserved >= 0),
+  credits_charged bigint check (credits_charged between 0 and credits_reserved),
+  cost_usd numeric(14, 6),
+  provider text,
+  provider_prediction_id text,
+  metrics jsonb,
+  idempotency_key text check (char_length(idempotency_key) between 1 and 200),
+  request_hash text,
+  is_favorite boolean not null default false,
+  deleted_at timestamptz,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  started_at timestamptz,
+  completed_at timestamptz,
+  processing_time_ms int,
+  constraint generations_idempotency unique (user_id, idempotency_key)
+);
+
+create index generations_user_created_idx on public.generations (user_id, created_at desc, id desc);
+create index generations_user_kind_idx on public.generations (user_id, kind, created_at desc, id desc);
+create index generations_user_status_idx on public.generations (user_id, status);
+create unique index generations_prediction_idx on public.generations (provider, provider_prediction_id)
+  where provider_prediction_id is not null;
+
+alter table public.credit_holds
+  add constraint credit_holds_generation_fk
+  foreign key (generation_id) references public.generations (id) on delete set null;
+alter table public.usage_events
+  add constraint usage_events_generation_fk
+  foreign key (generation_id) references public.generations (id) on delete set null;
+
+alter table public.generations enable row level security;
+
+create policy "Users can view their own generations"
+  on public.generations for select to authenticated
+  using (user_id = (select auth.uid()));
+
+create policy "Users can update their own generations"
+  on public.generations for update to authenticated
+  using (user_id = (select auth.uid()))
+  with check (user_id = (select auth.uid()));
+
+-- Users may favorite and soft-delete directly; everything else goes through the RPCs.
+revoke all on public.generations from anon, authenticated, service_role;
+grant select on public.generations to authenticated, service_role;
+grant update (is_favorite, deleted_at) on public.generations to authenticated;
+
+/**
+ * Enforces the status machine and stamps its timestamps:
+ * queued -> processing | succeeded | failed | canceled; processing -> succeeded |
+ * failed | canceled; succeeded, failed and canceled are final (PT409).
+ */
+create function private.generation_status_transition() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if new.status is distinct from old.status then
+    if not (
+      (old.status = 'queued' and new.status in ('processing', 'succeeded', 'failed', 'canceled'))
+      or (old.status = 'processing' and new.status in ('succeeded', 'failed', 'canceled'))
+    ) then
+      raise exception using errcode = 'PT409',
+        message = format('illegal status transition %s -> %s', old.status, new.status);
+    end if;
+    if new.status = 'processing' then
+      new.started_at := coalesce(new.started_at, now());
+    else
+      new.completed_at := now();
+      new.processing_time_ms := greatest(0,
+        extract(epoch from new.completed_at - coalesce(new.started_at, new.created_at)) * 1000)::int;
+    end if;
+  end if;
+  new.updated_at := now();
+  return new;
+end
+$$;
+
+create trigger generations_status_transition
+  before update on public.generations
+  for each row execute function private.generation_status_transition();
+
+/** Webhook events and API logs */
+
+create table public.webhook_events (
+  id bigint generated always as identity primary key,
+  provider text not null,
+  webhook_id text not null check (char_length(webhook_id) between 1 and 255),
+  prediction_id text,
+  status text,
+  payload_sha256 text not null,
+  received_at timestamptz not null default now(),
+  constraint webhook_events_once unique (provider, webhook_id)
+);
+
+comment on table public.webhook_events is
+  'One row per processed provider webhook: the unique key makes delivery exactly-once.';
+
+alter table public.webhook_events enable row level security;
+revoke all on public.webhook_events from anon, authenticated, service_role;
+grant select on public.webhook_events to service_role;
+
+create table public.api_logs (
+  id bigint generated always as identity primary key,
+  function text not null,
+  method text not null,
+  path text not null,
+  status_code int not null,
+  duration_ms int,
+  user_id uuid references public.profiles (id) on delete set null,
+  request_id text,
+  created_at timestamptz not null default now()
+);
+
+create index api_logs_user_idx on public.api_logs (user_id, created_at desc);
+create index api_logs_created_idx on public.api_logs (created_at);
+
+alter table public.api_logs enable row level security;
+
+create policy "Users can view their own api logs"
+  on public.api_logs for select to authenticated
+  using (user_id = (select auth.uid()));
+
+revoke all on public.api_logs from anon, authenticated, service_role;
+grant select on public.api_logs to authenticated, service_role;
+
+/** Generation helpers (private) */
+
+/**
+ * The generation object of the API contract: a fixed key set, whatever columns the
+ * table grows.
+ */
+create function private.generation_json(g public.generations) returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when g.id is not null then jsonb_build_object(
+    'id', g.id, 'user_id', g.user_id, 'kind', g.kind, 'action', g.action, 'model', g.model,
+    'prompt', g.prompt, 'params', g.params, 'status', g.status, 'outputs', g.outputs,
+    'error', g.error, 'credits_reserved', g.credits_reserved, 'credits_charged', g.credits_charged,
+    'cost_usd', g.cost_usd, 'provider', g.provider, 'provider_prediction_id', g.provider_prediction_id,
+    'is_favorite', g.is_favorite, 'created_at', g.created_at, 'started_at', g.started_at,
+    'completed_at', g.completed_at, 'processing_time_ms', g.processing_time_ms
+  ) end
+$$;
+
+/**
+ * Moves a generation to a final status and settles or releases its hold, exactly once.
+ * Locks the account, then the generation, then (in resolve_hold) the hold. Returns
+ * null when the generation was already final, so late or repeated callers are no-ops.
+ * On success the charge is ceil(min(p_units, quoted units) * price at creation);
+ * p_units null charges the quote.
+ */
+create function private.finish_generation(
+  p_generation_id uuid,
+  p_status text,
+  p_outputs jsonb default null,
+  p_error text default null,
+  p_units numeric default null,
+  p_metrics jsonb default null
+) returns public.generations
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_user_id uuid;
+  v_account public.credit_accounts;
+  g public.generations;
+  v_price public.pricing;
+  v_hold_id uuid;
+  v_units numeric;
+  v_tokens_in int;
+  v_tokens_out int;
+  v_charge bigint := 0;
+  v_cost numeric := 0;
+begin
+  if p_status not in ('succeeded', 'failed', 'canceled') then
+    raise exception using errcode = 'PT400', message = format('%s is not a final status', p_status);
+  end if;
+  select user_id into v_user_id from public.generations where id = p_generation_id;
+  if v_user_id is null then
+    raise exception using errcode = 'PT404', message = 'generation not found';
+  end if;
+
+  v_account := private.lock_account(v_user_id);
+  select * into g from public.generations where id = p_generation_id for update;
+  if g.status in ('succeeded', 'failed', 'canceled') then
+    return null;
+  end if;
+  select id into v_hold_id from public.credit_holds where generation_id = g.id;
+
+  if p_status = 'succeeded' then
+    select * into v_price from public.pricing where id = g.pricing_id;
+    v_tokens_in := nullif(coalesce(p_metrics ->> 'input_token_count', p_metrics ->> 'tokens_in'), '')::int;
+    v_tokens_out := nullif(coalesce(p_metrics ->> 'output_token_count', p_metrics ->> 'tokens_out'), '')::int;
+    v_units := coalesce(p_units,
+      case when v_price.unit = '1k_tokens' and v_tokens_in is not null
+        then (v_tokens_in + coalesce(v_tokens_out, 0)) / 1000.0 end);
+    v_units := least(greatest(coalesce(v_units, g.units), 0), g.units);
+    v_charge := least(ceil(v_units * v_price.credits_per_unit)::bigint, g.credits_reserved);
+    v_cost := round(v_units * v_price.usd_per_unit, 6);
+    if v_hold_id is not null then
+      perform private.resolve_hold(v_hold_id, v_charge, null, 'generation succeeded');
+    end if;
+    insert into public.usage_events (user_id, account_id, generation_id, action, provider, model,
+      units, tokens_in, tokens_out, credits, cost_usd)
+    values (g.user_id, v_account.id, g.id, g.action, coalesce(g.provider, g.route), g.model,
+      v_units, v_tokens_in, v_tokens_out, v_charge, v_cost);
+  elsif v_hold_id is not null then
+    perform private.resolve_hold(v_hold_id, null, null, 'generation ' || p_status);
+  end if;
+
+  update public.generations set
+    status = p_status,
+    outputs = case
+      when p_outputs is null or jsonb_typeof(p_outputs) = 'null' then outputs
+      when jsonb_typeof(p_outputs) = 'object' then p_outputs
+      when jsonb_typeof(p_outputs) = 'array' then jsonb_build_object('urls', p_outputs)
+      else jsonb_build_object('urls', jsonb_build_array(p_outputs))
+    end,
+    error = case when p_status = 'succeeded' then null else left(coalesce(p_error, p_status), 2000) end,
+    credits_charged = v_charge,
+    cost_usd = v_cost,
+    metrics = coalesce(p_metrics, metrics)
+  where id = g.id
+  returning * into g;
+  return g;
+end
+$$;
+
+/** Generations API */
+
+/**
+ * Quotes, reserves the credits and records a queued generation in one transaction.
+ * Idempotent per (user, p_idempotency_key): the same payload returns the first
+ * generation with created = false, another payload is PT409. PT402 when credits are
+ * short, with nothing written. route tells the function where to send it.
+ */
+create function api.create_generation(
+  p_kind text,
+  p_action text,
+  p_model text,
+  p_prompt text,
+  p_params jsonb,
+  p_units numeric,
+  p_idempotency_key text default null
+) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := private.require_user();
+  v_quote jsonb;
+  v_hash text;
+  v_account public.credit_accounts;
+  v_credits bigint;
+  v_route text;
+  g public.generations;
+begin
+  if p_kind is null or p_kind not in ('image', 'video', 'audio', 'music', 'text', 'tts') then
+    raise exception using errcode = 'PT400', message = 'p_kind must be one of image, video, audio, music, text, tts';
+  end if;
+  if char_length(p_prompt) > 20000 then
+    raise exception using errcode = 'PT400', message = 'p_prompt must be at most 20000 characters';
+  end if;
+  if p_params is not null and (jsonb_typeof(p_params) <> 'object' or octet_length(p_params::text) > 65536) then
+    raise exception using errcode = 'PT400', message = 'p_params must be a JSON object of at most 64 KB';
+  end if;
+  if p_idempotency_key is not null and char_length(p_idempotency_key) not between 1 and 200 then
+    raise exception using errcode = 'PT400', message = 'p_idempotency_key must be 1 to 200 characters';
+  end if;
+
+  v_quote := private.quote(p_action, p_model, p_units);
+  if v_quote ->> 'kind' <> p_kind then
+    raise exception using errcode = 'PT400', message = format('model %s does not produce %s', p_model, p_kind);
+  end if;
+  v_route := case when v_quote ->> 'provider' = 'gpu' then 'gpu' else 'provider' end;
+  v_hash := encode(sha256(convert_to(jsonb_build_object('kind', p_kind, 'action', p_action,
+    'model', p_model, 'prompt', p_prompt, 'params', coalesce(p_params, '{}'::jsonb),
+    'units', p_units)::text, 'UTF8')), 'hex');
+
+  -- The account lock serializes this user's requests: the idempotency lookup below
+  -- cannot race with a concurrent insert of the same key.
+  v_account := private.lock_account(v_uid);
+  if not (select is_active from public.profiles where id = v_uid) then
+    raise exception using errcode = 'PT403', message = 'account is disabled';
+  end if;
+
+  if p_idempotency_key is not null then
+    select * into g from public.generations where user_id = v_uid and idempotency_key = p_idempotency_key;
+    if found then
+      if g.request_hash is distinct from v_hash then
+        raise exception using errcode = 'PT409', message = 'idempotency key reused with a different payload';
+      end if;
+      return jsonb_build_object('generation', private.generation_json(g), 'created', false,
+        'route', g.route, 'provider_ref', (select provider_ref from public.ai_models where model = g.model));
+    end if;
+  end if;
+
+  v_credits := (v_quote ->> 'credits')::bigint;
+  if v_account.balance - v_account.held < v_credits then
+    raise exception using errcode = 'PT402',
+      message = format('insufficient credits: %s needed, %s available', v_credits, v_account.balance - v_account.held);
+  end if;
+
+  insert into public.generations (user_id, kind, action, model, prompt, params, route, pricing_id,
+    units, credits_reserved, idempotency_key, request_hash)
+  values (v_uid, p_kind, p_action, p_model, p_prompt, coalesce(p_params, '{}'::jsonb), v_route,
+    (v_quote ->> 'pricing_id')::bigint, p_units, v_credits, p_idempotency_key, v_hash)
+  returning * into g;
+
+  if v_credits > 0 then
+    -- GPU work may wait in the queue and retry; provider predictions finish within the hour.
+    perform private.place_hold(v_account.id, v_credits, g.id,
+      now() + case when v_route = 'gpu' then interval '24 hours' else interval '1 hour' end, v_uid);
+  end if;
+
+  return jsonb_build_object('generation', private.generation_json(g), 'created', true,
+    'route', v_route, 'provider_ref', v_quote ->> 'provider_ref');
+end
+$$;
+
+grant execute on function api.create_generation(text, text, text, text, jsonb, numeric, text) to authenticated;
+
+/**
+ * Records that the function submitted a provider-routed generation; it becomes
+ * processing. Repeating the call with the same prediction id is a no-op; PT409 when
+ * the generation is final (e.g. canceled meanwhile) or routed to the GPU queue.
+ */
+create function api.mark_generation_submitted(
+  p_generation_id uuid,
+  p_provider text,
+  p_prediction_id text
+) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  g public.generations;
+begin
+  if char_length(p_provider) not between 1 and 64 or char_length(p_prediction_id) not between 1 and 255 then
+    raise exception using errcode = 'PT400', message = 'p_provider and p_prediction_id are required';
+  end if;
+  select * into g from public.generations where id = p_generation_id for update;
+  if not found then
+    raise exception using errcode = 'PT404', message = 'generation not found';
+  end if;
+  if g.route <> 'provider' then
+    raise exception using errcode = 'PT409', message = 'generation is routed to the GPU queue';
+  end if;
+
+  if g.status = 'queued' then
+    update public.generations
+    set status = 'processing', provider = p_provider, provider_prediction_id = p_prediction_id
+    where id = g.id
+    returning * into g;
+  elsif g.status = 'processing' and (g.provider, g.provider_prediction_id) = (p_provider, p_prediction_id) then
+    null;
+  else
+    raise exception using errcode = 'PT409', message = format('generation is %s', g.status);
+  end if;
+  return private.generation_json(g);
+end
+$$;
+
+grant execute on function api.mark_generation_submitted(uuid, text, text) to service_role;
+
+/**
+ * Fails a generation the function could not submit and releases its hold. Repeating
+ * the call returns the failed generation; PT409 when it finished otherwise.
+ */
+create function api.fail_generation_submission(p_generation_id uuid, p_error text) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  g public.generations;
+begin
+  g := private.finish_generation(p_generation_id, 'failed', null, coalesce(p_error, 'submission failed'));
+  if g.id is null then
+    select * into g from public.generations where id = p_generation_id;
+    if g.status <> 'failed' then
+      raise exception using errcode = 'PT409', message = format('generation is %s', g.status);
+    end if;
+  end if;
+  return private.generation_json(g);
+end
+$$;
+
+grant execute on function api.fail_generation_submission(uuid, text) to service_role;
+
+/**
+ * One of the caller's generations; PT404 for another user's or a soft-deleted one.
+ */
+create function api.get_generation(p_id uuid) returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := private.require_user();
+  g public.generations;
+begin
+  select * into g from public.generations
+  where id = p_id and user_id = v_uid and deleted_at is null;
+  if not found then
+    raise exception using errcode = 'PT404', message = 'generation not found';
+  end if;
+  return private.generation_json(g);
+end
+$$;
+
+grant execute on function api.get_generation(uuid) to authenticated;
+
+/**
+ * The caller's generations, newest first, keyset-paged on (created_at, id); soft-deleted
+ * ones excluded. next_cursor is null on the last page.
+ */
+create function api.list_generations(
+  p_kind text default null,
+  p_status text default null,
+  p_limit int default 20,
+  p_cursor_created_at timestamptz default null,
+  p_cursor_id uuid default null
+) returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := private.require_user();
+  v_items jsonb;
+  v_count int;
+begin
+  if p_limit is null or p_limit not between 1 and 100 then
+    raise exception using errcode = 'PT400', message = 'p_limit must be between 1 and 100';
+  end if;
+  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
+    raise exception using errcode = 'PT400', message = 'p_cursor_created_at and p_cursor_id go together';
+  end if;
+
+  -- One row more than asked tells whether a next page exists.
+  with page as (
+    select * from public.generations g
+    where g.user_id = v_uid and g.deleted_at is null
+      and (p_kind is null or g.kind = p_kind)
+      and (p_status is null or g.status = p_status)
+      and (p_cursor_id is null or (g.created_at, g.id) < (p_cursor_created_at, p_cursor_id))
+    order by g.created_at desc, g.id desc
+    limit p_limit + 1
+  )
+  select coalesce(jsonb_agg(private.generation_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb),
+         count(*)
+  into v_items, v_count
+  from page;
+
+  if v_count > p_limit then
+    v_items := v_items - p_limit;
+    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
+      'created_at', v_items -> -1 -> 'created_at', 'id', v_items -> -1 -> 'id'));
+  end if;
+  return jsonb_build_object('items', v_items, 'next_cursor', null);
+end
+$$;
+
+grant execute on function api.list_generations(text, text, int, timestamptz, uuid) to authenticated;
+
+/**
+ * Cancels one of the caller's generations and releases its hold; PT409 when final.
+ */
+create function api.cancel_generation(p_id uuid) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_uid uuid := private.require_user();
+  v_status text;
+  g public.generations;
+begin
+  select status into v_status from public.generations
+  where id = p_id and user_id = v_uid and deleted_at is null;
+  if not found then
+    raise exception using errcode = 'PT404', message = 'generation not found';
+  end if;
+  g := private.finish_generation(p_id, 'canceled', null, 'canceled by user');
+  if g.id is null then
+    select status into v_status from public.generations where id = p_id;
+    raise exception using errcode = 'PT409', message = format('generation is already %s', v_status);
+  end if;
+  return private.generation_json(g);
+end
+$$;
+
+grant execute on function api.cancel_generation(uuid) to authenticated;
+
+/**
+ * The caller's usage in one calendar month (UTC), per action and model.
+ * SECURITY INVOKER: RLS decides what is visible.
+ */
+create function api.get_monthly_usage(p_month date) returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_uid uuid := auth.uid();
+  v_from timestamptz;
+  v_items jsonb;
+begin
+  if v_uid is null then
+    raise exception using errcode = 'PT401', message = 'authentication required';
+  end if;
+  if p_month is null then
+    raise exception using errcode = 'PT400', message = 'p_month is required';
+  end if;
+  v_from := date_trunc('month', p_month)::timestamp at time zone 'UTC';
+
+  select coalesce(jsonb_agg(to_jsonb(u) order by u.action, u.model), '[]'::jsonb) into v_items
+  from (
+    select action, model, count(*) as count, sum(units) as units,
+           sum(tokens_in) as tokens_in, sum(tokens_out) as tokens_out,
+           sum(credits) as credits, sum(cost_usd) as cost_usd
+    from public.usage_events
+    where user_id = v_uid and created_at >= v_from and created_at < v_from + interval '1 month'
+    group by action, model
+  ) u;
+
+  return jsonb_build_object(
+    'month', to_char(v_from at time zone 'UTC', 'YYYY-MM-DD'),
+    'items', v_items,
+    'total_credits', coalesce((select sum((i ->> 'credits')::bigint) from jsonb_array_elements(v_items) i), 0),
+    'total_cost_usd', coalesce((select sum((i ->> 'cost_usd')::numeric) from jsonb_array_elements(v_items) i), 0)
+  );
+end
+$$;
+
+grant execute on function api.get_monthly_usage(date) to authenticated;
+
+/**
+ * Applies a provider webhook exactly once per (provider, p_webhook_id). starting /
+ * processing move a queued generation to processing; succeeded settles, failed and
+ * canceled release. PT404 (and nothing recorded, so the provider retries) when no
+ * generation has this prediction id yet.
+ */
+create function api.handle_provider_webhook(
+  p_provider text,
+  p_webhook_id text,
+  p_prediction_id text,
+  p_status text,
+  p_output jsonb,
+  p_error text,
+  p_units numeric,
+  p_metrics jsonb
+) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_event_id bigint;
+  v_generation_id uuid;
+  g public.generations;
+begin
+  if p_status is null or p_status not in ('starting', 'processing', 'succeeded', 'failed', 'canceled') then
+    raise exception using errcode = 'PT400', message = 'p_status must be starting, processing, succeeded, failed or canceled';
+  end if;
+  if char_length(p_webhook_id) not between 1 and 255 or char_length(p_prediction_id) not between 1 and 255
+     or char_length(p_provider) not between 1 and 64 then
+    raise exception using errcode = 'PT400', message = 'p_provider, p_webhook_id and p_prediction_id are required';
+  end if;
+  if p_units < 0 then
+    raise exception using errcode = 'PT400', message = 'p_units must not be negative';
+  end if;
+
+  insert into public.webhook_events (provider, webhook_id, prediction_id, status, payload_sha256)
+  values (p_provider, p_webhook_id, p_prediction_id, p_status,
+    encode(sha256(convert_to(jsonb_build_object('status', p_status, 'output', p_output, 'error', p_error,
+      'units', p_units, 'metrics', p_metrics)::text, 'UTF8')), 'hex'))
+  on conflict (provider, webhook_id) do nothing
+  returning id into v_event_id;
+
+  select id into v_generation_id from public.generations
+  where provider = p_provider and provider_prediction_id = p_prediction_id;
+
+  if v_event_id is null then
+    select * into g from public.generations where id = v_generation_id;
+    return jsonb_build_object('duplicate', true, 'generation', private.generation_json(g));
+  end if;
+  if v_generation_id is null then
+    raise exception using errcode = 'PT404', message = format('no generation for prediction %s', p_prediction_id);
+  end if;
+
+  if p_status in ('starting', 'processing') then
+    update public.generations set status = 'processing'
+    where id = v_generation_id and status = 'queued';
+  else
+    perform private.finish_generation(v_generation_id, p_status, p_output, p_error, p_units, p_metrics);
+  end if;
+
+  select * into g from public.generations where id = v_generation_id;
+  return jsonb_build_object('duplicate', false, 'generation', private.generation_json(g));
+end
+$$;
+
+grant execute on function api.handle_provider_webhook(text, text, text, text, jsonb, text, numeric, jsonb) to service_role;
+
+/**
+ * Appends one API request log row (the functions call this after responding).
+ */
+create function api.log_request(
+  p_function text,
+  p_method text,
+  p_path text,
+  p_status int,
+  p_duration_ms int,
+  p_user_id uuid,
+  p_request_id text
+) returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if p_function is null or p_method is null or p_path is null or p_status is null then
+    raise exception using errcode = 'PT400', message = 'p_function, p_method, p_path and p_status are required';
+  end if;
+  insert into public.api_logs (function, method, path, status_code, duration_ms, user_id, request_id)
+  values (left(p_function, 64), left(upper(p_method), 16), left(p_path, 2048), p_status, p_duration_ms,
+    -- A token for a deleted user must not make the log write fail.
+    (select id from public.profiles where id = p_user_id), left(p_request_id, 128));
+end
+$$;
+
+grant execute on function api.log_request(text, text, text, int, int, uuid, text) to service_role;
+
+/** Sweeping and auditing */
+
+/**
+ * Releases every open hold past its expiry and fails its generation. Returns how many
+ * holds it released. Safe to run concurrently and repeatedly.
+ */
+create function api.sweep_expired_holds() returns int
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_hold record;
+  v_count int := 0;
+begin
+  for v_hold in
+    select id, generation_id from public.credit_holds
+    where status = 'open' and expires_at < now()
+    order by expires_at
+    limit 1000
+  loop
+    if v_hold.generation_id is not null
+       and (private.finish_generation(v_hold.generation_id, 'failed', null, 'credit hold expired')).id is not null then
+      v_count := v_count + 1;
+    elsif (private.resolve_hold(v_hold.id, null, null, 'hold expired')).id is not null then
+      v_count := v_count + 1;
+    end if;
+  end loop;
+  return v_count;
+end
+$$;
+
+grant execute on function api.sweep_expired_holds() to service_role;
+
+/**
+ * Re-derives the money invariants from the ledger and returns every violation as
+ * {check, ...}; an empty array means the books balance.
+ */
+create function api.audit_credits() returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  with sums as (
+    select a.id, a.balance, a.held,
+           coalesce(sum(l.amount), 0) as ledger_balance, coalesce(sum(l.held_delta), 0) as ledger_held
+    from public.credit_accounts a
+    left join public.credit_ledger l on l.account_id = a.id
+    group by a.id
+  ), running as (
+    select id, account_id, balance_after, held_after,
+           sum(amount) over w as expected_balance, sum(held_delta) over w as expected_held
+    from public.credit_ledger
+    window w as (partition by account_id order by id)
+  ), resolutions as (
+    select h.id, h.status, h.amount, h.charged,
+           count(l.id) filter (where l.kind = 'reserve') as reserves,
+           count(l.id) filter (where l.kind in ('settle', 'release')) as resolves,
+           coalesce(-sum(l.amount) filter (where l.kind = 'settle'), 0) as settled
+    from public.credit_holds h
+    left join public.credit_ledger l on l.hold_id = h.id
+    group by h.id
+  ), violations as (
+    select jsonb_build_object('check', 'ledger_sum_mismatch', 'account_id', id, 'balance', balance,
+      'held', held, 'ledger_balance', ledger_balance, 'ledger_held', ledger_held) as v
+    from sums where balance <> ledger_balance or held <> ledger_held
+    union all
+    select jsonb_build_object('check', 'negative_available', 'account_id', id, 'balance', balance, 'held', held)
+    from public.credit_accounts where balance < held or held < 0
+    union all
+    select jsonb_build_object('check', 'ledger_chain_broken', 'entry_id', id, 'account_id', account_id)
+    from running where balance_after <> expected_balance or held_after <> expected_held
+    union all
+    select jsonb_build_object('check', 'held_vs_open_holds', 'account_id', a.id, 'held', a.held,
+      'open_holds', coalesce(sum(h.amount), 0))
+    from public.credit_accounts a
+    left join public.credit_holds h on h.account_id = a.id and h.status = 'open'
+    group by a.id having a.held <> coalesce(sum(h.amount), 0)
+    union all
+    select jsonb_build_object('check', 'expired_open_hold', 'hold_id', id, 'expires_at', expires_at)
+    from public.credit_holds where status = 'open' and expires_at < now() - interval '10 minutes'
+    union all
+    select jsonb_build_object('check', 'hold_resolution_mismatch', 'hold_id', id, 'status', status,
+      'reserves', reserves, 'resolves', resolves)
+    from resolutions
+    where reserves <> 1 or resolves > 1 or (status = 'open') <> (resolves = 0)
+       or (status = 'settled' and settled <> charged)
+    union all
+    select jsonb_build_object('check', 'generation_charged_twice', 'generation_id', generation_id,
+      'settlements', count(*))
+    from public.credit_ledger where kind = 'settle' and generation_id is not null
+    group by generation_id having count(*) > 1
+    union all
+    select jsonb_build_object('check', 'generation_charge_mismatch', 'generation_id', g.id,
+      'status', g.status, 'credits_charged', g.credits_charged, 'hold_status', h.status, 'hold_charged', h.charged)
+    from public.generations g
+    left join public.credit_holds h on h.generation_id = g.id
+    where (g.status in ('succeeded', 'failed', 'canceled') and h.status = 'open')
+       or (g.status in ('queued', 'processing') and h.status is distinct from 'open' and g.credits_reserved > 0)
+       or (h.status = 'settled' and g.credits_charged is distinct from h.charged)
+  )
+  select coalesce(jsonb_agg(v), '[]'::jsonb) from violations
+$$;
+
+grant execute on function api.audit_credits() to service_role;
+
+/** Schedules */
+
+do $$
+begin
+  if exists (select 1 from pg_extension where extname = 'pg_cron') then
+    perform cron.schedule('genbase-sweep-expired-holds', '* * * * *', 'select api.sweep_expired_holds()');
+  end if;
+end
+$$;
+
+/** Lock down */
+
+revoke execute on all functions in schema api, private from public;

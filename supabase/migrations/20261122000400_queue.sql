@@ -1,0 +1,626 @@
+/**
+ * Queue: GPU tasks leased to workers, plus the pool of provider API tokens.
+ *
+ * A generation routed to 'gpu' gets a task in the transaction that creates it. Workers
+ * (authenticated by a key whose sha256 is stored) claim tasks with FOR UPDATE SKIP
+ * LOCKED, keep them alive with heartbeats, and complete or fail them. Only the worker
+ * holding an unexpired lease may act on a task (PT409 "lease lost" otherwise).
+ * Completing settles the generation's credits at duration x per-second price; a task
+ * that dies fails its generation and releases the hold. Lock order, as for credits:
+ * worker, credit account, generation, task.
+ */
+
+/** Workers */
+
+create table public.workers (
+  id uuid primary key default gen_random_uuid(),
+  name text not null check (char_length(name) between 1 and 100),
+  -- Task types this worker may claim.
+  capabilities text[] not null check (cardinality(capabilities) between 1 and 50),
+  status text not null default 'active' check (status in ('active', 'disabled')),
+  key_hash text not null unique,
+  last_heartbeat_at timestamptz,
+  metadata jsonb not null default '{}'::jsonb,
+  created_by uuid,
+  created_at timestamptz not null default now()
+);
+
+alter table public.workers enable row level security;
+revoke all on public.workers from anon, authenticated, service_role;
+grant select on public.workers to service_role;
+
+/** Tasks */
+
+create table public.tasks (
+  id uuid primary key default gen_random_uuid(),
+  task_type text not null check (task_type ~ '^[a-z0-9_.-]{1,64}$'),
+  params jsonb not null default '{}'::jsonb,
+  priority int not null default 0,
+  status text not null default 'queued'
+    check (status in ('queued', 'running', 'succeeded', 'failed', 'dead', 'canceled')),
+  attempts int not null default 0 check (attempts >= 0),
+  max_attempts int not null default 3 check (max_attempts between 1 and 20),
+  run_at timestamptz not null default now(),
+  lease_expires_at timestamptz,
+  -- The worker holding the lease, then the one that last ran it.
+  worker_id uuid references public.workers (id),
+  output jsonb,
+  output_location text,
+  last_error text,
+  duration_seconds numeric,
+  generation_id uuid unique references public.generations (id) on delete cascade,
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now(),
+  started_at timestamptz,
+  completed_at timestamptz,
+  constraint tasks_lease check (
+    (status = 'running') = (lease_expires_at is not null)
+    and (status <> 'running' or worker_id is not null)
+  )
+);
+
+create index tasks_claim_idx on public.tasks (priority desc, run_at, id) where status = 'queued';
+create index tasks_lease_idx on public.tasks (lease_expires_at) where status = 'running';
+create index tasks_worker_idx on public.tasks (worker_id);
+create index tasks_status_type_idx on public.tasks (status, task_type);
+
+alter table public.tasks enable row level security;
+revoke all on public.tasks from anon, authenticated, service_role;
+grant select on public.tasks to service_role;
+
+/** Provider tokens */
+
+create table public.provider_tokens (
+  id uuid primary key default gen_random_uuid(),
+  provider text not null check (char_length(provider) between 1 and 64),
+  label text,
+  token text not null,
+  is_active boolean not null default true,
+  request_count bigint not null default 0,
+  error_count bigint not null default 0,
+  consecutive_errors int not null default 0,
+  last_used_at timestamptz,
+  disabled_at timestamptz,
+  created_at timestamptz not null default now(),
+  constraint provider_tokens_unique unique (provider, token)
+);
+
+comment on table public.provider_tokens is
+  'Round-robin pool of provider API tokens (service_role only). Prefer Supabase Vault for the secrets where available.';
+
+create index provider_tokens_rotation_idx on public.provider_tokens (provider, last_used_at nulls first)
+  where is_active;
+
+alter table public.provider_tokens enable row level security;
+revoke all on public.provider_tokens from anon, authenticated, service_role;
+grant select, insert, update, delete on public.provider_tokens to service_role;
+
+/** Queue helpers (private) */
+
+/**
+ * sha256 of a worker key, hex: the only form in which keys are stored.
+ */
+create function private.worker_key_hash(p_key text) returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select encode(sha256(convert_to(p_key, 'UTF8')), 'hex')
+$$;
+
+/**
+ * The active worker owning this key (PT403 otherwise); records that it was seen.
+ */
+create function private.authenticate_worker(p_key text) returns public.workers
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_worker public.workers;
+begin
+  update public.workers set last_heartbeat_at = now()
+  where key_hash = private.worker_key_hash(p_key) and status = 'active'
+  returning * into v_worker;
+  if not found then
+    raise exception using errcode = 'PT403', message = 'invalid worker key';
+  end if;
+  return v_worker;
+end
+$$;
+
+/**
+ * Creates a worker and returns its key, which is shown only this once.
+ */
+create function private.create_worker(p_name text, p_capabilities text[], p_created_by uuid) returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+declare
+  -- Two v4 uuids: 244 random bits from the built-in CSPRNG, no pgcrypto needed.
+  v_key text := 'gw_' || replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
+  v_id uuid;
+begin
+  if char_length(btrim(coalesce(p_name, ''))) not between 1 and 100 then
+    raise exception using errcode = 'PT400', message = 'p_name must be 1 to 100 characters';
+  end if;
+  if coalesce(cardinality(p_capabilities), 0) not between 1 and 50
+     or exists (select 1 from unnest(p_capabilities) c where c is null or c !~ '^[a-z0-9_.-]{1,64}$') then
+    raise exception using errcode = 'PT400', message = 'p_capabilities must list 1 to 50 task types';
+  end if;
+  insert into public.workers (name, capabilities, key_hash, created_by)
+  values (btrim(p_name), p_capabilities, private.worker_key_hash(v_key), p_created_by)
+  returning id into v_id;
+  return jsonb_build_object('worker_id', v_id, 'worker_key', v_key);
+end
+$$;
+
+/**
+ * Locks a task in the global order: its generation's credit account, the generation,
+ * then the task. Returns the locked task (null id when it does not exist).
+ */
+create function private.lock_task(p_task_id uuid) returns public.tasks
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_generation_id uuid;
+  v_user_id uuid;
+  t public.tasks;
+begin
+  select generation_id into v_generation_id from public.tasks where id = p_task_id;
+  if v_generation_id is not null then
+    select user_id into v_user_id from public.generations where id = v_generation_id;
+    perform private.lock_account(v_user_id);
+    perform 1 from public.generations where id = v_generation_id for update;
+  end if;
+  select * into t from public.tasks where id = p_task_id for update;
+  return t;
+end
+$$;
+
+/**
+ * Locks a task the worker must hold an unexpired lease on; PT409 otherwise, whether the
+ * task is another worker's, was requeued, finished, canceled or does not exist.
+ */
+create function private.lock_leased_task(p_task_id uuid, p_worker_id uuid) returns public.tasks
+language plpgsql
+set search_path = ''
+as $$
+declare
+  t public.tasks := private.lock_task(p_task_id);
+begin
+  if t.id is null or t.status <> 'running' or t.worker_id <> p_worker_id or t.lease_expires_at < now() then
+    raise exception using errcode = 'PT409', message = 'lease lost';
+  end if;
+  return t;
+end
+$$;
+
+/**
+ * Fails a locked running task. Retryable failures with attempts left go back to the
+ * queue after an exponential backoff with equal jitter: base 5 s x 2^attempts, capped
+ * at 1 hour, then scaled by a random factor in [0.5, 1) so retries of a failed batch
+ * spread out. Otherwise the task ends (dead when attempts ran out, failed when not
+ * retryable), its generation fails and the credit hold is released.
+ */
+create function private.fail_task(t public.tasks, p_error text, p_retryable boolean) returns public.tasks
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if p_retryable and t.attempts < t.max_attempts then
+    update public.tasks set
+      status = 'queued',
+      run_at = now() + make_interval(secs => least(5 * power(2, t.attempts), 3600) * (0.5 + random() / 2)),
+      lease_expires_at = null,
+      worker_id = null,
+      last_error = left(p_error, 4000),
+      updated_at = now()
+    where id = t.id
+    returning * into t;
+  else
+    update public.tasks set
+      status = case when p_retryable then 'dead' else 'failed' end,
+      lease_expires_at = null,
+      last_error = left(p_error, 4000),
+      completed_at = now(),
+      updated_at = now()
+    where id = t.id
+    returning * into t;
+    if t.generation_id is not null then
+      perform private.finish_generation(t.generation_id, 'failed', null, coalesce(p_error, 'task ' || t.status));
+    end if;
+  end if;
+  return t;
+end
+$$;
+
+/** Generation hooks */
+
+/**
+ * Enqueues the GPU task of a generation routed to 'gpu', in the creating transaction.
+ */
+create function private.enqueue_generation_task() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  insert into public.tasks (task_type, params, generation_id)
+  select m.task_type,
+         jsonb_build_object('generation_id', new.id, 'model', new.model, 'provider_ref', m.provider_ref,
+           'action', new.action, 'prompt', new.prompt, 'params', new.params, 'units', new.units),
+         new.id
+  from public.ai_models m
+  where m.model = new.model;
+  return new;
+end
+$$;
+
+create trigger generations_enqueue_gpu_task
+  after insert on public.generations
+  for each row when (new.route = 'gpu')
+  execute function private.enqueue_generation_task();
+
+/**
+ * Cancels the queued or running task of a generation that was canceled or failed
+ * elsewhere (user cancel, expired hold); its worker's next call gets "lease lost".
+ */
+create function private.cancel_generation_task() returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  update public.tasks
+  set status = 'canceled', lease_expires_at = null, completed_at = now(), updated_at = now(),
+      last_error = coalesce(last_error, 'generation ' || new.status)
+  where generation_id = new.id and status in ('queued', 'running');
+  return new;
+end
+$$;
+
+create trigger generations_cancel_task
+  after update of status on public.generations
+  for each row when (new.status in ('canceled', 'failed') and old.status is distinct from new.status)
+  execute function private.cancel_generation_task();
+
+/** Worker API (service_role: the worker gateway calls these with the worker's key) */
+
+/**
+ * Registers a worker; returns its id and key (the key is not stored, only its sha256).
+ */
+create function api.register_worker(p_name text, p_capabilities text[]) returns jsonb
+language sql
+security definer
+set search_path = ''
+as $$
+  select private.create_worker(p_name, p_capabilities, null)
+$$;
+
+grant execute on function api.register_worker(text, text[]) to service_role;
+
+/**
+ * Registers a worker on behalf of an admin user.
+ */
+create function api.admin_register_worker(p_name text, p_capabilities text[]) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  return private.create_worker(p_name, p_capabilities, private.require_admin());
+end
+$$;
+
+grant execute on function api.admin_register_worker(text, text[]) to authenticated;
+
+/**
+ * Leases up to p_limit due tasks the worker can run, highest priority first, skipping
+ * rows other workers are claiming. Their generations become processing.
+ */
+create function api.worker_claim(
+  p_worker_key text,
+  p_task_types text[] default null,
+  p_limit int default 1,
+  p_lease_seconds int default 60
+) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_worker public.workers := private.authenticate_worker(p_worker_key);
+  v_items jsonb;
+begin
+  if p_limit is null or p_limit not between 1 and 100 then
+    raise exception using errcode = 'PT400', message = 'p_limit must be between 1 and 100';
+  end if;
+  if p_lease_seconds is null or p_lease_seconds not between 10 and 3600 then
+    raise exception using errcode = 'PT400', message = 'p_lease_seconds must be between 10 and 3600';
+  end if;
+
+  with candidates as (
+    select id from public.tasks
+    where status = 'queued' and run_at <= now()
+      and task_type = any (v_worker.capabilities)
+      and (p_task_types is null or task_type = any (p_task_types))
+    order by priority desc, run_at, id
+    limit p_limit
+    for update skip locked
+  ), claimed as (
+    update public.tasks t set
+      status = 'running',
+      worker_id = v_worker.id,
+      attempts = t.attempts + 1,
+      lease_expires_at = now() + make_interval(secs => p_lease_seconds),
+      started_at = coalesce(t.started_at, now()),
+      updated_at = now()
+    from candidates c
+    where t.id = c.id
+    returning t.*
+  )
+  select coalesce(jsonb_agg(jsonb_build_object(
+      'id', id, 'task_type', task_type, 'params', params, 'attempt', attempts,
+      'max_attempts', max_attempts, 'lease_expires_at', lease_expires_at, 'generation_id', generation_id)
+    order by priority desc, run_at, id), '[]'::jsonb)
+  into v_items
+  from claimed;
+
+  -- SKIP LOCKED here too: a generation being canceled right now keeps its lock, and the
+  -- cancel then cancels this task; waiting instead could deadlock with it.
+  update public.generations g set status = 'processing'
+  where g.id in (
+    select gg.id from public.generations gg
+    where gg.id in (select (i ->> 'generation_id')::uuid from jsonb_array_elements(v_items) i)
+      and gg.status = 'queued'
+    for no key update skip locked
+  );
+  return v_items;
+end
+$$;
+
+grant execute on function api.worker_claim(text, text[], int, int) to service_role;
+
+/**
+ * Extends the lease of a task the worker holds.
+ */
+create function api.worker_heartbeat(p_worker_key text, p_task_id uuid, p_lease_seconds int default 60)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_worker public.workers := private.authenticate_worker(p_worker_key);
+  v_lease timestamptz;
+begin
+  if p_lease_seconds is null or p_lease_seconds not between 10 and 3600 then
+    raise exception using errcode = 'PT400', message = 'p_lease_seconds must be between 10 and 3600';
+  end if;
+  update public.tasks
+  set lease_expires_at = now() + make_interval(secs => p_lease_seconds), updated_at = now()
+  where id = p_task_id and status = 'running' and worker_id = v_worker.id and lease_expires_at >= now()
+  returning lease_expires_at into v_lease;
+  if not found then
+    raise exception using errcode = 'PT409', message = 'lease lost';
+  end if;
+  return jsonb_build_object('lease_expires_at', v_lease);
+end
+$$;
+
+grant execute on function api.worker_heartbeat(text, uuid, int) to service_role;
+
+/**
+ * Completes a leased task. Its generation succeeds and is charged, exactly once, for
+ * the GPU time: ceil(min(duration, reserved units) x per-second price).
+ */
+create function api.worker_complete(
+  p_worker_key text,
+  p_task_id uuid,
+  p_output jsonb,
+  p_duration_seconds numeric
+) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_worker public.workers := private.authenticate_worker(p_worker_key);
+  t public.tasks;
+  v_unit text;
+begin
+  if p_output is not null and jsonb_typeof(p_output) <> 'object' then
+    raise exception using errcode = 'PT400', message = 'p_output must be a JSON object';
+  end if;
+  if p_duration_seconds is null or not p_duration_seconds between 0 and 604800 then
+    raise exception using errcode = 'PT400', message = 'p_duration_seconds must be between 0 and 604800';
+  end if;
+
+  t := private.lock_leased_task(p_task_id, v_worker.id);
+  update public.tasks set
+    status = 'succeeded',
+    output = p_output,
+    output_location = p_output ->> 'output_location',
+    duration_seconds = p_duration_seconds,
+    lease_expires_at = null,
+    completed_at = now(),
+    updated_at = now()
+  where id = t.id
+  returning * into t;
+
+  if t.generation_id is not null then
+    select p.unit into v_unit
+    from public.generations g join public.pricing p on p.id = g.pricing_id
+    where g.id = t.generation_id;
+    perform private.finish_generation(t.generation_id, 'succeeded', p_output, null,
+      case v_unit when 'second' then p_duration_seconds when 'minute' then p_duration_seconds / 60 end,
+      jsonb_build_object('duration_seconds', p_duration_seconds, 'worker_id', v_worker.id));
+  end if;
+  return to_jsonb(t);
+end
+$$;
+
+grant execute on function api.worker_complete(text, uuid, jsonb, numeric) to service_role;
+
+/**
+ * Fails a leased task: back to the queue with backoff while retryable attempts remain,
+ * otherwise final (see private.fail_task).
+ */
+create function api.worker_fail(
+  p_worker_key text,
+  p_task_id uuid,
+  p_error text,
+  p_retryable boolean default true
+) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_worker public.workers := private.authenticate_worker(p_worker_key);
+begin
+  return to_jsonb(private.fail_task(private.lock_leased_task(p_task_id, v_worker.id),
+    coalesce(p_error, 'worker reported a failure'), coalesce(p_retryable, true)));
+end
+$$;
+
+grant execute on function api.worker_fail(text, uuid, text, boolean) to service_role;
+
+/**
+ * Returns tasks whose lease expired to the queue (the expired run counts as an
+ * attempt; the last one makes the task dead). Returns how many it handled.
+ */
+create function api.sweep_expired_leases() returns int
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_task_id uuid;
+  t public.tasks;
+  v_count int := 0;
+begin
+  for v_task_id in
+    select id from public.tasks
+    where status = 'running' and lease_expires_at < now()
+    order by lease_expires_at
+    limit 1000
+  loop
+    t := private.lock_task(v_task_id);
+    -- Re-checked under the lock: a heartbeat may have won the race.
+    if t.status = 'running' and t.lease_expires_at < now() then
+      perform private.fail_task(t, 'lease expired', true);
+      v_count := v_count + 1;
+    end if;
+  end loop;
+  return v_count;
+end
+$$;
+
+grant execute on function api.sweep_expired_leases() to service_role;
+
+/**
+ * Queue health for admins: counts per status and type, the age of the oldest due
+ * task, and the latest dead tasks.
+ */
+create function api.admin_queue_stats() returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  perform private.require_admin();
+  return jsonb_build_object(
+    'by_status_type', (
+      select coalesce(jsonb_agg(jsonb_build_object('status', status, 'task_type', task_type, 'count', n)
+        order by status, task_type), '[]'::jsonb)
+      from (select status, task_type, count(*) as n from public.tasks group by status, task_type) s
+    ),
+    'oldest_queued_age_seconds', (
+      select floor(extract(epoch from now() - min(run_at)))::bigint
+      from public.tasks where status = 'queued' and run_at <= now()
+    ),
+    'dead', (
+      select coalesce(jsonb_agg(jsonb_build_object('id', id, 'task_type', task_type, 'attempts', attempts,
+        'last_error', last_error, 'generation_id', generation_id, 'completed_at', completed_at)
+        order by completed_at desc), '[]'::jsonb)
+      from (select * from public.tasks where status = 'dead' order by completed_at desc limit 50) d
+    )
+  );
+end
+$$;
+
+grant execute on function api.admin_queue_stats() to authenticated;
+
+/** Provider token API */
+
+/**
+ * The least recently used active token of a provider (round robin; concurrent callers
+ * get different tokens). PT503 when the provider has none.
+ */
+create function api.next_provider_token(p_provider text) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_token public.provider_tokens;
+begin
+  update public.provider_tokens
+  set last_used_at = clock_timestamp(), request_count = request_count + 1
+  where id = (
+    select id from public.provider_tokens
+    where provider = p_provider and is_active
+    order by last_used_at nulls first, id
+    limit 1
+    for update skip locked
+  )
+  returning * into v_token;
+  if not found then
+    raise exception using errcode = 'PT503', message = format('no active token for %s', p_provider);
+  end if;
+  return jsonb_build_object('id', v_token.id, 'token', v_token.token);
+end
+$$;
+
+grant execute on function api.next_provider_token(text) to service_role;
+
+/**
+ * Records the outcome of a call made with a token; five consecutive errors disable it.
+ */
+create function api.report_provider_token(p_token_id uuid, p_ok boolean) returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if p_ok is null then
+    raise exception using errcode = 'PT400', message = 'p_ok is required';
+  end if;
+  update public.provider_tokens set
+    error_count = error_count + case when p_ok then 0 else 1 end,
+    consecutive_errors = case when p_ok then 0 else consecutive_errors + 1 end,
+    is_active = is_active and (p_ok or consecutive_errors + 1 < 5),
+    disabled_at = case when is_active and not p_ok and consecutive_errors + 1 >= 5 then now() else disabled_at end
+  where id = p_token_id;
+  if not found then
+    raise exception using errcode = 'PT404', message = 'provider token not found';
+  end if;
+end
+$$;
+
+grant execute on function api.report_provider_token(uuid, boolean) to service_role;
+
+/** Schedules */
+
+do $$
+begin
+  if exists (select 1 from pg_extension where extname = 'pg_cron') then
+    perform cron.schedule('genbase-sweep-expired-leases', '* * * * *', 'select api.sweep_expired_leases()');
+  end if;
+end
+$$;
+
+/** Lock down */
+
+revoke execute on all functions in schema api, private from public;

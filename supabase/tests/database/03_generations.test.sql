@@ -1,0 +1,306 @@
+-- Generations: reserve on create, settle or release exactly once, idempotent creates
+-- and webhooks, a status machine that refuses illegal moves, strangers refused.
+begin;
+create extension if not exists pgtap with schema extensions;
+set local search_path = public, extensions;
+
+select plan(60);
+
+insert into auth.users (id, email) values
+  ('30000000-0000-4000-8000-00000000a11c', 'alice.generations@example.test'),
+  ('30000000-0000-4000-8000-000000000b0b', 'bob.generations@example.test');
+select private.change_credits('30000000-0000-4000-8000-00000000a11c', 'grant', 100, 'test:grant', null, 'test');
+
+-- Ids the test refers to across role switches.
+create temp table ids (name text primary key, id uuid);
+grant all on ids to public;
+
+/** Alice creates */
+
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "30000000-0000-4000-8000-00000000a11c", "role": "authenticated"}', true);
+
+insert into ids
+select 'g1', (r -> 'generation' ->> 'id')::uuid
+from api.create_generation('image', 'generate_image', 'flux-schnell', 'a red fox', '{"seed": 7}', 2, 'key-1') r;
+
+select is(
+  (select jsonb_build_object('status', g.status, 'credits_reserved', g.credits_reserved, 'kind', g.kind)
+   from public.generations g where g.id = (select id from ids where name = 'g1')),
+  '{"status": "queued", "credits_reserved": 10, "kind": "image"}'::jsonb,
+  'create_generation records a queued generation with the quoted credits reserved'
+);
+select is(api.get_my_credits() - 'entries' - 'next_before_id', '{"balance": 100, "held": 10, "available": 90}'::jsonb,
+  'the credits are held, not spent');
+select is(
+  api.create_generation('image', 'generate_image', 'flux-schnell', 'a red fox', '{"seed": 7}', 2, 'key-1')
+    - 'generation',
+  '{"created": false, "route": "provider", "provider_ref": "black-forest-labs/flux-schnell"}'::jsonb,
+  'the same key and payload return the first generation'
+);
+select is(
+  api.create_generation('image', 'generate_image', 'flux-schnell', 'a red fox', '{"seed": 7}', 2, 'key-1') -> 'generation' ->> 'id',
+  (select id::text from ids where name = 'g1'),
+  'the replay carries the same generation id'
+);
+select is((api.get_my_credits() ->> 'held')::int, 10, 'a replay holds nothing more');
+select throws_ok(
+  $$ select api.create_generation('image', 'generate_image', 'flux-schnell', 'a blue fox', '{"seed": 7}', 2, 'key-1') $$,
+  'PT409', 'idempotency key reused with a different payload',
+  'the same key with another payload is a conflict'
+);
+select throws_ok(
+  $$ select api.create_generation('image', 'generate_image', 'flux-1.1-pro', 'a red fox', '{}', 2, 'key-2') $$,
+  'PT402', 'insufficient credits: 120 needed, 90 available',
+  'a generation above the available credits is refused'
+);
+select is(
+  (select jsonb_build_object('generations', (select count(*) from public.generations),
+     'holds', (select count(*) from public.credit_holds), 'entries', (select count(*) from public.credit_ledger))),
+  '{"generations": 1, "holds": 1, "entries": 2}'::jsonb,
+  'a refused generation writes nothing'
+);
+select throws_ok(
+  $$ select api.create_generation('video', 'generate_image', 'flux-schnell', 'x', '{}', 1) $$,
+  'PT400', 'model flux-schnell does not produce video',
+  'kind and model must agree'
+);
+select throws_ok(
+  $$ select api.create_generation('image', 'generate_image', 'flux-schnell', 'x', '[1]', 1) $$,
+  'PT400', 'p_params must be a JSON object of at most 64 KB',
+  'params must be an object'
+);
+
+insert into ids
+select 'g2', (api.create_generation('tts', 'tts', 'kokoro-82m', 'hello there', '{}', 11) -> 'generation' ->> 'id')::uuid;
+
+select is(api.get_generation((select id from ids where name = 'g1')) ->> 'prompt', 'a red fox', 'get_generation returns her generation');
+select is(
+  (select array_agg(e ->> 'id' order by ord) from jsonb_array_elements(api.list_generations() -> 'items') with ordinality x (e, ord)),
+  (select array_agg(id::text order by created_at desc, id desc) from public.generations),
+  'list_generations returns hers, newest first'
+);
+select is(
+  (select jsonb_array_length(api.list_generations(null, null, 1,
+     (api.list_generations(null, null, 1) -> 'next_cursor' ->> 'created_at')::timestamptz,
+     (api.list_generations(null, null, 1) -> 'next_cursor' ->> 'id')::uuid) -> 'items')),
+  1,
+  'the next_cursor leads to the second page'
+);
+select is(
+  api.list_generations(null, null, 2) -> 'next_cursor',
+  'null'::jsonb,
+  'a short last page has no next_cursor'
+);
+select is(jsonb_array_length(api.list_generations('tts') -> 'items'), 1, 'list_generations filters by kind');
+select throws_ok(
+  $$ select api.list_generations(null, null, 10, now(), null) $$,
+  'PT400', 'p_cursor_created_at and p_cursor_id go together',
+  'a half cursor is refused'
+);
+
+select is(api.cancel_generation((select id from ids where name = 'g2')) ->> 'status', 'canceled', 'alice cancels her generation');
+select is((api.get_my_credits() ->> 'held')::int, 10, 'canceling released its hold');
+select throws_ok(
+  format('select api.cancel_generation(%L)', (select id from ids where name = 'g2')),
+  'PT409', 'generation is already canceled',
+  'a final generation cannot be canceled'
+);
+select throws_ok(
+  format('update public.generations set status = %L where id = %L', 'succeeded', (select id from ids where name = 'g1')),
+  '42501', null,
+  'users cannot set a status directly'
+);
+select isnt_empty(
+  format('update public.generations set is_favorite = true where id = %L returning id', (select id from ids where name = 'g1')),
+  'users can favorite their generation'
+);
+
+/** Bob: a stranger */
+
+select set_config('request.jwt.claims', '{"sub": "30000000-0000-4000-8000-000000000b0b", "role": "authenticated"}', true);
+
+select throws_ok(
+  format('select api.get_generation(%L)', (select id from ids where name = 'g1')),
+  'PT404', 'generation not found', 'bob cannot get alice''s generation'
+);
+select throws_ok(
+  format('select api.cancel_generation(%L)', (select id from ids where name = 'g1')),
+  'PT404', 'generation not found', 'bob cannot cancel alice''s generation'
+);
+select is(api.list_generations() -> 'items', '[]'::jsonb, 'bob''s list is empty');
+select is((select count(*)::int from public.generations), 0, 'bob reads no generations');
+select is((select count(*)::int from public.credit_holds), 0, 'bob reads no holds');
+select is_empty(
+  $$ update public.generations set is_favorite = false returning id $$,
+  'bob cannot update alice''s generation'
+);
+select throws_ok(
+  $$ select api.create_generation('image', 'generate_image', 'flux-schnell', 'x', '{}', 1) $$,
+  'PT402', 'insufficient credits: 5 needed, 0 available',
+  'bob has no credits'
+);
+select throws_ok(
+  format('select api.mark_generation_submitted(%L, %L, %L)', (select id from ids where name = 'g1'), 'replicate', 'p'),
+  '42501', null, 'users cannot execute mark_generation_submitted'
+);
+select throws_ok(
+  format('select api.fail_generation_submission(%L, %L)', (select id from ids where name = 'g1'), 'x'),
+  '42501', null, 'users cannot execute fail_generation_submission'
+);
+select throws_ok(
+  $$ select api.handle_provider_webhook('replicate', 'w', 'p', 'succeeded', null, null, null, null) $$,
+  '42501', null, 'users cannot execute handle_provider_webhook'
+);
+select throws_ok(
+  $$ select api.log_request('f', 'GET', '/', 200, 1, null, null) $$,
+  '42501', null, 'users cannot execute log_request'
+);
+select throws_ok($$ select * from public.webhook_events $$, '42501', null, 'users cannot read webhook events');
+
+set local role anon;
+select set_config('request.jwt.claims', '{"role": "anon"}', true);
+select throws_ok($$ select api.list_generations() $$, '42501', null, 'anon cannot execute list_generations');
+select throws_ok($$ select * from public.generations $$, '42501', null, 'anon cannot read generations');
+
+/** The provider side (service_role) */
+
+reset role;
+set local role service_role;
+select set_config('request.jwt.claims', '{"role": "service_role"}', true);
+
+select is(
+  api.mark_generation_submitted((select id from ids where name = 'g1'), 'replicate', 'pred-1') ->> 'status',
+  'processing',
+  'a submitted generation is processing'
+);
+select is(
+  api.mark_generation_submitted((select id from ids where name = 'g1'), 'replicate', 'pred-1') ->> 'status',
+  'processing',
+  'marking it again is a no-op'
+);
+select throws_ok(
+  format('select api.mark_generation_submitted(%L, %L, %L)', (select id from ids where name = 'g2'), 'replicate', 'pred-2'),
+  'PT409', 'generation is canceled',
+  'a canceled generation cannot be submitted'
+);
+select is(
+  api.handle_provider_webhook('replicate', 'wh-1', 'pred-1', 'processing', null, null, null, null) -> 'generation' ->> 'status',
+  'processing',
+  'a processing webhook keeps it processing'
+);
+select is(
+  (api.handle_provider_webhook('replicate', 'wh-2', 'pred-1', 'succeeded', '["https://cdn.example.test/fox.png"]',
+    null, 1, '{"predict_time": 1.5}') -> 'generation') - 'id' - 'user_id' - 'created_at' - 'started_at' - 'completed_at' - 'processing_time_ms',
+  jsonb_build_object('kind', 'image', 'action', 'generate_image', 'model', 'flux-schnell', 'prompt', 'a red fox',
+    'params', '{"seed": 7}'::jsonb, 'status', 'succeeded', 'outputs', '{"urls": ["https://cdn.example.test/fox.png"]}'::jsonb,
+    'error', null, 'credits_reserved', 10, 'credits_charged', 5, 'cost_usd', 0.003, 'provider', 'replicate',
+    'provider_prediction_id', 'pred-1', 'is_favorite', true),
+  'a success webhook settles at the actual units (1 of 2 images)'
+);
+select is(
+  api.handle_provider_webhook('replicate', 'wh-2', 'pred-1', 'succeeded', '[]', null, 2, null) ->> 'duplicate',
+  'true',
+  'a redelivered webhook is a duplicate'
+);
+select is(
+  api.handle_provider_webhook('replicate', 'wh-3', 'pred-1', 'succeeded', '[]', null, 2, null) -> 'generation' ->> 'credits_charged',
+  '5',
+  'a second success webhook for a final generation changes nothing'
+);
+select is(
+  (select count(*)::int from public.credit_ledger where generation_id = (select id from ids where name = 'g1') and kind = 'settle'),
+  1,
+  'the generation was charged exactly once'
+);
+select throws_ok(
+  $$ select api.handle_provider_webhook('replicate', 'wh-x', 'pred-unknown', 'succeeded', null, null, 1, null) $$,
+  'PT404', 'no generation for prediction pred-unknown',
+  'a webhook for an unknown prediction is refused'
+);
+select is_empty($$ select 1 from public.webhook_events where webhook_id = 'wh-x' $$,
+  'a refused webhook is not recorded, so the provider retry is processed');
+
+reset role;
+select throws_ok(
+  format('update public.generations set status = %L where id = %L', 'processing', (select id from ids where name = 'g1')),
+  'PT409', 'illegal status transition succeeded -> processing',
+  'a final status is final'
+);
+
+/** Failures and expiry release the hold */
+
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "30000000-0000-4000-8000-00000000a11c", "role": "authenticated"}', true);
+insert into ids
+select 'g' || n, (api.create_generation('image', 'generate_image', 'flux-schnell', 'p' || n, '{}', 1) -> 'generation' ->> 'id')::uuid
+from generate_series(3, 5) n;
+
+reset role;
+set local role service_role;
+select set_config('request.jwt.claims', '{"role": "service_role"}', true);
+
+select api.mark_generation_submitted((select id from ids where name = 'g3'), 'replicate', 'pred-3');
+select is(
+  api.handle_provider_webhook('replicate', 'wh-4', 'pred-3', 'failed', null, 'NSFW content detected', null, null)
+    -> 'generation' ->> 'credits_charged',
+  '0',
+  'a failure webhook charges nothing'
+);
+select is(
+  api.fail_generation_submission((select id from ids where name = 'g4'), 'replicate returned 500') ->> 'status',
+  'failed',
+  'a failed submission fails the generation'
+);
+select is(
+  api.fail_generation_submission((select id from ids where name = 'g4'), 'again') ->> 'error',
+  'replicate returned 500',
+  'failing it again returns the first failure'
+);
+select throws_ok(
+  format('select api.fail_generation_submission(%L, %L)', (select id from ids where name = 'g1'), 'late'),
+  'PT409', 'generation is succeeded',
+  'a succeeded generation cannot be failed'
+);
+
+reset role;
+update public.credit_holds set expires_at = now() - interval '1 hour'
+where generation_id = (select id from ids where name = 'g5');
+set local role service_role;
+select is(api.sweep_expired_holds(), 1, 'the sweep releases the expired hold');
+select is(
+  (select status || ': ' || error from public.generations where id = (select id from ids where name = 'g5')),
+  'failed: credit hold expired',
+  'and fails its generation'
+);
+select is(api.sweep_expired_holds(), 0, 'a second sweep finds nothing');
+
+select api.log_request('generations', 'post', '/generations', 201, 42, '30000000-0000-4000-8000-00000000a11c', 'req-1');
+
+/** Alice's books */
+
+reset role;
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "30000000-0000-4000-8000-00000000a11c", "role": "authenticated"}', true);
+
+select is(api.get_my_credits() - 'entries' - 'next_before_id', '{"balance": 95, "held": 0, "available": 95}'::jsonb,
+  'alice paid 5 credits for one image; every other hold was released');
+select is(
+  api.get_monthly_usage(current_date) - 'month',
+  '{"items": [{"action": "generate_image", "model": "flux-schnell", "count": 1, "units": 1, "tokens_in": null,
+    "tokens_out": null, "credits": 5, "cost_usd": 0.003}], "total_credits": 5, "total_cost_usd": 0.003}'::jsonb,
+  'monthly usage sums the billed generation'
+);
+select is((select count(*)::int from public.api_logs), 1, 'alice reads her own api log');
+
+select set_config('request.jwt.claims', '{"sub": "30000000-0000-4000-8000-000000000b0b", "role": "authenticated"}', true);
+select is((select count(*)::int from public.usage_events), 0, 'bob reads none of alice''s usage');
+select is((select count(*)::int from public.api_logs), 0, 'bob reads none of alice''s api logs');
+select is(api.get_monthly_usage(current_date) -> 'items', '[]'::jsonb, 'bob''s monthly usage is his own (empty)');
+
+reset role;
+set local role service_role;
+select is(api.audit_credits(), '[]'::jsonb, 'audit_credits finds no violation');
+
+select * from finish();
+rollback;

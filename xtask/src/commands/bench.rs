@@ -1,0 +1,5 @@
+use anyhow::{bail, Result};
+
+pub fn run(_args: &[String]) -> Result<()> {
+    bail!("not built yet")
+}

@@ -1,0 +1,10 @@
+//! genbase tooling as a library, so the end-to-end tests reuse the same stack and token code.
+
+pub mod build;
+pub mod keys;
+pub mod paths;
+pub mod postgres;
+pub mod process;
+pub mod stack;
+pub mod tools;
+pub mod users;

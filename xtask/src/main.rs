@@ -1,0 +1,36 @@
+//! `cargo xtask <command>`: the project's tooling. See `cargo xtask help`.
+
+mod commands;
+
+use anyhow::Result;
+
+const HELP: &str = "\
+cargo xtask <command>
+
+  dev                      run the whole local stack in the foreground (Ctrl-C stops it)
+  status                   print the running stack's settings as KEY=VALUE lines
+  token <email> [--role authenticated|service_role] [--expired] [--hs256]
+                           print an access token for a local user (created if missing)
+  test                     every check: fmt, clippy, unit, SQL (pgTAP), stand-in conformance, end to end
+  bench                    benchmarks: WASM sizes, latency, SQL throughput; writes target/bench.json
+  build [function...]      build function bundles (all when none named) [--optimize]
+  worker [--once]          run the reference GPU worker against the local stack
+";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (cmd, rest) = args.split_first().map(|(c, r)| (c.as_str(), r)).unwrap_or(("help", &[]));
+    match cmd {
+        "dev" => commands::dev::run(),
+        "status" => commands::status::run(),
+        "token" => commands::token::run(rest),
+        "build" => commands::build_cmd::run(rest),
+        "test" => commands::test::run(rest),
+        "bench" => commands::bench::run(rest),
+        "worker" => commands::worker::run(rest),
+        _ => {
+            print!("{HELP}");
+            Ok(())
+        }
+    }
+}

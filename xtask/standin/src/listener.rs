@@ -1,0 +1,49 @@
+//! Schema cache reloading the PostgREST way: `NOTIFY pgrst, 'reload schema'` (or an empty
+//! payload) on the database, or SIGUSR1 to the process.
+
+use crate::catalog::Catalog;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+/// Runs until the process ends: a dedicated connection LISTENs on channel `pgrst`, reconnecting
+/// after a second when the database goes away.
+pub async fn listen_pgrst(db_uri: String, catalog: Arc<Catalog>) {
+    loop {
+        if let Ok((client, mut conn)) = tokio_postgres::connect(&db_uri, NoTls).await {
+            let on_notify = catalog.clone();
+            // The connection must be polled for LISTEN to complete and notifications to arrive.
+            let driver = tokio::spawn(async move {
+                loop {
+                    match std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+                        Some(Ok(AsyncMessage::Notification(n))) => {
+                            if matches!(n.payload(), "" | "reload schema") {
+                                on_notify.clear();
+                            }
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(_)) | None => break,
+                    }
+                }
+            });
+            if client.batch_execute("listen pgrst").await.is_ok() {
+                // Anything may have changed while we were not listening.
+                catalog.clear();
+                let _ = driver.await;
+            } else {
+                driver.abort();
+            }
+            drop(client);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// SIGUSR1 clears the cache, as it makes PostgREST reload its schema cache.
+pub async fn on_sigusr1(catalog: Arc<Catalog>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else { return };
+    while usr1.recv().await.is_some() {
+        catalog.clear();
+    }
+}
