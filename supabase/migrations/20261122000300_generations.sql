@@ -370,15 +370,20 @@ security definer
 set search_path = ''
 as $$
 declare
+  v_user_id uuid;
   g public.generations;
 begin
   if char_length(p_provider) not between 1 and 64 or char_length(p_prediction_id) not between 1 and 255 then
     raise exception using errcode = 'PT400', message = 'p_provider and p_prediction_id are required';
   end if;
-  select * into g from public.generations where id = p_generation_id for update;
+  select user_id into v_user_id from public.generations where id = p_generation_id;
   if not found then
     raise exception using errcode = 'PT404', message = 'generation not found';
   end if;
+  -- No money moves here, but keeping the global lock order (account, then generation)
+  -- means no interleaving with a cancel or a webhook can deadlock.
+  perform private.lock_account(v_user_id);
+  select * into g from public.generations where id = p_generation_id for update;
   if g.route <> 'provider' then
     raise exception using errcode = 'PT409', message = 'generation is routed to the GPU queue';
   end if;
@@ -675,7 +680,9 @@ grant execute on function api.log_request(text, text, text, int, int, uuid, text
 
 /**
  * Releases every open hold past its expiry and fails its generation. Returns how many
- * holds it released. Safe to run concurrently and repeatedly.
+ * holds it released. A background job must never wait on a user's request: accounts
+ * locked by a request right now are skipped (SKIP LOCKED) and left to the next run,
+ * which also rules out deadlocks between concurrent sweeps.
  */
 create function api.sweep_expired_holds() returns int
 language plpgsql
@@ -687,11 +694,13 @@ declare
   v_count int := 0;
 begin
   for v_hold in
-    select id, generation_id from public.credit_holds
+    select id, generation_id, account_id from public.credit_holds
     where status = 'open' and expires_at < now()
     order by expires_at
     limit 1000
   loop
+    perform 1 from public.credit_accounts where id = v_hold.account_id for update skip locked;
+    continue when not found;
     if v_hold.generation_id is not null
        and (private.finish_generation(v_hold.generation_id, 'failed', null, 'credit hold expired')).id is not null then
       v_count := v_count + 1;

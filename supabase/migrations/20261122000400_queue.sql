@@ -487,7 +487,8 @@ grant execute on function api.worker_fail(text, uuid, text, boolean) to service_
 
 /**
  * Returns tasks whose lease expired to the queue (the expired run counts as an
- * attempt; the last one makes the task dead). Returns how many it handled.
+ * attempt; the last one makes the task dead). Returns how many it handled. Like the
+ * hold sweep, it skips accounts a request holds right now rather than wait on them.
  */
 create function api.sweep_expired_leases() returns int
 language plpgsql
@@ -495,17 +496,24 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_task_id uuid;
+  v_task record;
   t public.tasks;
   v_count int := 0;
 begin
-  for v_task_id in
-    select id from public.tasks
-    where status = 'running' and lease_expires_at < now()
-    order by lease_expires_at
+  for v_task in
+    select k.id, a.id as account_id
+    from public.tasks k
+    left join public.generations g on g.id = k.generation_id
+    left join public.credit_accounts a on a.owner_user_id = g.user_id
+    where k.status = 'running' and k.lease_expires_at < now()
+    order by k.lease_expires_at
     limit 1000
   loop
-    t := private.lock_task(v_task_id);
+    if v_task.account_id is not null then
+      perform 1 from public.credit_accounts where id = v_task.account_id for update skip locked;
+      continue when not found;
+    end if;
+    t := private.lock_task(v_task.id);
     -- Re-checked under the lock: a heartbeat may have won the race.
     if t.status = 'running' and t.lease_expires_at < now() then
       perform private.fail_task(t, 'lease expired', true);

@@ -1,0 +1,131 @@
+//! Helpers for the end-to-end tests: the running stack's settings, users with tokens, and a
+//! small HTTP client that returns status, JSON body and headers without judging them.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use xtask::keys::{access_token_claims, now, Keys};
+
+pub struct Stack {
+    pub api_url: String,
+    pub supabase_url: String,
+    pub service_role_key: String,
+    pub database_url: String,
+    pub issuer: String,
+    pub provider_url: String,
+    pub webhook_secret: String,
+    keys: Keys,
+}
+
+pub struct User {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub token: String,
+}
+
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub request_id: Option<String>,
+}
+
+impl Reply {
+    /// The `error.code` of our JSON error body, asserting the body has that shape.
+    pub fn error_code(&self) -> &str {
+        let err = &self.body["error"];
+        assert!(err["message"].is_string() && err["request_id"].is_string(), "not an error body: {self:?}");
+        err["code"].as_str().unwrap_or_default()
+    }
+}
+
+fn var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run these tests through `cargo xtask test`"))
+}
+
+impl Stack {
+    pub fn from_env() -> Stack {
+        Stack {
+            api_url: var("API_URL"),
+            supabase_url: var("SUPABASE_URL"),
+            service_role_key: var("SUPABASE_SERVICE_ROLE_KEY"),
+            database_url: var("DATABASE_URL"),
+            issuer: var("JWT_ISSUER"),
+            provider_url: var("PROVIDER_URL"),
+            webhook_secret: var("REPLICATE_WEBHOOK_SECRET"),
+            keys: Keys::load_or_create().expect("dev keys"),
+        }
+    }
+
+    pub fn db(&self) -> postgres::Client {
+        postgres::Client::connect(&self.database_url, postgres::NoTls).expect("database")
+    }
+
+    /// A new user with a unique email (tests never share users) and a valid ES256 token.
+    pub fn new_user(&self, label: &str) -> User {
+        let email = format!("{label}-{}@example.com", uuid::Uuid::new_v4().simple());
+        let id = xtask::users::ensure_user(&mut self.db(), &email).expect("create user");
+        let token = self.token_for(&id.to_string(), &email, now() + 3600);
+        User { id, email, token }
+    }
+
+    pub fn token_for(&self, sub: &str, email: &str, exp: i64) -> String {
+        let claims = access_token_claims(&self.issuer, sub, email, "authenticated", exp);
+        self.keys.sign_es256(&claims).expect("sign")
+    }
+
+    pub fn sign_es256(&self, claims: &Value) -> String {
+        self.keys.sign_es256(claims).expect("sign")
+    }
+
+    pub fn sign_hs256(&self, claims: &Value) -> String {
+        self.keys.sign_hs256(claims).expect("sign")
+    }
+
+    pub fn claims(&self, user: &User, exp: i64) -> Value {
+        access_token_claims(&self.issuer, &user.id.to_string(), &user.email, "authenticated", exp)
+    }
+
+    /// Makes `user` an admin the way an operator would: directly in SQL.
+    pub fn make_admin(&self, user: &User) {
+        self.db()
+            .execute("update public.profiles set role = 'admin' where id = $1", &[&user.id])
+            .expect("promote");
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.send("GET", path, token, None, &[])
+    }
+
+    pub fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+        send(&format!("{}{path}", self.api_url), method, token, body, headers)
+    }
+
+    pub fn json(&self, method: &str, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.send(method, path, token, Some(&body.to_string()), &[("content-type", "application/json")])
+    }
+}
+
+pub fn send(url: &str, method: &str, token: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+    let mut req = agent.request(method, url);
+    if let Some(t) = token {
+        req = req.set("authorization", &format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.send_string(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = resp.status();
+    let request_id = resp.header("x-request-id").map(str::to_owned);
+    let text = resp.into_string().unwrap_or_default();
+    let body = if text.is_empty() { json!(null) } else { serde_json::from_str(&text).unwrap_or(json!({ "raw": text })) };
+    Reply { status, body, request_id }
+}

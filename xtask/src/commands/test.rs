@@ -1,5 +1,98 @@
 use anyhow::{bail, Result};
+use std::process::Command;
+use std::time::Instant;
+use xtask::paths;
+use xtask::process::run as run_cmd;
+use xtask::stack::{Options, Ports, Stack};
+use xtask::tools;
 
-pub fn run(_args: &[String]) -> Result<()> {
-    bail!("not built yet")
+/// Everything CI checks, in order of cost; stops at the first failing step.
+/// `--no-lint` skips fmt and clippy (for quick local loops).
+pub fn run(args: &[String]) -> Result<()> {
+    let started = Instant::now();
+    let lint = !args.iter().any(|a| a == "--no-lint");
+    let tools = tools::ensure_all()?;
+    let cargo = || {
+        let mut c = Command::new("cargo");
+        c.current_dir(paths::root());
+        c
+    };
+    let mut steps: Vec<(&str, f64)> = Vec::new();
+    let mut step = |name: &'static str, f: &mut dyn FnMut() -> Result<()>| -> Result<()> {
+        eprintln!("\n==> {name}");
+        let t = Instant::now();
+        f()?;
+        steps.push((name, t.elapsed().as_secs_f64()));
+        Ok(())
+    };
+
+    if lint {
+        step("fmt", &mut || run_cmd(cargo().args(["fmt", "--all", "--", "--check"])))?;
+        step("clippy (native)", &mut || {
+            run_cmd(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+        })?;
+        step("clippy (wasm32)", &mut || {
+            let mut c = cargo();
+            c.args(["clippy", "--target", "wasm32-unknown-unknown", "-p", "genbase-edge"]);
+            for f in xtask::build::function_names()? {
+                c.args(["-p", &format!("fn-{f}")]);
+            }
+            run_cmd(c.args(["--", "-D", "warnings"]))
+        })?;
+    }
+    step("unit tests (native)", &mut || {
+        run_cmd(cargo().args(["test", "--workspace", "--exclude", "genbase-tests", "--exclude", "postgrest-standin", "--exclude", "fake-replicate"]))
+    })?;
+    step("fake provider tests", &mut || run_cmd(cargo().args(["test", "-p", "fake-replicate"])))?;
+
+    let mut stack = None;
+    step("start stack", &mut || {
+        stack = Some(Stack::start(
+            &tools,
+            Options {
+                ports: Ports::free()?,
+                data_dir: paths::state().join("test-db"),
+                ephemeral: true,
+                echo: std::env::var_os("GENBASE_ECHO").is_some(),
+                with_functions: true,
+            },
+        )?);
+        Ok(())
+    })?;
+    let Some(stack) = stack else { bail!("stack did not start") };
+    let with_env = |c: &mut Command| {
+        for (k, v) in &stack.env.vars {
+            c.env(k, v);
+        }
+    };
+
+    step("SQL tests (pgTAP)", &mut || {
+        let pg_prove = tools.pgtap_root.join("usr/bin/pg_prove");
+        let mut c = Command::new("perl");
+        c.arg(pg_prove)
+            .env("PERL5LIB", tools.pgtap_root.join("usr/share/perl5"))
+            .env("PATH", format!("{}:{}", stack.pg.psql().parent().unwrap_or(&paths::root()).display(), std::env::var("PATH").unwrap_or_default()))
+            .args(["--dbname", "postgres", "--host", "127.0.0.1", "--port", &stack.pg.port.to_string(), "--username", "postgres"])
+            .args(["--ext", ".sql", "-r"])
+            .arg(paths::root().join("supabase/tests/database"));
+        run_cmd(&mut c)
+    })?;
+    step("PostgREST stand-in conformance", &mut || {
+        let mut c = cargo();
+        with_env(&mut c);
+        run_cmd(c.args(["test", "-p", "postgrest-standin"]))
+    })?;
+    step("end to end (workerd)", &mut || {
+        let mut c = cargo();
+        with_env(&mut c);
+        run_cmd(c.args(["test", "-p", "genbase-tests", "--", "--test-threads", "4"]))
+    })?;
+    drop(stack);
+
+    eprintln!("\nall checks passed in {:.0}s:", started.elapsed().as_secs_f64());
+    for (name, secs) in &steps {
+        eprintln!("  {name:<34} {secs:>6.1}s");
+    }
+    Ok(())
 }
+

@@ -74,14 +74,10 @@ fn bearer_token(header: &str) -> Option<&str> {
     (scheme == "Bearer" || scheme == "bearer").then_some(rest)
 }
 
-/// PGRST301: the token could not be decoded or its signature is wrong.
+/// PGRST301: the token could not be decoded or its signature is wrong. (PGRST303 is for a
+/// good signature over rejected claims: expired, not yet valid, ...)
 fn invalid(message: impl Into<String>) -> ApiError {
     jwt_error("PGRST301", message.into())
-}
-
-/// PGRST303: signature fine, claims rejected (expired, not yet valid, ...).
-fn claims_error(message: &str) -> ApiError {
-    jwt_error("PGRST303", message.to_string())
 }
 
 fn jwt_error(code: &str, message: String) -> ApiError {

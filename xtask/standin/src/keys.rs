@@ -27,9 +27,11 @@ impl Keys {
                 .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
             // PostgREST accepts one JWK or a set; so does the stand-in.
             let set = if doc.get("keys").is_some() { doc } else { json!({ "keys": [doc] }) };
-            key_set = KeySet::from_jwks_json(&set.to_string())
-                .map_err(|e| format!("{}: not a usable JWKS: {e:?}", path.display()))?;
+            // Verification needs only the public half; handing the verifier exactly what is
+            // served also keeps private members it might not expect out of its way.
             public_jwks = public_view(&set);
+            key_set = KeySet::from_jwks_json(&public_jwks.to_string())
+                .map_err(|e| format!("{}: not a usable JWKS: {e}", path.display()))?;
             any = true;
         }
         if let Some(path) = secret_file {

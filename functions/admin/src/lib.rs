@@ -1,0 +1,77 @@
+//! The admin function. Postgres checks the caller's role in each RPC; this function only
+//! authenticates, validates and forwards the admin's own token.
+
+use genbase_shared::deps::{require_user, Deps};
+use genbase_shared::error::ApiError;
+use genbase_shared::http::{match_route, ApiRequest, ApiResponse, Route};
+use genbase_shared::rpc::Rpc;
+use genbase_shared::validate::{Id, IdempotencyKey, ShortText};
+use serde::Deserialize;
+use serde_json::json;
+
+const ROUTES: &[Route] = &[
+    ("POST", "/v1/admin/credits"),
+    ("GET", "/v1/admin/queue"),
+    ("POST", "/v1/admin/workers"),
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Adjust {
+    user_id: String,
+    kind: String,
+    amount: i64,
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Register {
+    name: String,
+    capabilities: Vec<String>,
+}
+
+pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
+    let (route, _) = match_route(&req.method, &req.path, ROUTES)?;
+    let caller = require_user(req, deps).await?;
+    let (function, args) = match route {
+        0 => {
+            let body: Adjust = req.json_body()?;
+            if body.kind != "grant" && body.kind != "adjustment" {
+                return Err(ApiError::validation("kind must be grant or adjustment"));
+            }
+            if body.amount == 0 || (body.kind == "grant" && body.amount < 0) || body.amount.abs() > 1_000_000_000 {
+                return Err(ApiError::validation("amount must be non-zero, positive for a grant, at most 1e9"));
+            }
+            let key = req
+                .header("idempotency-key")
+                .ok_or_else(|| ApiError::validation("Idempotency-Key header is required"))?;
+            let args = json!({
+                "p_user_id": Id::parse(&body.user_id)?,
+                "p_kind": body.kind,
+                "p_amount": body.amount,
+                "p_reason": ShortText::parse("reason", &body.reason, 500)?.into_inner(),
+                "p_idempotency_key": IdempotencyKey::parse(key)?.into_inner(),
+            });
+            ("admin_adjust_credits", args)
+        }
+        1 => ("admin_queue_stats", json!({})),
+        _ => {
+            let body: Register = req.json_body()?;
+            let caps = body
+                .capabilities
+                .iter()
+                .map(|c| ShortText::parse("capabilities", c, 64).map(|c| c.into_inner()))
+                .collect::<Result<Vec<_>, _>>()?;
+            if caps.is_empty() {
+                return Err(ApiError::validation("capabilities must name at least one task type"));
+            }
+            let args = json!({ "p_name": ShortText::parse("name", &body.name, 128)?.into_inner(), "p_capabilities": caps });
+            ("admin_register_worker", args)
+        }
+    };
+    let out = deps.rpc().call(function, args, &caller.auth).await?;
+    Ok(ApiResponse::ok(out))
+}
+
+genbase_edge::entry!("admin", handle);

@@ -1,0 +1,101 @@
+//! Submitting to Replicate (its predictions API) with a token from the pool, and canceling.
+//! The token never leaves this module: not in responses, not in logs.
+
+use genbase_shared::deps::{Deps, Outbound};
+use genbase_shared::error::ApiError;
+use genbase_shared::rpc::{Rpc, RpcAuth};
+use serde_json::{json, Value};
+
+struct PoolToken {
+    id: Option<Value>,
+    secret: String,
+}
+
+/// Next token, round-robin from `provider_tokens`; the `REPLICATE_API_TOKEN` var when the
+/// pool is empty (a single-token setup).
+async fn take_token(deps: &impl Deps) -> Result<PoolToken, ApiError> {
+    let picked = deps
+        .rpc()
+        .call("next_provider_token", json!({"p_provider": "replicate"}), &RpcAuth::ServiceRole)
+        .await;
+    match picked {
+        Ok(v) if v["token"].is_string() => Ok(PoolToken {
+            id: Some(v["id"].clone()),
+            secret: v["token"].as_str().unwrap_or_default().to_string(),
+        }),
+        Ok(_) | Err(ApiError { status: 404, .. }) => deps
+            .var("REPLICATE_API_TOKEN")
+            .map(|secret| PoolToken { id: None, secret })
+            .ok_or_else(|| ApiError::unavailable("no provider token configured")),
+        Err(e) => Err(e),
+    }
+}
+
+async fn report(deps: &impl Deps, token: &PoolToken, ok: bool) {
+    if let Some(id) = &token.id {
+        // Best effort: a lost counter update must not fail the user's request.
+        let _ = deps
+            .rpc()
+            .call("report_provider_token", json!({"p_token_id": id, "p_ok": ok}), &RpcAuth::ServiceRole)
+            .await;
+    }
+}
+
+fn api_url(deps: &impl Deps) -> String {
+    deps.var("REPLICATE_API_URL")
+        .unwrap_or_else(|| "https://api.replicate.com".into())
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Creates the prediction; returns its id. `provider_ref` is `owner/name` (an official model)
+/// or `owner/name:version`.
+pub async fn submit(deps: &impl Deps, provider_ref: &str, generation: &Value) -> Result<String, ApiError> {
+    let token = take_token(deps).await?;
+    let mut input = generation["params"].as_object().cloned().unwrap_or_default();
+    input.insert("prompt".into(), generation["prompt"].clone());
+    let webhook = format!("{}/v1/webhooks/replicate", deps.var("PUBLIC_URL").unwrap_or_default().trim_end_matches('/'));
+    let mut body = json!({ "input": input, "webhook": webhook, "webhook_events_filter": ["start", "completed"] });
+    let url = match provider_ref.split_once(':') {
+        Some((_, version)) => {
+            body["version"] = json!(version);
+            format!("{}/v1/predictions", api_url(deps))
+        }
+        None => format!("{}/v1/models/{provider_ref}/predictions", api_url(deps)),
+    };
+    let sent = deps
+        .send(Outbound {
+            method: "POST",
+            url,
+            headers: vec![
+                ("authorization".into(), format!("Bearer {}", token.secret)),
+                ("content-type".into(), "application/json".into()),
+            ],
+            body: Some(body.to_string()),
+        })
+        .await;
+    let result = match sent {
+        Ok(r) if (200..300).contains(&r.status) => serde_json::from_str::<Value>(&r.body)
+            .ok()
+            .and_then(|v| v["id"].as_str().map(str::to_owned))
+            .ok_or_else(|| ApiError::bad_gateway("provider answered without a prediction id")),
+        Ok(r) => Err(ApiError::bad_gateway(format!("provider answered {}", r.status))),
+        Err(e) => Err(ApiError::bad_gateway(format!("provider unreachable: {e}"))),
+    };
+    report(deps, &token, result.is_ok()).await;
+    result
+}
+
+/// Asks the provider to stop; the credits were already released in SQL, so a failure here
+/// only costs the provider's compute, never the user's credits.
+pub async fn cancel(deps: &impl Deps, prediction_id: &str) {
+    let Ok(token) = take_token(deps).await else { return };
+    let _ = deps
+        .send(Outbound {
+            method: "POST",
+            url: format!("{}/v1/predictions/{prediction_id}/cancel", api_url(deps)),
+            headers: vec![("authorization".into(), format!("Bearer {}", token.secret))],
+            body: None,
+        })
+        .await;
+}

@@ -1,0 +1,100 @@
+//! The webhooks function: `POST /v1/webhooks/replicate`. Authenticity comes from the Standard
+//! Webhooks signature (no JWT: the caller is the provider); exactly-once comes from SQL, which
+//! records each webhook id before applying it.
+
+use genbase_shared::deps::Deps;
+use genbase_shared::error::ApiError;
+use genbase_shared::http::{match_route, ApiRequest, ApiResponse};
+use genbase_shared::rpc::{Rpc, RpcAuth};
+use genbase_shared::webhook::verify_webhook;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Replicate's documented tolerance for webhook timestamps.
+const TOLERANCE_SECS: i64 = 300;
+
+/// The part of Replicate's prediction object that matters for billing and status.
+#[derive(Deserialize)]
+struct Prediction {
+    id: String,
+    status: String,
+    #[serde(default)]
+    output: Value,
+    #[serde(default)]
+    error: Value,
+    #[serde(default)]
+    metrics: Value,
+}
+
+pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
+    match_route(&req.method, &req.path, &[("POST", "/v1/webhooks/replicate")])?;
+    let secret = deps
+        .var("REPLICATE_WEBHOOK_SECRET")
+        .ok_or_else(|| ApiError::unavailable("REPLICATE_WEBHOOK_SECRET is not configured"))?;
+    let header = |name: &str| {
+        req.header(name)
+            .ok_or_else(|| ApiError::validation(format!("missing {name} header")))
+    };
+    let webhook_id = header("webhook-id")?;
+    verify_webhook(
+        &secret,
+        webhook_id,
+        header("webhook-timestamp")?,
+        header("webhook-signature")?,
+        &req.body,
+        deps.now_unix(),
+        TOLERANCE_SECS,
+    )?;
+    let p: Prediction = req.json_body()?;
+    let args = json!({
+        "p_provider": "replicate",
+        "p_webhook_id": webhook_id,
+        "p_prediction_id": p.id,
+        "p_status": p.status,
+        "p_output": outputs(&p.output),
+        "p_error": error_text(&p.error),
+        "p_units": null,
+        "p_metrics": p.metrics,
+    });
+    match deps.rpc().call("handle_provider_webhook", args, &RpcAuth::ServiceRole).await {
+        Ok(v) => Ok(ApiResponse::ok(json!({ "received": true, "duplicate": v["duplicate"] }))),
+        // The webhook can beat our own record of the prediction id by a few milliseconds:
+        // answer retryable so the provider delivers it again.
+        Err(e) if e.status == 404 => Err(ApiError::unavailable(e.message).with_retry_hint()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replicate's `output` is a URL, a list of URLs, or model-specific JSON; we store URLs as a
+/// list and keep anything else as it came.
+fn outputs(output: &Value) -> Value {
+    match output {
+        Value::Null => Value::Null,
+        Value::String(url) => json!({ "urls": [url] }),
+        Value::Array(items) if items.iter().all(Value::is_string) => json!({ "urls": items }),
+        other => json!({ "raw": other }),
+    }
+}
+
+fn error_text(error: &Value) -> Value {
+    match error {
+        Value::Null => Value::Null,
+        Value::String(s) => json!(s.chars().take(2000).collect::<String>()),
+        other => json!(other.to_string().chars().take(2000).collect::<String>()),
+    }
+}
+
+genbase_edge::entry!("webhooks", handle);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outputs_are_normalised_to_a_url_list() {
+        assert_eq!(outputs(&json!("http://x/1.png")), json!({"urls": ["http://x/1.png"]}));
+        assert_eq!(outputs(&json!(["a", "b"])), json!({"urls": ["a", "b"]}));
+        assert_eq!(outputs(&json!({"text": "hi"})), json!({"raw": {"text": "hi"}}));
+        assert_eq!(outputs(&Value::Null), Value::Null);
+    }
+}
