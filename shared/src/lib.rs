@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod http;
 
 pub use error::ApiError;
 

@@ -163,7 +163,7 @@ grant select on public.api_logs to authenticated, service_role;
  */
 create function private.generation_json(g public.generations) returns jsonb
 language sql
-immutable
+stable  -- timestamps render in the session time zone
 set search_path = ''
 as $$
   select case when g.id is not null then jsonb_build_object(
@@ -225,9 +225,17 @@ begin
     select * into v_price from public.pricing where id = g.pricing_id;
     v_tokens_in := nullif(coalesce(p_metrics ->> 'input_token_count', p_metrics ->> 'tokens_in'), '')::int;
     v_tokens_out := nullif(coalesce(p_metrics ->> 'output_token_count', p_metrics ->> 'tokens_out'), '')::int;
+    -- Measured units when the caller gives none: tokens reported, images returned, or
+    -- the provider's billed compute seconds.
     v_units := coalesce(p_units,
-      case when v_price.unit = '1k_tokens' and v_tokens_in is not null
-        then (v_tokens_in + coalesce(v_tokens_out, 0)) / 1000.0 end);
+      case
+        when v_price.unit = '1k_tokens' and v_tokens_in is not null
+          then (v_tokens_in + coalesce(v_tokens_out, 0)) / 1000.0
+        when v_price.unit = 'image' and jsonb_typeof(p_outputs -> 'urls') = 'array'
+          then jsonb_array_length(p_outputs -> 'urls')
+        when v_price.unit = 'second' and jsonb_typeof(p_metrics -> 'predict_time') = 'number'
+          then (p_metrics ->> 'predict_time')::numeric
+      end);
     v_units := least(greatest(coalesce(v_units, g.units), 0), g.units);
     v_charge := least(ceil(v_units * v_price.credits_per_unit)::bigint, g.credits_reserved);
     v_cost := round(v_units * v_price.usd_per_unit, 6);

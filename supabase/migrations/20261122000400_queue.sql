@@ -7,7 +7,7 @@
  * holding an unexpired lease may act on a task (PT409 "lease lost" otherwise).
  * Completing settles the generation's credits at duration x per-second price; a task
  * that dies fails its generation and releases the hold. Lock order, as for credits:
- * worker, credit account, generation, task.
+ * credit account, generation, task.
  */
 
 /** Workers */
@@ -109,7 +109,8 @@ as $$
 $$;
 
 /**
- * The active worker owning this key (PT403 otherwise); records that it was seen.
+ * The active worker owning this key (PT403 otherwise). Records that it was seen, at
+ * most every 15 s: idle workers poll often and each write costs WAL.
  */
 create function private.authenticate_worker(p_key text) returns public.workers
 language plpgsql
@@ -118,11 +119,13 @@ as $$
 declare
   v_worker public.workers;
 begin
-  update public.workers set last_heartbeat_at = now()
-  where key_hash = private.worker_key_hash(p_key) and status = 'active'
-  returning * into v_worker;
+  select * into v_worker from public.workers
+  where key_hash = private.worker_key_hash(p_key) and status = 'active';
   if not found then
     raise exception using errcode = 'PT403', message = 'invalid worker key';
+  end if;
+  if v_worker.last_heartbeat_at is null or v_worker.last_heartbeat_at < now() - interval '15 seconds' then
+    update public.workers set last_heartbeat_at = now() where id = v_worker.id;
   end if;
   return v_worker;
 end

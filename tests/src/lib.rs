@@ -129,3 +129,62 @@ pub fn send(url: &str, method: &str, token: Option<&str>, body: Option<&str>, he
     let body = if text.is_empty() { json!(null) } else { serde_json::from_str(&text).unwrap_or(json!({ "raw": text })) };
     Reply { status, body, request_id }
 }
+
+/// Calls an RPC on the stand-in the way a function does (PostgREST contract), keeping the
+/// connection alive across calls of one thread.
+pub struct RpcClient {
+    agent: ureq::Agent,
+    base: String,
+    apikey: String,
+}
+
+impl Stack {
+    pub fn rpc_client(&self) -> RpcClient {
+        RpcClient {
+            agent: ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build(),
+            base: format!("{}/rest/v1/rpc", self.supabase_url),
+            apikey: self.service_role_key.clone(),
+        }
+    }
+
+    /// Gives `user` credits through the admin RPC, as an operator would.
+    pub fn grant(&self, admin: &User, user: &User, amount: i64) {
+        let r = self.rpc_client().call(
+            "admin_adjust_credits",
+            &json!({"p_user_id": user.id, "p_kind": "grant", "p_amount": amount,
+                    "p_reason": "test grant", "p_idempotency_key": uuid::Uuid::new_v4().to_string()}),
+            Some(&admin.token),
+        );
+        assert_eq!(r.status, 200, "grant failed: {r:?}");
+    }
+
+    /// Every invariant violation the ledger audit finds (must be empty).
+    pub fn audit(&self) -> Value {
+        let r = self.rpc_client().call("audit_credits", &json!({}), None);
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body
+    }
+}
+
+impl RpcClient {
+    /// `token: None` uses the service role key.
+    pub fn call(&self, function: &str, args: &Value, token: Option<&str>) -> Reply {
+        let bearer = token.unwrap_or(&self.apikey);
+        let result = self
+            .agent
+            .post(&format!("{}/{function}", self.base))
+            .set("apikey", &self.apikey)
+            .set("authorization", &format!("Bearer {bearer}"))
+            .set("content-profile", "api")
+            .send_json(args.clone());
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("rpc {function}: {e}"),
+        };
+        let status = resp.status();
+        let text = resp.into_string().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply { status, body, request_id: None }
+    }
+}

@@ -1,6 +1,7 @@
 //! genbase tooling as a library, so the end-to-end tests reuse the same stack and token code.
 
 pub mod build;
+pub mod gpu_worker;
 pub mod keys;
 pub mod paths;
 pub mod postgres;

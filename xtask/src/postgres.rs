@@ -44,7 +44,7 @@ impl Postgres {
                 .stdout(std::process::Stdio::null()))?;
             let pgtap_ext = tools
                 .pgtap_root
-                .join("usr/share/postgresql/15/extension");
+                .join("usr/share/postgresql/15");
             let conf = format!(
                 "\n# genbase local stack\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n\
                  extension_control_path = '$system:{ext}'\nshared_preload_libraries = 'pg_stat_statements'\n\

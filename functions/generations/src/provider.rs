@@ -23,7 +23,8 @@ async fn take_token(deps: &impl Deps) -> Result<PoolToken, ApiError> {
             id: Some(v["id"].clone()),
             secret: v["token"].as_str().unwrap_or_default().to_string(),
         }),
-        Ok(_) | Err(ApiError { status: 404, .. }) => deps
+        // PT503: the pool has no active token for this provider.
+        Ok(_) | Err(ApiError { status: 503, .. }) => deps
             .var("REPLICATE_API_TOKEN")
             .map(|secret| PoolToken { id: None, secret })
             .ok_or_else(|| ApiError::unavailable("no provider token configured")),

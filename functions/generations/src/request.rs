@@ -44,7 +44,7 @@ impl StartBody {
         let units = match self.units {
             Some(u) if u.is_finite() && u > 0.0 && u <= 100_000.0 => u,
             Some(_) => return Err(ApiError::validation("units must be a number in (0, 100000]")),
-            None => default_units(&self.kind, &params),
+            None => default_units(&self.kind, &params, &prompt),
         };
         if let Some(key) = idempotency_key {
             genbase_shared::validate::IdempotencyKey::parse(key)?;
@@ -61,21 +61,23 @@ impl StartBody {
 /// The action a kind maps to when the client names none (pricing is per action and model).
 fn default_action(kind: &str) -> &'static str {
     match kind {
-        "image" => "text_to_image",
-        "video" => "text_to_video",
-        "music" => "text_to_music",
-        "tts" | "audio" => "text_to_speech",
+        "image" => "generate_image",
+        "video" => "generate_video",
+        "music" | "audio" => "generate_music",
+        "tts" => "tts",
         _ => "chat",
     }
 }
 
 /// The quoted maximum when the client gives none: what the params ask for, else one unit
-/// (one image, one thousand tokens) or a short clip.
-fn default_units(kind: &str, params: &Value) -> f64 {
+/// (one image, one thousand tokens), the prompt's length for speech, or a short clip.
+fn default_units(kind: &str, params: &Value, prompt: &str) -> f64 {
     let num = |k: &str| params.get(k).and_then(Value::as_f64).filter(|v| *v > 0.0);
     match kind {
         "image" => num("num_outputs").unwrap_or(1.0),
-        "video" | "music" | "audio" | "tts" => num("duration").unwrap_or(5.0),
+        // Speech is priced per character of the text spoken.
+        "tts" => prompt.chars().count() as f64,
+        "video" | "music" | "audio" => num("duration").unwrap_or(5.0),
         _ => num("max_tokens").map(|t| (t / 1000.0).ceil()).unwrap_or(1.0),
     }
 }
@@ -94,7 +96,7 @@ mod tests {
     fn units_default_from_params() {
         let s = parse(json!({"kind": "image", "model": "m", "prompt": "a cat", "params": {"num_outputs": 3}})).unwrap();
         assert_eq!(s.args["p_units"], json!(3.0));
-        assert_eq!(s.args["p_action"], "text_to_image");
+        assert_eq!(s.args["p_action"], "generate_image");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use super::{AuthError, Claims, HttpGet, JwksCache, Policy, VerifyError};
 use crate::error::ApiError;
+use crate::http::bearer_from_header;
 
 /// The per-request entry point for workers: `Authorization` header in, claims or a 401 out.
 #[derive(Debug)]
@@ -30,24 +31,13 @@ impl Authenticator {
     }
 }
 
-/// `Bearer <token>`; the scheme is case-insensitive (RFC 7235 2.1).
 fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
-    let header = header
-        .map(str::trim)
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| {
-            ApiError::new(401, "missing_token", "missing Authorization: Bearer token")
-        })?;
-    let (scheme, token) = header.split_once(' ').unwrap_or((header, ""));
-    let token = token.trim();
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
-        return Err(ApiError::new(
-            401,
-            "missing_token",
-            "Authorization header must be 'Bearer <token>'",
-        ));
+    if header.is_none_or(|h| h.trim().is_empty()) {
+        return Err(ApiError::new(401, "missing_token", "missing Authorization: Bearer token"));
     }
-    Ok(token)
+    bearer_from_header(header).ok_or_else(|| {
+        ApiError::new(401, "missing_token", "Authorization header must be 'Bearer <token>'")
+    })
 }
 
 /// Every token problem is a 401 whose code says which check failed.

@@ -4,7 +4,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(30);
+select plan(33);
 
 -- Users of this test only (rolled back at the end). Impersonation follows PostgREST:
 -- SET LOCAL ROLE plus the verified claims in request.jwt.claims.
@@ -106,6 +106,16 @@ select throws_ok(
   'users cannot delete profiles'
 );
 
+select lives_ok(
+  $$ insert into storage.objects (bucket_id, name) values ('media', '10000000-0000-4000-8000-00000000a11c/cat.png') $$,
+  'alice can upload into her own folder'
+);
+select throws_ok(
+  $$ insert into storage.objects (bucket_id, name) values ('media', '10000000-0000-4000-8000-000000000b0b/cat.png') $$,
+  '42501', null,
+  'alice cannot upload into bob''s folder'
+);
+
 /** Bob: a stranger to alice's row */
 
 select set_config('request.jwt.claims', '{"sub": "10000000-0000-4000-8000-000000000b0b", "role": "authenticated"}', true);
@@ -121,6 +131,10 @@ select is(
   'bob''s update_my_profile touches only his own row'
 );
 select throws_ok($$ select api.admin_list_profiles(10, null) $$, 'PT403', 'admin role required', 'bob cannot list profiles');
+select is_empty(
+  $$ select name from storage.objects where name like '10000000-0000-4000-8000-00000000a11c/%' $$,
+  'bob cannot see alice''s files'
+);
 
 /** Anonymous and unauthenticated callers */
 

@@ -1,0 +1,82 @@
+//! fake-replicate: a local fake of the part of Replicate's predictions API genbase uses, for
+//! dev and tests (Replicate cannot be reached from here). It follows Replicate's documented
+//! protocol: the prediction object, problem-details errors, and Standard Webhooks signed
+//! webhooks with Replicate's event filter and retry rules.
+//!
+//! - `api`: the `/v1` endpoints and the output files;
+//! - `runner`: each prediction's simulated run, steered by markers in its input;
+//! - `store`: the in-memory state;
+//! - `webhook`: signing and delivery;
+//! - `control`: the `/_fake/` hooks tests use to inspect and replay.
+//!
+//! Known differences from the real service are listed in README.md.
+
+pub mod api;
+pub mod config;
+pub mod control;
+pub mod ids;
+pub mod runner;
+pub mod store;
+pub mod webhook;
+
+use config::Config;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use store::Store;
+use webhook::Signer;
+
+/// After SIGINT/SIGTERM, how long open requests (a `Prefer: wait`, say) may take to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+pub struct App {
+    pub store: Arc<Store>,
+    pub signer: Arc<Signer>,
+    pub config: Config,
+}
+
+pub async fn run(config: Config) -> Result<(), String> {
+    let signer = Signer::from_secret(&config.webhook_secret)?;
+    let tcp = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let addr = tcp.local_addr().map_err(|e| e.to_string())?;
+    let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+    let app = Arc::new(App { store: Arc::new(Store::new(base_url)), signer: Arc::new(signer), config });
+    let router = api::router(app.clone()).merge(control::router(app));
+
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let stopped = stop.clone();
+    let server = axum::serve(tcp, router).with_graceful_shutdown(async move { stopped.notified().await });
+    let mut server = tokio::spawn(async move { server.await });
+    // The line tooling waits for; with `--listen HOST:0` it is also how the port is learnt.
+    println!("listening on http://{addr}");
+    let _ = std::io::stdout().flush();
+
+    tokio::select! {
+        r = &mut server => return finished(r),
+        _ = shutdown_signal() => {}
+    }
+    stop.notify_one();
+    // Graceful shutdown waits for open connections; a long poll must not hold the exit.
+    match tokio::time::timeout(SHUTDOWN_GRACE, server).await {
+        Ok(r) => finished(r),
+        Err(_) => Ok(()),
+    }
+}
+
+fn finished(r: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), String> {
+    r.map_err(|e| e.to_string())?.map_err(|e| format!("server error: {e}"))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        // Without signal handlers the process still dies on the default action.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -53,7 +53,7 @@ impl ApiError {
     }
 
     /// A PostgreSQL error raised while serving the request. `authenticated` is true when the
-    /// request carried a valid JWT (it decides 401 vs 403 for 42501, as in PostgREST).
+    /// request runs as a role other than the anonymous one (it decides 401 vs 403 for 42501).
     pub fn from_db(err: &tokio_postgres::error::DbError, authenticated: bool) -> ApiError {
         let code = err.code().code();
         let mut e = ApiError::new(sqlstate_status(code, authenticated), code, err.message());
@@ -98,7 +98,7 @@ impl IntoResponse for ApiError {
 #[derive(Debug, Clone, Copy)]
 enum Rule {
     Status(u16),
-    /// 42501: 403 if the request was authenticated (had a valid JWT), else 401.
+    /// 42501: 403 if the request was authenticated (runs as a non-anonymous role), else 401.
     AuthenticatedOr401,
 }
 

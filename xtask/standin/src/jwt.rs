@@ -21,7 +21,9 @@ pub struct Identity {
     pub role: String,
     /// The value of `request.jwt.claims`.
     pub claims: Value,
-    /// True when a valid JWT was sent; PostgREST then answers 42501 with 403 instead of 401.
+    /// True when the request runs as another role than the anonymous one (PostgREST's
+    /// definition: `authRole /= db-anon-role`). It decides 403 vs 401 for 42501, so the anon
+    /// key (a valid JWT whose role is `anon`) still gets 401, as on Supabase.
     pub authenticated: bool,
 }
 
@@ -64,7 +66,8 @@ pub fn authenticate(
             anon_role.to_string()
         }
     };
-    Ok(Identity { role, claims: raw, authenticated: true })
+    let authenticated = role != anon_role;
+    Ok(Identity { role, claims: raw, authenticated })
 }
 
 /// `Bearer xxx` or `bearer xxx` (PostgREST accepts both spellings). Any other scheme is not a
@@ -147,7 +150,7 @@ mod tests {
         assert_eq!((id.role.as_str(), id.authenticated), ("authenticated", true));
         let t = mint_hs256(&json!({"sub": "u", "exp": now + 60}), SECRET, None);
         let id = authenticate(Some(&format!("Bearer {t}")), &keys(), "anon", now).unwrap();
-        assert_eq!(id.role, "anon");
+        assert_eq!((id.role.as_str(), id.authenticated), ("anon", false));
         assert_eq!(id.claims, json!({"sub": "u", "exp": now + 60, "role": "anon"}));
         let t = mint_hs256(&json!({"role": "authenticated", "exp": now - 31}), SECRET, None);
         let e = authenticate(Some(&format!("Bearer {t}")), &keys(), "anon", now).unwrap_err();

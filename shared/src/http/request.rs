@@ -1,0 +1,242 @@
+use crate::error::ApiError;
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+
+/// Larger bodies are refused with 413; no endpoint needs more (prompts are <= 4000 chars).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// A request as every function sees it, whatever the runtime.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiRequest {
+    /// Upper case.
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// Names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub request_id: String,
+}
+
+impl ApiRequest {
+    /// Normalises method and header names, and takes the caller's `x-request-id` when it is
+    /// safe to echo and log, else mints one.
+    pub fn new(
+        method: &str,
+        path: &str,
+        query: Vec<(String, String)>,
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+    ) -> ApiRequest {
+        let headers: Vec<(String, String)> = headers
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
+        let incoming = headers
+            .iter()
+            .find(|(name, _)| name == REQUEST_ID_HEADER)
+            .map(|(_, value)| value.as_str());
+        let request_id = accept_request_id(incoming);
+        ApiRequest {
+            method: method.to_ascii_uppercase(),
+            path: path.to_owned(),
+            query,
+            headers,
+            body,
+            request_id,
+        }
+    }
+
+    /// First value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn bearer_token(&self) -> Option<&str> {
+        bearer_from_header(self.header("authorization"))
+    }
+
+    pub fn origin(&self) -> Option<&str> {
+        self.header("origin")
+    }
+
+    /// First value of a query parameter.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn query_params<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.query
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// 413 when the body is over [`MAX_BODY_BYTES`]; runtimes should also refuse early on
+    /// `content-length`.
+    pub fn check_body_size(&self) -> Result<(), ApiError> {
+        if self.body.len() > MAX_BODY_BYTES {
+            return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+        }
+        Ok(())
+    }
+
+    /// Syntax errors are `invalid_json`; well-formed JSON of the wrong shape (missing field,
+    /// wrong type, unknown field under `deny_unknown_fields`) is `validation_failed`. Both carry
+    /// serde's message, which names the field and position.
+    pub fn json_body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        self.check_body_size()?;
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::invalid_json(
+                "request body is empty; expected JSON",
+            ));
+        }
+        serde_json::from_slice(&self.body).map_err(|err| match err.classify() {
+            Category::Data => ApiError::validation(err.to_string()),
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::invalid_json(format!("invalid JSON: {err}"))
+            }
+        })
+    }
+}
+
+/// The token of `Authorization: Bearer <token>` (scheme case-insensitive, RFC 7235 2.1).
+pub fn bearer_from_header(header: Option<&str>) -> Option<&str> {
+    let (scheme, token) = header?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Keeps a caller's id so traces join up across services, but only if it is short and made of
+/// `[A-Za-z0-9_-]`: it ends up in logs and response headers.
+pub fn accept_request_id(incoming: Option<&str>) -> String {
+    match incoming {
+        Some(id)
+            if !id.is_empty()
+                && id.len() <= MAX_REQUEST_ID_LEN
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            id.to_owned()
+        }
+        _ => new_request_id(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    fn request(headers: &[(&str, &str)], body: &str) -> ApiRequest {
+        ApiRequest::new(
+            "post",
+            "/v1/things",
+            vec![("limit".into(), "5".into()), ("tag".into(), "a".into()), ("tag".into(), "b".into())],
+            headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            body.as_bytes().to_vec(),
+        )
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Input {
+        name: String,
+        count: u32,
+    }
+
+    #[test]
+    fn method_is_upper_cased_and_header_names_lower_cased() {
+        let req = request(&[("Content-Type", "application/json")], "");
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.headers[0].0, "content-type");
+        assert_eq!(req.header("CONTENT-TYPE"), Some("application/json"));
+        assert_eq!(req.header("x-missing"), None);
+    }
+
+    #[test]
+    fn query_params_are_found_by_name() {
+        let req = request(&[], "");
+        assert_eq!(req.query_param("limit"), Some("5"));
+        assert_eq!(req.query_param("nope"), None);
+        assert_eq!(req.query_params("tag").collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    #[test]
+    fn bearer_token_is_extracted_case_insensitively() {
+        assert_eq!(request(&[("Authorization", "bearer abc.def")], "").bearer_token(), Some("abc.def"));
+        assert_eq!(request(&[("authorization", "Basic abc")], "").bearer_token(), None);
+        assert_eq!(request(&[("authorization", "Bearer ")], "").bearer_token(), None);
+        assert_eq!(request(&[], "").bearer_token(), None);
+    }
+
+    #[test]
+    fn a_good_json_body_is_parsed() {
+        let req = request(&[], r#"{"name":"a","count":2}"#);
+        assert_eq!(req.json_body::<Input>().unwrap(), Input { name: "a".into(), count: 2 });
+    }
+
+    #[test]
+    fn an_empty_or_broken_body_is_invalid_json() {
+        for body in ["", "  \n", "{", "{\"name\":", "nope", "{\"name\":\"a\",}"] {
+            let err = request(&[], body).json_body::<Input>().unwrap_err();
+            assert_eq!((err.status, err.code.as_str()), (400, "invalid_json"), "{body:?}");
+        }
+    }
+
+    #[test]
+    fn a_body_of_the_wrong_shape_fails_validation_naming_the_field() {
+        let err = request(&[], r#"{"name":"a","count":"two"}"#).json_body::<Input>().unwrap_err();
+        assert_eq!((err.status, err.code.as_str()), (400, "validation_failed"));
+        assert!(err.message.contains("invalid type"), "{}", err.message);
+
+        let err = request(&[], r#"{"name":"a"}"#).json_body::<Input>().unwrap_err();
+        assert!(err.message.contains("missing field `count`"), "{}", err.message);
+
+        let err = request(&[], r#"{"name":"a","count":1,"role":"admin"}"#).json_body::<Input>().unwrap_err();
+        assert!(err.message.contains("unknown field `role`"), "{}", err.message);
+    }
+
+    #[test]
+    fn an_oversized_body_is_payload_too_large() {
+        let big = format!("{{\"name\":\"{}\",\"count\":1}}", "x".repeat(MAX_BODY_BYTES));
+        let err = request(&[], &big).json_body::<Input>().unwrap_err();
+        assert_eq!((err.status, err.code.as_str()), (413, "payload_too_large"));
+    }
+
+    #[test]
+    fn a_safe_incoming_request_id_is_kept() {
+        let req = request(&[("X-Request-Id", "abc-123_XYZ")], "");
+        assert_eq!(req.request_id, "abc-123_XYZ");
+    }
+
+    #[test]
+    fn an_unsafe_incoming_request_id_is_replaced_by_a_uuid() {
+        let long = "a".repeat(65);
+        for bad in ["", "has space", "new\nline", "<script>", long.as_str(), "é"] {
+            let id = accept_request_id(Some(bad));
+            assert_ne!(id, bad);
+            assert!(uuid::Uuid::parse_str(&id).is_ok());
+        }
+        assert_eq!(accept_request_id(Some(&"a".repeat(64))), "a".repeat(64));
+        assert_ne!(new_request_id(), new_request_id());
+    }
+}

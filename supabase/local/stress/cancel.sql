@@ -1,0 +1,1 @@
+select stress.s_cancel();

@@ -1,0 +1,2 @@
+select stress.s_sweep();
+select stress.s_sweep2();

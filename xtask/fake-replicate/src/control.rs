@@ -1,0 +1,122 @@
+//! Test hooks under `/_fake/` (no auth; the fake only ever listens locally):
+//!
+//! - `GET /_fake/predictions`: every prediction created, oldest first, with the token used
+//!   (`token`), the endpoint, the raw request and the current prediction object;
+//! - `GET /_fake/deliveries`: every webhook request made, in order (`kind`, `attempt`,
+//!   `webhook_id`, `webhook_timestamp`, `webhook_signature`, receiver `status` or `error`);
+//! - `GET /_fake/requests`: every `/v1` request with its token and answer status;
+//! - `POST /_fake/redeliver/{id}`: replays the last `completed` webhook byte for byte (same
+//!   headers, timestamp and signature), as an attacker or a duplicate delivery would;
+//! - `POST /_fake/deliver_tampered/{id}`: the completed body under a new webhook-id with a
+//!   signature made with the wrong key;
+//! - `POST /_fake/deliver_stale/{id}`: the completed body under a new webhook-id, correctly
+//!   signed, but stamped 10 minutes ago (outside the usual 5-minute tolerance);
+//! - `POST /_fake/reset`: forgets everything.
+//!
+//! Tampered and stale deliveries take a fresh webhook-id so a receiver that deduplicates on it
+//! cannot pass the test by ignoring them; what must reject them is the signature check. Each hook
+//! answers with the delivery record, including the receiver's HTTP status.
+
+use crate::api::json_response;
+use crate::store::DeliveryRecord;
+use crate::webhook::{self, Delivery, Signer};
+use crate::{ids, App};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// How far back a stale delivery is stamped.
+const STALE_BY_SECONDS: i64 = 600;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/_fake/predictions", get(|State(app): State<Arc<App>>| async move { list(app.store.received()) }))
+        .route("/_fake/deliveries", get(|State(app): State<Arc<App>>| async move { list(app.store.deliveries()) }))
+        .route("/_fake/requests", get(|State(app): State<Arc<App>>| async move { list(app.store.requests()) }))
+        .route("/_fake/redeliver/{id}", post(redeliver))
+        .route("/_fake/deliver_tampered/{id}", post(deliver_tampered))
+        .route("/_fake/deliver_stale/{id}", post(deliver_stale))
+        .route(
+            "/_fake/reset",
+            post(|State(app): State<Arc<App>>| async move {
+                app.store.reset();
+                json_response(StatusCode::OK, &json!({ "reset": true }))
+            }),
+        )
+        .with_state(app)
+}
+
+fn list(items: Vec<Value>) -> Response {
+    json_response(StatusCode::OK, &Value::Array(items))
+}
+
+fn refuse(status: StatusCode, message: String) -> Response {
+    json_response(status, &json!({ "error": message }))
+}
+
+/// The webhook URL, the last completed delivery (if any) and the body hooks should send.
+fn target(app: &App, id: &str) -> Result<(String, Option<Delivery>, Bytes), Response> {
+    let found = app.store.update(id, |p, base| {
+        let body = match &p.last_completed {
+            Some(d) => d.body.clone(),
+            None => serde_json::to_vec(&p.to_json(base)).unwrap_or_default().into(),
+        };
+        (p.webhook.clone(), p.last_completed.clone(), body)
+    });
+    match found {
+        None => Err(refuse(StatusCode::NOT_FOUND, format!("no prediction {id}"))),
+        Some((None, _, _)) => Err(refuse(StatusCode::CONFLICT, format!("prediction {id} has no webhook"))),
+        Some((Some(url), last, body)) => Ok((url, last, body)),
+    }
+}
+
+async fn send(app: &App, id: &str, kind: &str, delivery: Delivery) -> Response {
+    let outcome = webhook::send(&delivery).await;
+    let record = DeliveryRecord {
+        prediction_id: id.to_string(),
+        kind: kind.to_string(),
+        attempt: 1,
+        delivery,
+        outcome,
+        at: SystemTime::now(),
+    };
+    let body = record.to_json();
+    app.store.record_delivery(record);
+    json_response(StatusCode::OK, &body)
+}
+
+async fn redeliver(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    match target(&app, &id) {
+        Ok((_, Some(last), _)) => send(&app, &id, "redeliver", last).await,
+        Ok((_, None, _)) => refuse(StatusCode::CONFLICT, format!("prediction {id} has sent no completed webhook yet")),
+        Err(r) => r,
+    }
+}
+
+async fn deliver_tampered(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    match target(&app, &id) {
+        Ok((url, _, body)) => {
+            let wrong = Signer::from_key(b"fake-replicate: not the webhook secret");
+            let delivery = wrong.delivery(&url, &ids::message_id(), webhook::now(), body);
+            send(&app, &id, "tampered", delivery).await
+        }
+        Err(r) => r,
+    }
+}
+
+async fn deliver_stale(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    match target(&app, &id) {
+        Ok((url, _, body)) => {
+            let stamped = webhook::now() - STALE_BY_SECONDS;
+            let delivery = app.signer.delivery(&url, &ids::message_id(), stamped, body);
+            send(&app, &id, "stale", delivery).await
+        }
+        Err(r) => r,
+    }
+}
