@@ -49,7 +49,9 @@ pub async fn require_user(req: &ApiRequest, deps: &impl Deps) -> Result<Caller, 
     let claims = deps.authenticate(req).await?;
     let user_id = claims.require_user_id()?;
     if claims.role.as_deref() != Some("authenticated") {
-        return Err(ApiError::unauthorized("this endpoint requires a signed-in user"));
+        return Err(ApiError::unauthorized(
+            "this endpoint requires a signed-in user",
+        ));
     }
     let token = req
         .bearer_token()

@@ -2,8 +2,15 @@
 //! error type, request/response helpers, the RPC seam, input newtypes and webhook signatures.
 
 pub mod auth;
+pub mod clock;
+pub mod deps;
 pub mod error;
 pub mod http;
+pub mod rpc;
+#[cfg(feature = "postgrest")]
+pub mod rpc_postgrest;
+pub mod validate;
+pub mod webhook;
 
 pub use error::ApiError;
 

@@ -26,7 +26,7 @@ pub fn bundle_dir(name: &str) -> PathBuf {
 }
 
 pub fn wasm_file(name: &str) -> PathBuf {
-    bundle_dir(name).join("index_bg.wasm")
+    paths::root().join("functions").join(name).join("build/index_bg.wasm")
 }
 
 /// Builds the named functions (all when empty). `optimize` runs wasm-opt (slow, ~13% smaller raw,
@@ -47,6 +47,9 @@ pub fn build(names: &[String], optimize: bool) -> Result<()> {
     let mut cargo = Command::new("cargo");
     cargo
         .args(["build", "--release", "--lib", "--target", "wasm32-unknown-unknown"])
+        // worker-build sets this for wasm-bindgen's macros; the same value here lets its own
+        // cargo run reuse this build instead of compiling everything again.
+        .env("WASM_BINDGEN_USE_JS_SYS", "1")
         .current_dir(paths::root());
     for n in &stale {
         cargo.args(["-p", &format!("fn-{n}")]);

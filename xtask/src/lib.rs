@@ -6,6 +6,7 @@ pub mod keys;
 pub mod paths;
 pub mod postgres;
 pub mod process;
+pub mod sqlbench;
 pub mod stack;
 pub mod tools;
 pub mod users;

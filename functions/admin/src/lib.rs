@@ -3,13 +3,13 @@
 
 use genbase_shared::deps::{require_user, Deps};
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{match_route, ApiRequest, ApiResponse, Route};
+use genbase_shared::http::{route, ApiRequest, ApiResponse};
 use genbase_shared::rpc::Rpc;
 use genbase_shared::validate::{Id, IdempotencyKey, ShortText};
 use serde::Deserialize;
 use serde_json::json;
 
-const ROUTES: &[Route] = &[
+const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/admin/credits"),
     ("GET", "/v1/admin/queue"),
     ("POST", "/v1/admin/workers"),
@@ -32,9 +32,9 @@ struct Register {
 }
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    let (route, _) = match_route(&req.method, &req.path, ROUTES)?;
+    let (endpoint, _) = route(&req.method, &req.path, ROUTES)?;
     let caller = require_user(req, deps).await?;
-    let (function, args) = match route {
+    let (function, args) = match endpoint {
         0 => {
             let body: Adjust = req.json_body()?;
             if body.kind != "grant" && body.kind != "adjustment" {
@@ -47,11 +47,11 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
                 .header("idempotency-key")
                 .ok_or_else(|| ApiError::validation("Idempotency-Key header is required"))?;
             let args = json!({
-                "p_user_id": Id::parse(&body.user_id)?,
+                "p_user_id": Id::parse("user_id", &body.user_id)?,
                 "p_kind": body.kind,
                 "p_amount": body.amount,
-                "p_reason": ShortText::parse("reason", &body.reason, 500)?.into_inner(),
-                "p_idempotency_key": IdempotencyKey::parse(key)?.into_inner(),
+                "p_reason": ShortText::parse("reason", &body.reason, 500)?.into_string(),
+                "p_idempotency_key": IdempotencyKey::parse(key)?.as_str(),
             });
             ("admin_adjust_credits", args)
         }
@@ -61,12 +61,12 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
             let caps = body
                 .capabilities
                 .iter()
-                .map(|c| ShortText::parse("capabilities", c, 64).map(|c| c.into_inner()))
+                .map(|c| ShortText::parse("capabilities", c, 64).map(|c| c.into_string()))
                 .collect::<Result<Vec<_>, _>>()?;
             if caps.is_empty() {
                 return Err(ApiError::validation("capabilities must name at least one task type"));
             }
-            let args = json!({ "p_name": ShortText::parse("name", &body.name, 128)?.into_inner(), "p_capabilities": caps });
+            let args = json!({ "p_name": ShortText::parse("name", &body.name, 128)?.into_string(), "p_capabilities": caps });
             ("admin_register_worker", args)
         }
     };

@@ -2,13 +2,13 @@
 
 use genbase_shared::deps::{require_user, Deps};
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{match_route, ApiRequest, ApiResponse};
+use genbase_shared::http::{route, ApiRequest, ApiResponse};
 use genbase_shared::rpc::Rpc;
 use genbase_shared::validate::{Cursor, Limit};
 use serde_json::{json, Value};
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    match_route(&req.method, &req.path, &[("GET", "/v1/credits")])?;
+    route(&req.method, &req.path, &[("GET", "/v1/credits")])?;
     let caller = require_user(req, deps).await?;
     let mut args = json!({ "p_limit": Limit::parse(req.query_param("limit"))?.get() });
     if let Some(c) = req.query_param("cursor") {

@@ -2,12 +2,12 @@ use crate::provider;
 use crate::request::StartBody;
 use genbase_shared::deps::{require_user, Caller, Deps};
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{match_route, ApiRequest, ApiResponse, Route};
+use genbase_shared::http::{route, ApiRequest, ApiResponse};
 use genbase_shared::rpc::{Rpc, RpcAuth};
 use genbase_shared::validate::{Cursor, Id, Limit};
 use serde_json::{json, Value};
 
-const ROUTES: &[Route] = &[
+const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/generations"),
     ("GET", "/v1/generations"),
     ("GET", "/v1/generations/:id"),
@@ -15,17 +15,17 @@ const ROUTES: &[Route] = &[
 ];
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    let (route, params) = match_route(&req.method, &req.path, ROUTES)?;
+    let (endpoint, params) = route(&req.method, &req.path, ROUTES)?;
     let caller = require_user(req, deps).await?;
-    match route {
+    match endpoint {
         0 => start(req, deps, &caller).await,
         1 => list(req, deps, &caller).await,
         2 => {
-            let id = Id::parse(&params[0])?;
+            let id = Id::parse("id", &params[0])?;
             let g = deps.rpc().call("get_generation", json!({"p_id": id}), &caller.auth).await?;
             Ok(ApiResponse::ok(g))
         }
-        _ => cancel(deps, &caller, Id::parse(&params[0])?).await,
+        _ => cancel(deps, &caller, Id::parse("id", &params[0])?).await,
     }
 }
 
@@ -67,7 +67,7 @@ async fn list(req: &ApiRequest, deps: &impl Deps, caller: &Caller) -> Result<Api
             return Err(ApiError::validation("cursor is not valid"));
         };
         args["p_cursor_created_at"] = json!(at);
-        args["p_cursor_id"] = json!(Id::parse(id)?);
+        args["p_cursor_id"] = json!(Id::parse("cursor", id)?);
     }
     let page = deps.rpc().call("list_generations", args, &caller.auth).await?;
     let next = match &page["next_cursor"] {

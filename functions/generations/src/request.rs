@@ -31,12 +31,12 @@ impl StartBody {
         if !KINDS.contains(&self.kind.as_str()) {
             return Err(ApiError::validation(format!("kind must be one of {}", KINDS.join(", "))));
         }
-        let model = ShortText::parse("model", &self.model, 128)?.into_inner();
+        let model = ShortText::parse("model", &self.model, 128)?.into_string();
         let action = match self.action {
-            Some(a) => ShortText::parse("action", &a, 64)?.into_inner(),
+            Some(a) => ShortText::parse("action", &a, 64)?.into_string(),
             None => default_action(&self.kind).to_string(),
         };
-        let prompt = Prompt::parse(&self.prompt)?.into_inner();
+        let prompt = Prompt::parse(&self.prompt)?.as_str().to_string();
         let params = Value::Object(self.params.unwrap_or_default());
         if params.to_string().len() > MAX_PARAMS_BYTES {
             return Err(ApiError::validation("params must be at most 16 KiB"));

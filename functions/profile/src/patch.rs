@@ -27,8 +27,8 @@ impl ProfilePatch {
                 return Err(ApiError::forbidden(format!("{key} cannot be changed by its owner")));
             }
             let clean = match key.as_str() {
-                "display_name" => Value::String(DisplayName::parse(text(&key, &value)?)?.into_inner()),
-                "avatar_url" => nullable(&key, &value, |s| Ok(HttpUrl::parse(s)?.into_inner()))?,
+                "display_name" => Value::String(DisplayName::parse(text(&key, &value)?)?.as_str().to_string()),
+                "avatar_url" => nullable(&key, &value, |s| Ok(HttpUrl::parse("avatar_url", s)?.as_str().to_string()))?,
                 "telegram_username" => nullable(&key, &value, |s| short(&key, s, 64))?,
                 "preferred_model_provider" => nullable(&key, &value, |s| short(&key, s, 64))?,
                 "preferred_model_name" => nullable(&key, &value, |s| short(&key, s, 128))?,
@@ -52,7 +52,7 @@ fn text<'a>(key: &str, value: &'a Value) -> Result<&'a str, ApiError> {
 }
 
 fn short(key: &str, s: &str, max: usize) -> Result<String, ApiError> {
-    Ok(ShortText::parse(key, s, max)?.into_inner())
+    Ok(ShortText::parse(key, s, max)?.into_string())
 }
 
 /// `null` clears an optional field; anything else must be a valid string.

@@ -2,20 +2,46 @@
 
 use genbase_shared::deps::{require_user, Deps};
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{match_route, ApiRequest, ApiResponse};
+use genbase_shared::http::{route, ApiRequest, ApiResponse};
 use genbase_shared::rpc::Rpc;
 use genbase_shared::validate::Month;
 use serde_json::json;
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    match_route(&req.method, &req.path, &[("GET", "/v1/usage")])?;
+    route(&req.method, &req.path, &[("GET", "/v1/usage")])?;
     let caller = require_user(req, deps).await?;
-    let month = match req.query_param("month") {
-        Some(m) => Month::parse(m)?,
-        None => Month::of_unix(deps.now_unix()),
+    let first_day = match req.query_param("month") {
+        Some(m) => Month::parse(m)?.first_day(),
+        None => current_month(deps.now_unix()),
     };
-    let usage = deps.rpc().call("get_monthly_usage", json!({ "p_month": month.first_day() }), &caller.auth).await?;
+    let usage = deps.rpc().call("get_monthly_usage", json!({ "p_month": first_day }), &caller.auth).await?;
     Ok(ApiResponse::ok(usage))
 }
 
+/// `YYYY-MM-01` of the UTC month containing `unix` (days-to-civil, proleptic Gregorian).
+fn current_month(unix: i64) -> String {
+    let z = unix.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-01")
+}
+
 genbase_edge::entry!("usage", handle);
+
+#[cfg(test)]
+mod tests {
+    use super::current_month;
+
+    #[test]
+    fn current_month_is_the_utc_month_of_the_instant() {
+        assert_eq!(current_month(0), "1970-01-01");
+        assert_eq!(current_month(1_795_305_600), "2026-11-01"); // 2026-11-22T00:00:00Z
+        assert_eq!(current_month(1_709_251_199), "2024-02-01"); // 2024-02-29T23:59:59Z
+        assert_eq!(current_month(1_709_251_200), "2024-03-01");
+    }
+}

@@ -4,7 +4,7 @@
 
 use genbase_shared::deps::Deps;
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{match_route, ApiRequest, ApiResponse};
+use genbase_shared::http::{route, ApiRequest, ApiResponse};
 use genbase_shared::rpc::{Rpc, RpcAuth};
 use genbase_shared::webhook::verify_webhook;
 use serde::Deserialize;
@@ -27,7 +27,7 @@ struct Prediction {
 }
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    match_route(&req.method, &req.path, &[("POST", "/v1/webhooks/replicate")])?;
+    route(&req.method, &req.path, &[("POST", "/v1/webhooks/replicate")])?;
     let secret = deps
         .var("REPLICATE_WEBHOOK_SECRET")
         .ok_or_else(|| ApiError::unavailable("REPLICATE_WEBHOOK_SECRET is not configured"))?;
@@ -60,7 +60,7 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         Ok(v) => Ok(ApiResponse::ok(json!({ "received": true, "duplicate": v["duplicate"] }))),
         // The webhook can beat our own record of the prediction id by a few milliseconds:
         // answer retryable so the provider delivers it again.
-        Err(e) if e.status == 404 => Err(ApiError::unavailable(e.message).with_retry_hint()),
+        Err(e) if e.status == 404 => Err(ApiError::unavailable(e.message)),
         Err(e) => Err(e),
     }
 }

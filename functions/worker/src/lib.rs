@@ -5,13 +5,13 @@
 
 use genbase_shared::deps::Deps;
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{match_route, ApiRequest, ApiResponse, Route};
+use genbase_shared::http::{route, ApiRequest, ApiResponse};
 use genbase_shared::rpc::{Rpc, RpcAuth};
 use genbase_shared::validate::{Id, ShortText};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-const ROUTES: &[Route] = &[
+const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/worker/claim"),
     ("POST", "/v1/worker/tasks/:id/heartbeat"),
     ("POST", "/v1/worker/tasks/:id/complete"),
@@ -80,14 +80,14 @@ fn optional_body<T: Default + for<'de> Deserialize<'de>>(req: &ApiRequest) -> Re
 }
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    let (route, params) = match_route(&req.method, &req.path, ROUTES)?;
+    let (endpoint, params) = route(&req.method, &req.path, ROUTES)?;
     let key = worker_key(req)?;
-    let (function, args) = match route {
+    let (function, args) = match endpoint {
         0 => {
             let c: Claim = optional_body(req)?;
             let types = c
                 .task_types
-                .map(|ts| ts.iter().map(|t| ShortText::parse("task_types", t, 64).map(|t| t.into_inner())).collect::<Result<Vec<_>, _>>())
+                .map(|ts| ts.iter().map(|t| ShortText::parse("task_types", t, 64).map(|t| t.into_string())).collect::<Result<Vec<_>, _>>())
                 .transpose()?;
             let limit = match c.limit.unwrap_or(1) {
                 n @ 1..=100 => n,
@@ -98,7 +98,7 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         }
         1 => {
             let h: Heartbeat = optional_body(req)?;
-            let args = json!({"p_worker_key": key, "p_task_id": Id::parse(&params[0])?, "p_lease_seconds": lease(h.lease_seconds)?});
+            let args = json!({"p_worker_key": key, "p_task_id": Id::parse("id", &params[0])?, "p_lease_seconds": lease(h.lease_seconds)?});
             ("worker_heartbeat", args)
         }
         2 => {
@@ -109,14 +109,14 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
             if !c.output.is_object() || c.output.to_string().len() > 16 * 1024 {
                 return Err(ApiError::validation("output must be a JSON object of at most 16 KiB"));
             }
-            let args = json!({"p_worker_key": key, "p_task_id": Id::parse(&params[0])?, "p_output": c.output, "p_duration_seconds": c.duration_seconds});
+            let args = json!({"p_worker_key": key, "p_task_id": Id::parse("id", &params[0])?, "p_output": c.output, "p_duration_seconds": c.duration_seconds});
             ("worker_complete", args)
         }
         _ => {
             let f: Fail = req.json_body()?;
             let args = json!({
-                "p_worker_key": key, "p_task_id": Id::parse(&params[0])?,
-                "p_error": ShortText::parse("error", &f.error, 2000)?.into_inner(), "p_retryable": f.retryable,
+                "p_worker_key": key, "p_task_id": Id::parse("id", &params[0])?,
+                "p_error": ShortText::parse("error", &f.error, 2000)?.into_string(), "p_retryable": f.retryable,
             });
             ("worker_fail", args)
         }

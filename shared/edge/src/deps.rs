@@ -48,7 +48,7 @@ impl EdgeDeps {
             Ok::<_, ApiError>(a)
         })?;
         Ok(EdgeDeps {
-            rpc: rpc_for(config),
+            rpc: rpc_for(config)?,
             env,
             authenticator,
             user_id: Cell::new(None),
@@ -56,11 +56,11 @@ impl EdgeDeps {
     }
 }
 
-pub fn rpc_for(config: &Config) -> PostgrestRpc {
+pub fn rpc_for(config: &Config) -> Result<PostgrestRpc, ApiError> {
     PostgrestRpc::new(
-        format!("{}/rest/v1", config.supabase_url.trim_end_matches('/')),
-        config.anon_key.clone(),
-        config.service_role_key.clone(),
+        &format!("{}/rest/v1", config.supabase_url.trim_end_matches('/')),
+        &config.anon_key,
+        &config.service_role_key,
     )
 }
 

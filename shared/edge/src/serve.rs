@@ -25,7 +25,7 @@ where
     let config = Config::from_env(&env);
     let request_id = accept_request_id(req.headers().get("x-request-id").ok().flatten().as_deref());
     let origin = req.headers().get("origin").ok().flatten();
-    let cors = Cors { allowed_origins: config.cors_origins.clone() };
+    let cors = Cors::new(config.cors_origins.clone());
     let (method, path) = (req.method().to_string(), req.path());
 
     let mut user_id = None;
@@ -53,7 +53,9 @@ where
     }
     let response = to_response(result, &request_id, origin.as_deref(), &cors)?;
 
-    let rpc = rpc_for(&config);
+    let Ok(rpc) = rpc_for(&config) else {
+        return Ok(response);
+    };
     let duration_ms = (Date::now().as_millis().saturating_sub(started)) as i64;
     ctx.wait_until(async move {
         let args = json!({
@@ -83,7 +85,7 @@ async fn read_request(mut req: Request, request_id: &str) -> Result<ApiRequest, 
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
     }
-    let url = req.url()?;
+    let url = req.url().map_err(|e| ApiError::validation(format!("bad request URL: {e}")))?;
     Ok(ApiRequest {
         method: req.method().to_string(),
         path: url.path().to_string(),

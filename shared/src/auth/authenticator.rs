@@ -33,10 +33,18 @@ impl Authenticator {
 
 fn bearer_token(header: Option<&str>) -> Result<&str, ApiError> {
     if header.is_none_or(|h| h.trim().is_empty()) {
-        return Err(ApiError::new(401, "missing_token", "missing Authorization: Bearer token"));
+        return Err(ApiError::new(
+            401,
+            "missing_token",
+            "missing Authorization: Bearer token",
+        ));
     }
     bearer_from_header(header).ok_or_else(|| {
-        ApiError::new(401, "missing_token", "Authorization header must be 'Bearer <token>'")
+        ApiError::new(
+            401,
+            "missing_token",
+            "Authorization header must be 'Bearer <token>'",
+        )
     })
 }
 
@@ -87,7 +95,13 @@ mod tests {
 
     #[test]
     fn a_missing_or_non_bearer_header_is_a_401() {
-        for header in [None, Some(""), Some("Bearer"), Some("Bearer   "), Some("Basic abc")] {
+        for header in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("Bearer   "),
+            Some("Basic abc"),
+        ] {
             let err = run(header).unwrap_err();
             assert_eq!((err.status, err.code.as_str()), (401, "missing_token"));
         }
@@ -109,7 +123,10 @@ mod tests {
         claims["aud"] = json!("someone-else");
         let header = format!("Bearer {}", hs256_token(None, &claims));
         let err = run(Some(&header)).unwrap_err();
-        assert_eq!((err.status, err.code.as_str()), (401, "invalid_token_audience"));
+        assert_eq!(
+            (err.status, err.code.as_str()),
+            (401, "invalid_token_audience")
+        );
 
         let err = run(Some("Bearer not.a.jwt")).unwrap_err();
         assert_eq!((err.status, err.code.as_str()), (401, "invalid_token"));
@@ -117,7 +134,9 @@ mod tests {
 
     #[test]
     fn an_unreachable_jwks_is_a_503_not_a_401() {
-        let auth = authenticator(Some("https://ref.supabase.co/auth/v1/.well-known/jwks.json".into()));
+        let auth = authenticator(Some(
+            "https://ref.supabase.co/auth/v1/.well-known/jwks.json".into(),
+        ));
         let header = format!("Bearer {}", es256_token(Some("rotated"), &user_claims()));
         let err = block_on(auth.authenticate(Some(&header), NOW, &NoNetwork)).unwrap_err();
         assert_eq!(err.status, 503);

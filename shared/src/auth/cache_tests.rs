@@ -115,10 +115,7 @@ fn a_failed_fetch_is_reported_as_keys_unavailable_not_as_a_bad_token() {
 
 #[test]
 fn a_failed_refresh_keeps_the_previous_keys() {
-    let http = FakeHttp::new(vec![
-        Ok(jwks(&[ec_public_jwk("ec-1")])),
-        Err("503".into()),
-    ]);
+    let http = FakeHttp::new(vec![Ok(jwks(&[ec_public_jwk("ec-1")])), Err("503".into())]);
     let cache = cache();
     let token = es256_token(Some("ec-1"), &user_claims());
     assert!(block_on(cache.verify(&token, &policy(), NOW, &http)).is_ok());
@@ -136,8 +133,8 @@ fn a_key_removed_from_the_jwks_stops_working_once_the_cache_is_stale() {
     let cache = cache();
     let token = es256_token(Some("ec-1"), &user_claims());
     assert!(block_on(cache.verify(&token, &policy(), NOW, &http)).is_ok());
-    let err = block_on(cache.verify(&token, &policy(), NOW + JWKS_MAX_AGE_SECS, &http))
-        .unwrap_err();
+    let err =
+        block_on(cache.verify(&token, &policy(), NOW + JWKS_MAX_AGE_SECS, &http)).unwrap_err();
     assert!(matches!(
         err,
         VerifyError::Token(AuthError::UnknownKey { .. })
@@ -146,8 +143,8 @@ fn a_key_removed_from_the_jwks_stops_working_once_the_cache_is_stale() {
 
 #[test]
 fn pinned_keys_work_without_any_url() {
-    let cache = JwksCache::from_config(Some(&jwks(&[rsa_public_jwk("rsa-1")])), None, None)
-        .unwrap();
+    let cache =
+        JwksCache::from_config(Some(&jwks(&[rsa_public_jwk("rsa-1")])), None, None).unwrap();
     let http = FakeHttp::new(vec![Err("no network".into())]);
     let token = rs256_token(Some("rsa-1"), &user_claims());
     assert!(block_on(cache.verify(&token, &policy(), NOW, &http)).is_ok());

@@ -129,7 +129,11 @@ impl fmt::Debug for KeySet {
 }
 
 fn parse_jwk(entry: &Value) -> Option<PublicKey> {
-    if entry.get("use").and_then(Value::as_str).is_some_and(|u| u != "sig") {
+    if entry
+        .get("use")
+        .and_then(Value::as_str)
+        .is_some_and(|u| u != "sig")
+    {
         return None;
     }
     let declared_alg = entry.get("alg").and_then(Value::as_str);

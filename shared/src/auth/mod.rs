@@ -54,7 +54,9 @@ pub enum AuthError {
     /// `none`, an algorithm we do not support, or one that does not match the chosen key.
     AlgorithmNotAllowed,
     /// `kid` names no known key (empty when the token has no `kid` and no key fits).
-    UnknownKey { kid: String },
+    UnknownKey {
+        kid: String,
+    },
     BadSignature,
     Expired,
     NotYetValid,

@@ -34,11 +34,9 @@ pub fn verify(
         return Err(AuthError::TooLarge);
     }
     let (signing_input, signature_b64) = token.rsplit_once('.').ok_or(AuthError::Malformed)?;
-    let (header_b64, payload_b64) = signing_input
-        .split_once('.')
-        .ok_or(AuthError::Malformed)?;
-    let header: Header = serde_json::from_slice(&decode(header_b64)?)
-        .map_err(|_| AuthError::Malformed)?;
+    let (header_b64, payload_b64) = signing_input.split_once('.').ok_or(AuthError::Malformed)?;
+    let header: Header =
+        serde_json::from_slice(&decode(header_b64)?).map_err(|_| AuthError::Malformed)?;
     if header.crit.is_some() {
         return Err(AuthError::Malformed);
     }

@@ -1,6 +1,6 @@
-use crate::auth::mint_hs256;
 use super::super::test_keys::*;
 use super::*;
+use crate::auth::mint_hs256;
 use serde_json::json;
 
 fn keys() -> KeySet {
@@ -104,7 +104,11 @@ fn a_token_signed_by_another_ec_key_with_a_known_kid_fails() {
 
 #[test]
 fn a_token_signed_with_another_secret_fails() {
-    let token = mint_hs256(&user_claims(), b"some-other-secret-of-decent-length!!", None);
+    let token = mint_hs256(
+        &user_claims(),
+        b"some-other-secret-of-decent-length!!",
+        None,
+    );
     assert_eq!(check(&token).unwrap_err(), AuthError::BadSignature);
 }
 
@@ -124,7 +128,11 @@ fn unsupported_algorithms_are_not_allowed() {
         let token = assemble(&json!({"alg": alg, "kid": "ec-1"}), &user_claims(), |_| {
             vec![1; 64]
         });
-        assert_eq!(check(&token).unwrap_err(), AuthError::AlgorithmNotAllowed, "{alg}");
+        assert_eq!(
+            check(&token).unwrap_err(),
+            AuthError::AlgorithmNotAllowed,
+            "{alg}"
+        );
     }
 }
 
@@ -256,7 +264,10 @@ fn audience_is_not_checked_when_the_policy_has_none() {
 
 #[test]
 fn a_wrong_issuer_is_refused() {
-    let token = hs256_token(None, &claims_with(json!({"iss": "https://evil.example/auth/v1"})));
+    let token = hs256_token(
+        None,
+        &claims_with(json!({"iss": "https://evil.example/auth/v1"})),
+    );
     assert_eq!(check(&token).unwrap_err(), AuthError::WrongIssuer);
     let token = hs256_token(None, &claims_with(json!({"iss": null})));
     assert_eq!(check(&token).unwrap_err(), AuthError::WrongIssuer);
@@ -299,7 +310,12 @@ fn garbage_is_malformed() {
         format!("{}.{}.{}.x", parts[0], parts[1], parts[2]),
         format!("!!.{}.{}", parts[1], parts[2]),
         format!("{}.{}=.{}", parts[0], parts[1], parts[2]),
-        format!("{}.{}.{}", URL_SAFE_NO_PAD.encode("[1]"), parts[1], parts[2]),
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode("[1]"),
+            parts[1],
+            parts[2]
+        ),
     ];
     for token in cases {
         assert_eq!(check(&token).unwrap_err(), AuthError::Malformed, "{token}");

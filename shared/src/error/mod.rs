@@ -152,7 +152,11 @@ mod tests {
             (ApiError::invalid_json("x"), 400, "invalid_json"),
             (ApiError::validation("x"), 400, "validation_failed"),
             (ApiError::unauthorized("x"), 401, "unauthorized"),
-            (ApiError::insufficient_credits("x"), 402, "insufficient_credits"),
+            (
+                ApiError::insufficient_credits("x"),
+                402,
+                "insufficient_credits",
+            ),
             (ApiError::forbidden("x"), 403, "forbidden"),
             (ApiError::not_found("x"), 404, "not_found"),
             (ApiError::method_not_allowed(), 405, "method_not_allowed"),

@@ -71,7 +71,10 @@ fn custom_status(code: &str) -> Option<u16> {
     if digits.len() != 3 {
         return None;
     }
-    digits.parse::<u16>().ok().filter(|s| (100..600).contains(s))
+    digits
+        .parse::<u16>()
+        .ok()
+        .filter(|s| (100..600).contains(s))
 }
 
 fn for_status(status: u16, message: impl Into<String>) -> ApiError {
@@ -157,7 +160,10 @@ mod tests {
     #[test]
     fn pt_code_decides_the_status_even_if_the_http_status_disagrees() {
         let err = ApiError::from_postgrest(400, &body("PT402", "need 5 more credits"));
-        assert_eq!((err.status, err.code.as_str()), (402, "insufficient_credits"));
+        assert_eq!(
+            (err.status, err.code.as_str()),
+            (402, "insufficient_credits")
+        );
     }
 
     #[test]
@@ -174,11 +180,16 @@ mod tests {
 
     #[test]
     fn constraint_violations_hide_the_constraint_name() {
-        let msg = "new row for relation \"profiles\" violates check constraint \"profiles_name_check\"";
+        let msg =
+            "new row for relation \"profiles\" violates check constraint \"profiles_name_check\"";
         let err = ApiError::from_postgrest(400, &body("23514", msg));
         assert_eq!((err.status, err.code.as_str()), (400, "validation_failed"));
         assert!(!err.message.contains("profiles"));
-        assert!(err.cause.as_deref().unwrap().contains("profiles_name_check"));
+        assert!(err
+            .cause
+            .as_deref()
+            .unwrap()
+            .contains("profiles_name_check"));
 
         let err = ApiError::from_postgrest(409, &body("23505", "duplicate key \"x_pkey\""));
         assert_eq!((err.status, err.code.as_str()), (409, "conflict"));
@@ -189,9 +200,15 @@ mod tests {
     fn permission_denied_does_not_name_the_function() {
         let err = ApiError::from_postgrest(
             403,
-            &body("42501", "permission denied for function admin_adjust_credits"),
+            &body(
+                "42501",
+                "permission denied for function admin_adjust_credits",
+            ),
         );
-        assert_eq!((err.status, err.message.as_str()), (403, "permission denied"));
+        assert_eq!(
+            (err.status, err.message.as_str()),
+            (403, "permission denied")
+        );
         let err = ApiError::from_postgrest(401, &body("42501", "permission denied for schema api"));
         assert_eq!(err.status, 401);
     }
@@ -205,14 +222,18 @@ mod tests {
         assert_eq!(err.status, 500);
         assert_eq!(err.body("r")["error"]["message"], "internal error");
         assert!(err.cause.unwrap().contains("api.nope"));
-        let err = ApiError::from_postgrest(404, &body("42883", "function api.x(int) does not exist"));
+        let err =
+            ApiError::from_postgrest(404, &body("42883", "function api.x(int) does not exist"));
         assert_eq!(err.status, 500);
     }
 
     #[test]
     fn jwt_errors_from_postgrest_are_unauthorized() {
         let err = ApiError::from_postgrest(401, &body("PGRST301", "JWT expired"));
-        assert_eq!((err.status, err.code.as_str(), err.message.as_str()), (401, "unauthorized", "JWT expired"));
+        assert_eq!(
+            (err.status, err.code.as_str(), err.message.as_str()),
+            (401, "unauthorized", "JWT expired")
+        );
     }
 
     #[test]
@@ -230,7 +251,10 @@ mod tests {
     #[test]
     fn status_alone_decides_when_the_body_is_not_json() {
         let err = ApiError::from_postgrest(404, "");
-        assert_eq!((err.status, err.code.as_str(), err.message.as_str()), (404, "not_found", "not found"));
+        assert_eq!(
+            (err.status, err.code.as_str(), err.message.as_str()),
+            (404, "not_found", "not found")
+        );
         let err = ApiError::from_postgrest(418, "teapot");
         assert_eq!((err.status, err.code.as_str()), (418, "bad_request"));
     }

@@ -2,7 +2,8 @@ use super::request::ApiRequest;
 use super::response::ApiResponse;
 
 pub const ALLOWED_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
-pub const ALLOWED_HEADERS: &str = "authorization, content-type, apikey, idempotency-key, x-request-id";
+pub const ALLOWED_HEADERS: &str =
+    "authorization, content-type, apikey, idempotency-key, x-request-id";
 /// Chromium caps preflight caching at 2 hours; asking for more is pointless.
 pub const PREFLIGHT_MAX_AGE_SECS: u32 = 7200;
 
@@ -33,7 +34,11 @@ impl Cors {
     /// The `Access-Control-Allow-Origin` value for `origin`, if it may call us.
     fn allow_origin_value<'a>(&'a self, origin: Option<&'a str>) -> Option<&'a str> {
         let origin = origin?;
-        if self.allowed_origins.iter().any(|o| o.eq_ignore_ascii_case(origin)) {
+        if self
+            .allowed_origins
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(origin))
+        {
             Some(origin)
         } else if self.allowed_origins.iter().any(|o| o == "*") {
             Some("*")
@@ -55,7 +60,10 @@ impl Cors {
             resp.set_header("access-control-allow-origin", allow);
             resp.set_header("access-control-allow-methods", ALLOWED_METHODS);
             resp.set_header("access-control-allow-headers", ALLOWED_HEADERS);
-            resp.set_header("access-control-max-age", &PREFLIGHT_MAX_AGE_SECS.to_string());
+            resp.set_header(
+                "access-control-max-age",
+                &PREFLIGHT_MAX_AGE_SECS.to_string(),
+            );
         }
         resp
     }
@@ -63,8 +71,15 @@ impl Cors {
     /// Adds CORS headers to an actual response. `Vary: Origin` is always set: the answer
     /// differs by origin, and a shared cache must not hand one origin's answer to another.
     pub fn apply(&self, origin: Option<&str>, headers: &mut Vec<(String, String)>) {
-        match headers.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case("vary")) {
-            Some((_, vary)) if !vary.split(',').any(|v| v.trim().eq_ignore_ascii_case("origin")) => {
+        match headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case("vary"))
+        {
+            Some((_, vary))
+                if !vary
+                    .split(',')
+                    .any(|v| v.trim().eq_ignore_ascii_case("origin")) =>
+            {
                 vary.push_str(", Origin");
             }
             Some(_) => {}
@@ -73,7 +88,10 @@ impl Cors {
         if let Some(allow) = self.allow_origin_value(origin) {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case("access-control-allow-origin"));
             headers.push(("access-control-allow-origin".into(), allow.to_owned()));
-            headers.push(("access-control-expose-headers".into(), "x-request-id".into()));
+            headers.push((
+                "access-control-expose-headers".into(),
+                "x-request-id".into(),
+            ));
         }
     }
 }
@@ -111,9 +129,18 @@ mod tests {
     fn a_configured_origin_gets_a_full_preflight_answer() {
         let resp = cors().preflight(&preflight_from("https://app.example.com"));
         assert_eq!(resp.status, 204);
-        assert_eq!(resp.header("access-control-allow-origin"), Some("https://app.example.com"));
-        assert_eq!(resp.header("access-control-allow-methods"), Some(ALLOWED_METHODS));
-        assert!(resp.header("access-control-allow-headers").unwrap().contains("idempotency-key"));
+        assert_eq!(
+            resp.header("access-control-allow-origin"),
+            Some("https://app.example.com")
+        );
+        assert_eq!(
+            resp.header("access-control-allow-methods"),
+            Some(ALLOWED_METHODS)
+        );
+        assert!(resp
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("idempotency-key"));
         assert_eq!(resp.header("vary"), Some("Origin"));
         assert_eq!(resp.header("access-control-allow-credentials"), None);
     }
@@ -133,11 +160,23 @@ mod tests {
         let mut headers = vec![("Vary".to_string(), "Accept-Encoding".to_string())];
         cors().apply(Some("http://localhost:3000"), &mut headers);
         assert!(headers.contains(&("Vary".into(), "Accept-Encoding, Origin".into())));
-        assert!(headers.contains(&("access-control-allow-origin".into(), "http://localhost:3000".into())));
-        assert!(headers.contains(&("access-control-expose-headers".into(), "x-request-id".into())));
+        assert!(headers.contains(&(
+            "access-control-allow-origin".into(),
+            "http://localhost:3000".into()
+        )));
+        assert!(headers.contains(&(
+            "access-control-expose-headers".into(),
+            "x-request-id".into()
+        )));
         let before = headers.len();
         cors().apply(Some("http://localhost:3000"), &mut headers);
-        assert_eq!(headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("vary")).count(), 1);
+        assert_eq!(
+            headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("vary"))
+                .count(),
+            1
+        );
         assert!(headers.len() <= before + 1);
     }
 

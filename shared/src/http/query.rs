@@ -50,7 +50,9 @@ mod tests {
     use super::*;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -65,7 +67,10 @@ mod tests {
 
     #[test]
     fn malformed_escapes_are_kept_literally() {
-        assert_eq!(parse_query("a=%zz&b=%4"), pairs(&[("a", "%zz"), ("b", "%4")]));
+        assert_eq!(
+            parse_query("a=%zz&b=%4"),
+            pairs(&[("a", "%zz"), ("b", "%4")])
+        );
         assert_eq!(percent_decode("%ff"), None);
         assert_eq!(percent_decode("100%").as_deref(), Some("100%"));
     }

@@ -147,7 +147,11 @@ mod tests {
         ApiRequest::new(
             "post",
             "/v1/things",
-            vec![("limit".into(), "5".into()), ("tag".into(), "a".into()), ("tag".into(), "b".into())],
+            vec![
+                ("limit".into(), "5".into()),
+                ("tag".into(), "a".into()),
+                ("tag".into(), "b".into()),
+            ],
             headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
@@ -182,42 +186,78 @@ mod tests {
 
     #[test]
     fn bearer_token_is_extracted_case_insensitively() {
-        assert_eq!(request(&[("Authorization", "bearer abc.def")], "").bearer_token(), Some("abc.def"));
-        assert_eq!(request(&[("authorization", "Basic abc")], "").bearer_token(), None);
-        assert_eq!(request(&[("authorization", "Bearer ")], "").bearer_token(), None);
+        assert_eq!(
+            request(&[("Authorization", "bearer abc.def")], "").bearer_token(),
+            Some("abc.def")
+        );
+        assert_eq!(
+            request(&[("authorization", "Basic abc")], "").bearer_token(),
+            None
+        );
+        assert_eq!(
+            request(&[("authorization", "Bearer ")], "").bearer_token(),
+            None
+        );
         assert_eq!(request(&[], "").bearer_token(), None);
     }
 
     #[test]
     fn a_good_json_body_is_parsed() {
         let req = request(&[], r#"{"name":"a","count":2}"#);
-        assert_eq!(req.json_body::<Input>().unwrap(), Input { name: "a".into(), count: 2 });
+        assert_eq!(
+            req.json_body::<Input>().unwrap(),
+            Input {
+                name: "a".into(),
+                count: 2
+            }
+        );
     }
 
     #[test]
     fn an_empty_or_broken_body_is_invalid_json() {
         for body in ["", "  \n", "{", "{\"name\":", "nope", "{\"name\":\"a\",}"] {
             let err = request(&[], body).json_body::<Input>().unwrap_err();
-            assert_eq!((err.status, err.code.as_str()), (400, "invalid_json"), "{body:?}");
+            assert_eq!(
+                (err.status, err.code.as_str()),
+                (400, "invalid_json"),
+                "{body:?}"
+            );
         }
     }
 
     #[test]
     fn a_body_of_the_wrong_shape_fails_validation_naming_the_field() {
-        let err = request(&[], r#"{"name":"a","count":"two"}"#).json_body::<Input>().unwrap_err();
+        let err = request(&[], r#"{"name":"a","count":"two"}"#)
+            .json_body::<Input>()
+            .unwrap_err();
         assert_eq!((err.status, err.code.as_str()), (400, "validation_failed"));
         assert!(err.message.contains("invalid type"), "{}", err.message);
 
-        let err = request(&[], r#"{"name":"a"}"#).json_body::<Input>().unwrap_err();
-        assert!(err.message.contains("missing field `count`"), "{}", err.message);
+        let err = request(&[], r#"{"name":"a"}"#)
+            .json_body::<Input>()
+            .unwrap_err();
+        assert!(
+            err.message.contains("missing field `count`"),
+            "{}",
+            err.message
+        );
 
-        let err = request(&[], r#"{"name":"a","count":1,"role":"admin"}"#).json_body::<Input>().unwrap_err();
-        assert!(err.message.contains("unknown field `role`"), "{}", err.message);
+        let err = request(&[], r#"{"name":"a","count":1,"role":"admin"}"#)
+            .json_body::<Input>()
+            .unwrap_err();
+        assert!(
+            err.message.contains("unknown field `role`"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn an_oversized_body_is_payload_too_large() {
-        let big = format!("{{\"name\":\"{}\",\"count\":1}}", "x".repeat(MAX_BODY_BYTES));
+        let big = format!(
+            "{{\"name\":\"{}\",\"count\":1}}",
+            "x".repeat(MAX_BODY_BYTES)
+        );
         let err = request(&[], &big).json_body::<Input>().unwrap_err();
         assert_eq!((err.status, err.code.as_str()), (413, "payload_too_large"));
     }

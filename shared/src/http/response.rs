@@ -16,7 +16,10 @@ impl ApiResponse {
             status,
             body: Some(body),
             headers: vec![
-                ("content-type".into(), "application/json; charset=utf-8".into()),
+                (
+                    "content-type".into(),
+                    "application/json; charset=utf-8".into(),
+                ),
                 ("cache-control".into(), "no-store".into()),
             ],
         }
@@ -92,7 +95,10 @@ mod tests {
             (ApiResponse::accepted(json!({})), 202),
         ] {
             assert_eq!(resp.status, status);
-            assert_eq!(resp.header("Content-Type"), Some("application/json; charset=utf-8"));
+            assert_eq!(
+                resp.header("Content-Type"),
+                Some("application/json; charset=utf-8")
+            );
             assert_eq!(resp.header("cache-control"), Some("no-store"));
         }
         let empty = ApiResponse::no_content();
@@ -113,12 +119,16 @@ mod tests {
     #[test]
     fn internal_errors_do_not_leak_through_the_response() {
         let resp = ApiResponse::from_error(&ApiError::internal("secret db detail"), "r");
-        assert!(!String::from_utf8(resp.body_bytes()).unwrap().contains("secret"));
+        assert!(!String::from_utf8(resp.body_bytes())
+            .unwrap()
+            .contains("secret"));
     }
 
     #[test]
     fn setting_a_header_twice_keeps_the_last_value() {
-        let resp = ApiResponse::no_content().with_header("X-A", "1").with_header("x-a", "2");
+        let resp = ApiResponse::no_content()
+            .with_header("X-A", "1")
+            .with_header("x-a", "2");
         assert_eq!(resp.headers, vec![("x-a".to_string(), "2".to_string())]);
     }
 }

@@ -86,8 +86,14 @@ mod tests {
 
     #[test]
     fn static_and_parameterised_routes_match_by_method() {
-        assert_eq!(match_route("GET", "/v1/generations", ROUTES), Some((0, vec![])));
-        assert_eq!(match_route("POST", "/v1/generations/", ROUTES), Some((1, vec![])));
+        assert_eq!(
+            match_route("GET", "/v1/generations", ROUTES),
+            Some((0, vec![]))
+        );
+        assert_eq!(
+            match_route("POST", "/v1/generations/", ROUTES),
+            Some((1, vec![]))
+        );
         assert_eq!(
             match_route("DELETE", "/v1/generations/abc", ROUTES),
             Some((3, vec!["abc".into()]))

@@ -38,23 +38,55 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/predictions", post(create_for_version).get(list))
         .route("/v1/predictions/{id}", get(get_prediction))
         .route("/v1/predictions/{id}/cancel", post(cancel))
-        .route("/v1/models/{owner}/{name}/predictions", post(create_for_model))
+        .route(
+            "/v1/models/{owner}/{name}/predictions",
+            post(create_for_model),
+        )
         .route("/v1/webhooks/default/secret", get(secret))
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
     Router::new()
         .merge(v1)
         .route("/files/{name}", get(file))
-        .fallback(|| async { problem(StatusCode::NOT_FOUND, "Not found", "The requested resource does not exist.") })
+        .fallback(|| async {
+            problem(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "The requested resource does not exist.",
+            )
+        })
         .with_state(app)
 }
 
 pub fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
     let body = json!({ "title": title, "detail": detail, "status": status.as_u16() });
-    (status, [(header::CONTENT_TYPE, "application/problem+json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/problem+json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// A problem-details error as a value; small, so `Result`s carrying it stay cheap to move.
+pub struct Problem {
+    status: StatusCode,
+    title: &'static str,
+    detail: String,
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        problem(self.status, self.title, &self.detail)
+    }
 }
 
 pub fn json_response(status: StatusCode, body: &Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -75,7 +107,11 @@ async fn authenticate(State(app): State<Arc<App>>, mut request: Request, next: N
             request.extensions_mut().insert(Token(t.clone()));
             next.run(request).await
         }
-        _ => problem(StatusCode::UNAUTHORIZED, "Unauthenticated", "You did not pass a valid authentication token"),
+        _ => problem(
+            StatusCode::UNAUTHORIZED,
+            "Unauthenticated",
+            "You did not pass a valid authentication token",
+        ),
     };
     app.store.record_request(json!({
         "method": method,
@@ -95,20 +131,29 @@ struct Create {
     events: Vec<Event>,
 }
 
-fn invalid(detail: impl AsRef<str>) -> Response {
-    problem(StatusCode::UNPROCESSABLE_ENTITY, "Input validation failed", detail.as_ref())
+fn invalid(detail: impl Into<String>) -> Problem {
+    Problem {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        title: "Input validation failed",
+        detail: detail.into(),
+    }
 }
 
-fn parse_create(body: &[u8]) -> Result<Create, Response> {
-    let raw: Value = serde_json::from_slice(body)
-        .map_err(|e| problem(StatusCode::BAD_REQUEST, "Invalid JSON", &format!("The request body is not valid JSON: {e}")))?;
-    let obj = raw.as_object().ok_or_else(|| invalid("The request body must be a JSON object."))?;
+fn parse_create(body: &[u8]) -> Result<Create, Problem> {
+    let raw: Value = serde_json::from_slice(body).map_err(|e| Problem {
+        status: StatusCode::BAD_REQUEST,
+        title: "Invalid JSON",
+        detail: format!("The request body is not valid JSON: {e}"),
+    })?;
+    let obj = raw
+        .as_object()
+        .ok_or_else(|| invalid("The request body must be a JSON object."))?;
     let input = match obj.get("input") {
         Some(Value::Object(o)) => Value::Object(o.clone()),
         Some(_) => return Err(invalid("input: Invalid type. Expected: object.")),
         None => return Err(invalid("input is required.")),
     };
-    let url = |field: &str| -> Result<Option<String>, Response> {
+    let url = |field: &str| -> Result<Option<String>, Problem> {
         match obj.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if valid_webhook_url(s) => Ok(Some(s.clone())),
@@ -133,14 +178,23 @@ fn parse_create(body: &[u8]) -> Result<Create, Response> {
             }
             events
         }
-        Some(_) => return Err(invalid("webhook_events_filter: Invalid type. Expected: array.")),
+        Some(_) => {
+            return Err(invalid(
+                "webhook_events_filter: Invalid type. Expected: array.",
+            ))
+        }
     };
     // `webhook_completed` is the pre-2023 way to ask for the final webhook only.
     let (webhook, events) = match (webhook, legacy) {
         (None, Some(url)) => (Some(url), vec![Event::Completed]),
         (w, _) => (w, events),
     };
-    Ok(Create { raw, input, webhook, events })
+    Ok(Create {
+        raw,
+        input,
+        webhook,
+        events,
+    })
 }
 
 fn valid_webhook_url(s: &str) -> bool {
@@ -152,7 +206,13 @@ fn valid_webhook_url(s: &str) -> bool {
 /// derived from the model name so it is stable across predictions, like the real one.
 fn deployment_version(model: &str) -> String {
     let digest = Sha256::digest(model.as_bytes());
-    format!("dp-{}", digest[..16].iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "dp-{}",
+        digest[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 /// `version` may be `owner/name:hash`, `owner/name` (latest version) or a bare version hash; a
@@ -173,15 +233,24 @@ async fn create_for_version(
 ) -> Response {
     let create = match parse_create(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(p) => return p.into_response(),
     };
     let version = match create.raw.get("version") {
         Some(Value::String(v)) if !v.trim().is_empty() => v.trim().to_string(),
-        Some(_) => return invalid("version: Invalid type. Expected: string."),
-        None => return invalid("version is required."),
+        Some(_) => return invalid("version: Invalid type. Expected: string.").into_response(),
+        None => return invalid("version is required.").into_response(),
     };
     let (model, version) = model_and_version(&version);
-    create_prediction(app, token, &headers, "POST /v1/predictions".into(), model, version, create).await
+    create_prediction(
+        app,
+        token,
+        &headers,
+        "POST /v1/predictions".into(),
+        model,
+        version,
+        create,
+    )
+    .await
 }
 
 async fn create_for_model(
@@ -193,7 +262,7 @@ async fn create_for_model(
 ) -> Response {
     let create = match parse_create(&body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(p) => return p.into_response(),
     };
     let model = format!("{owner}/{name}");
     let endpoint = format!("POST /v1/models/{model}/predictions");
@@ -216,7 +285,8 @@ async fn create_prediction(
             "Request was throttled.",
             "Request was throttled. Expected available in 1 second.",
         );
-        r.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
         return r;
     }
     let id = ids::prediction_id();
@@ -251,9 +321,21 @@ async fn create_prediction(
     let mut body = app.store.insert(prediction);
     if let (Some(url), Some(queue)) = (create.webhook, queue) {
         let retries = app.config.webhook_retries;
-        tokio::spawn(webhook::worker(app.store.clone(), app.signer.clone(), id.clone(), url, queue, retries));
+        tokio::spawn(webhook::worker(
+            app.store.clone(),
+            app.signer.clone(),
+            id.clone(),
+            url,
+            queue,
+            retries,
+        ));
     }
-    tokio::spawn(runner::run(app.store.clone(), id.clone(), app.config.delay, app.config.slow_delay));
+    tokio::spawn(runner::run(
+        app.store.clone(),
+        id.clone(),
+        app.config.delay,
+        app.config.slow_delay,
+    ));
 
     // `Prefer: wait[=n]` holds the answer until the prediction ends or n seconds (max 60) pass.
     if let Some(wait) = prefer_wait(headers) {
@@ -262,7 +344,10 @@ async fn create_prediction(
             tokio::time::sleep(Duration::from_millis(20)).await;
             match app.store.get(&id) {
                 Some(p) => {
-                    let done = matches!(p["status"].as_str(), Some("succeeded" | "failed" | "canceled"));
+                    let done = matches!(
+                        p["status"].as_str(),
+                        Some("succeeded" | "failed" | "canceled")
+                    );
                     body = p;
                     if done {
                         break;
@@ -277,15 +362,26 @@ async fn create_prediction(
 
 fn prefer_wait(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get("prefer")?.to_str().ok()?;
-    value.split([',', ';']).map(str::trim).find_map(|p| match p.strip_prefix("wait") {
-        Some("") => Some(MAX_WAIT),
-        Some(rest) => rest.strip_prefix('=')?.trim().parse().ok().map(|s: u64| Duration::from_secs(s).min(MAX_WAIT)),
-        None => None,
-    })
+    value
+        .split([',', ';'])
+        .map(str::trim)
+        .find_map(|p| match p.strip_prefix("wait") {
+            Some("") => Some(MAX_WAIT),
+            Some(rest) => rest
+                .strip_prefix('=')?
+                .trim()
+                .parse()
+                .ok()
+                .map(|s: u64| Duration::from_secs(s).min(MAX_WAIT)),
+            None => None,
+        })
 }
 
 async fn list(State(app): State<Arc<App>>) -> Response {
-    json_response(StatusCode::OK, &json!({ "next": null, "previous": null, "results": app.store.list() }))
+    json_response(
+        StatusCode::OK,
+        &json!({ "next": null, "previous": null, "results": app.store.list() }),
+    )
 }
 
 fn not_found() -> Response {
@@ -313,10 +409,17 @@ async fn secret(State(app): State<Arc<App>>) -> Response {
 /// Serves `<prediction id>-<n>.<ext>` for predictions that succeeded: a 1x1 PNG, an empty WAV or
 /// a bare MP4 header. Enough for code that downloads or sniffs outputs; nothing renders them.
 async fn file(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
-    let Some((stem, ext)) = name.rsplit_once('.') else { return not_found() };
-    let Some((id, n)) = stem.rsplit_once('-') else { return not_found() };
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return not_found();
+    };
+    let Some((id, n)) = stem.rsplit_once('-') else {
+        return not_found();
+    };
     let known = app.store.get(id).is_some_and(|p| {
-        p["status"] == "succeeded" && p["output"].as_array().is_some_and(|o| n.parse::<usize>().is_ok_and(|i| i < o.len()))
+        p["status"] == "succeeded"
+            && p["output"]
+                .as_array()
+                .is_some_and(|o| n.parse::<usize>().is_ok_and(|i| i < o.len()))
     });
     if !known {
         return not_found();
@@ -327,15 +430,21 @@ async fn file(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response
         "mp4" => ("video/mp4", MP4_FTYP.to_vec()),
         _ => return not_found(),
     };
-    (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], bytes).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        bytes,
+    )
+        .into_response()
 }
 
 /// A valid 1x1 transparent PNG.
 const PNG_1X1: [u8; 67] = [
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00, 0x00,
-    0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0A, 0x49,
-    0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00, 0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00,
-    0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
 ];
 
 /// An MP4 `ftyp` box: what file sniffers look at.
@@ -365,7 +474,10 @@ mod tests {
 
     #[test]
     fn version_strings_resolve_like_replicate() {
-        assert_eq!(model_and_version("acme/sdxl:abc123"), ("acme/sdxl".to_string(), "abc123".to_string()));
+        assert_eq!(
+            model_and_version("acme/sdxl:abc123"),
+            ("acme/sdxl".to_string(), "abc123".to_string())
+        );
         let (model, version) = model_and_version("acme/sdxl");
         assert_eq!(model, "acme/sdxl");
         assert!(version.starts_with("dp-") && version.len() == 35);
@@ -379,19 +491,26 @@ mod tests {
             .unwrap_or_else(|_| panic!("valid body rejected"));
         assert_eq!(c.webhook.as_deref(), Some("http://h/w"));
         assert_eq!(c.events, vec![Event::Completed]);
-        let all = parse_create(br#"{"input":{}}"#).unwrap_or_else(|_| panic!("valid body rejected"));
+        let all =
+            parse_create(br#"{"input":{}}"#).unwrap_or_else(|_| panic!("valid body rejected"));
         assert_eq!(all.events, Event::ALL.to_vec());
         let legacy = parse_create(br#"{"input":{},"webhook_completed":"http://h/w"}"#)
             .unwrap_or_else(|_| panic!("valid body rejected"));
-        assert_eq!((legacy.webhook.as_deref(), legacy.events), (Some("http://h/w"), vec![Event::Completed]));
+        assert_eq!(
+            (legacy.webhook.as_deref(), legacy.events),
+            (Some("http://h/w"), vec![Event::Completed])
+        );
 
-        let status = |body: &[u8]| parse_create(body).err().map(|r| r.status().as_u16());
+        let status = |body: &[u8]| parse_create(body).err().map(|p| p.status.as_u16());
         assert_eq!(status(b"{not json"), Some(400));
         assert_eq!(status(b"[]"), Some(422));
         assert_eq!(status(br#"{"webhook":"http://h"}"#), Some(422));
         assert_eq!(status(br#"{"input":"x"}"#), Some(422));
         assert_eq!(status(br#"{"input":{},"webhook":"ftp://h/w"}"#), Some(422));
-        assert_eq!(status(br#"{"input":{},"webhook_events_filter":["done"]}"#), Some(422));
+        assert_eq!(
+            status(br#"{"input":{},"webhook_events_filter":["done"]}"#),
+            Some(422)
+        );
     }
 
     #[test]

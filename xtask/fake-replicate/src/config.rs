@@ -86,15 +86,17 @@ impl Config {
                 .map_err(|_| format!("{flag} must be a whole number of milliseconds, not {v:?}"))
         };
         Ok(Command::Run(Config {
-            listen: listen.parse().map_err(|_| format!("--listen must be HOST:PORT, not {listen:?}"))?,
+            listen: listen
+                .parse()
+                .map_err(|_| format!("--listen must be HOST:PORT, not {listen:?}"))?,
             webhook_secret: webhook_secret
                 .ok_or("--webhook-secret (or $REPLICATE_WEBHOOK_SECRET) is required")?,
             public_url,
             delay: millis("--delay-ms", &delay_ms)?,
             slow_delay: millis("--slow-ms", &slow_ms)?,
-            webhook_retries: retries
-                .parse()
-                .map_err(|_| format!("--webhook-retries must be a whole number, not {retries:?}"))?,
+            webhook_retries: retries.parse().map_err(|_| {
+                format!("--webhook-retries must be a whole number, not {retries:?}")
+            })?,
         }))
     }
 }
@@ -112,7 +114,14 @@ mod tests {
 
     #[test]
     fn parses_flags_in_both_forms() {
-        let c = run(&["--listen=127.0.0.1:5555", "--webhook-secret", "whsec_AAAA", "--delay-ms", "10"]).unwrap();
+        let c = run(&[
+            "--listen=127.0.0.1:5555",
+            "--webhook-secret",
+            "whsec_AAAA",
+            "--delay-ms",
+            "10",
+        ])
+        .unwrap();
         assert_eq!(c.listen.port(), 5555);
         assert_eq!(c.webhook_secret, "whsec_AAAA");
         assert_eq!(c.delay, Duration::from_millis(10));

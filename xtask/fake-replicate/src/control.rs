@@ -24,7 +24,7 @@ use crate::{ids, App};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
@@ -36,9 +36,18 @@ const STALE_BY_SECONDS: i64 = 600;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/_fake/predictions", get(|State(app): State<Arc<App>>| async move { list(app.store.received()) }))
-        .route("/_fake/deliveries", get(|State(app): State<Arc<App>>| async move { list(app.store.deliveries()) }))
-        .route("/_fake/requests", get(|State(app): State<Arc<App>>| async move { list(app.store.requests()) }))
+        .route(
+            "/_fake/predictions",
+            get(|State(app): State<Arc<App>>| async move { list(app.store.received()) }),
+        )
+        .route(
+            "/_fake/deliveries",
+            get(|State(app): State<Arc<App>>| async move { list(app.store.deliveries()) }),
+        )
+        .route(
+            "/_fake/requests",
+            get(|State(app): State<Arc<App>>| async move { list(app.store.requests()) }),
+        )
         .route("/_fake/redeliver/{id}", post(redeliver))
         .route("/_fake/deliver_tampered/{id}", post(deliver_tampered))
         .route("/_fake/deliver_stale/{id}", post(deliver_stale))
@@ -56,22 +65,35 @@ fn list(items: Vec<Value>) -> Response {
     json_response(StatusCode::OK, &Value::Array(items))
 }
 
-fn refuse(status: StatusCode, message: String) -> Response {
-    json_response(status, &json!({ "error": message }))
+/// Why a hook could not act; answered as `{"error": ...}`.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        json_response(self.0, &json!({ "error": self.1 }))
+    }
 }
 
 /// The webhook URL, the last completed delivery (if any) and the body hooks should send.
-fn target(app: &App, id: &str) -> Result<(String, Option<Delivery>, Bytes), Response> {
+fn target(app: &App, id: &str) -> Result<(String, Option<Delivery>, Bytes), Refusal> {
     let found = app.store.update(id, |p, base| {
         let body = match &p.last_completed {
             Some(d) => d.body.clone(),
-            None => serde_json::to_vec(&p.to_json(base)).unwrap_or_default().into(),
+            None => serde_json::to_vec(&p.to_json(base))
+                .unwrap_or_default()
+                .into(),
         };
         (p.webhook.clone(), p.last_completed.clone(), body)
     });
     match found {
-        None => Err(refuse(StatusCode::NOT_FOUND, format!("no prediction {id}"))),
-        Some((None, _, _)) => Err(refuse(StatusCode::CONFLICT, format!("prediction {id} has no webhook"))),
+        None => Err(Refusal(
+            StatusCode::NOT_FOUND,
+            format!("no prediction {id}"),
+        )),
+        Some((None, _, _)) => Err(Refusal(
+            StatusCode::CONFLICT,
+            format!("prediction {id} has no webhook"),
+        )),
         Some((Some(url), last, body)) => Ok((url, last, body)),
     }
 }
@@ -94,8 +116,12 @@ async fn send(app: &App, id: &str, kind: &str, delivery: Delivery) -> Response {
 async fn redeliver(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     match target(&app, &id) {
         Ok((_, Some(last), _)) => send(&app, &id, "redeliver", last).await,
-        Ok((_, None, _)) => refuse(StatusCode::CONFLICT, format!("prediction {id} has sent no completed webhook yet")),
-        Err(r) => r,
+        Ok((_, None, _)) => Refusal(
+            StatusCode::CONFLICT,
+            format!("prediction {id} has sent no completed webhook yet"),
+        )
+        .into_response(),
+        Err(r) => r.into_response(),
     }
 }
 
@@ -106,7 +132,7 @@ async fn deliver_tampered(State(app): State<Arc<App>>, Path(id): Path<String>) -
             let delivery = wrong.delivery(&url, &ids::message_id(), webhook::now(), body);
             send(&app, &id, "tampered", delivery).await
         }
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -117,6 +143,6 @@ async fn deliver_stale(State(app): State<Arc<App>>, Path(id): Path<String>) -> R
             let delivery = app.signer.delivery(&url, &ids::message_id(), stamped, body);
             send(&app, &id, "stale", delivery).await
         }
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }

@@ -12,12 +12,20 @@ pub fn prediction_id() -> String {
 
 /// Standard Webhooks message ids, as Replicate (through Svix) sends them: `msg_` + 27 base62.
 pub fn message_id() -> String {
-    format!("msg_{}", random_from(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", 27))
+    format!(
+        "msg_{}",
+        random_from(
+            b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+            27
+        )
+    )
 }
 
 fn random_from(alphabet: &[u8], len: usize) -> String {
     let mut rng = rand::thread_rng();
-    (0..len).map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char).collect()
+    (0..len)
+        .map(|_| alphabet[rng.gen_range(0..alphabet.len())] as char)
+        .collect()
 }
 
 pub fn unix_seconds(t: SystemTime) -> i64 {
@@ -68,14 +76,19 @@ mod tests {
         assert_eq!(rfc3339(t), "2023-09-08T16:19:34.765994Z");
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
         // A leap day.
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000000Z"
+        );
     }
 
     #[test]
     fn ids_have_the_expected_shape() {
         let id = prediction_id();
         assert_eq!(id.len(), 26);
-        assert!(id.chars().all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
         let m = message_id();
         assert!(m.starts_with("msg_") && m.len() == 31);
         assert_ne!(prediction_id(), prediction_id());

@@ -41,13 +41,21 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = tcp.local_addr().map_err(|e| e.to_string())?;
-    let base_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
-    let app = Arc::new(App { store: Arc::new(Store::new(base_url)), signer: Arc::new(signer), config });
+    let base_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let app = Arc::new(App {
+        store: Arc::new(Store::new(base_url)),
+        signer: Arc::new(signer),
+        config,
+    });
     let router = api::router(app.clone()).merge(control::router(app));
 
     let stop = Arc::new(tokio::sync::Notify::new());
     let stopped = stop.clone();
-    let server = axum::serve(tcp, router).with_graceful_shutdown(async move { stopped.notified().await });
+    let server =
+        axum::serve(tcp, router).with_graceful_shutdown(async move { stopped.notified().await });
     let mut server = tokio::spawn(async move { server.await });
     // The line tooling waits for; with `--listen HOST:0` it is also how the port is learnt.
     println!("listening on http://{addr}");
@@ -66,12 +74,16 @@ pub async fn run(config: Config) -> Result<(), String> {
 }
 
 fn finished(r: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<(), String> {
-    r.map_err(|e| e.to_string())?.map_err(|e| format!("server error: {e}"))
+    r.map_err(|e| e.to_string())?
+        .map_err(|e| format!("server error: {e}"))
 }
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         // Without signal handlers the process still dies on the default action.
         return std::future::pending().await;
     };

@@ -15,7 +15,11 @@ fn main() -> ExitCode {
         }
     };
     // Two workers are plenty for a test double on a small machine.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("fake-replicate: cannot start the runtime: {e}");

@@ -28,7 +28,10 @@ pub enum Outcome {
 }
 
 pub fn has_marker(input: &Value, marker: &str) -> bool {
-    input.as_object().is_some_and(|o| o.values().any(|v| v.as_str().is_some_and(|s| s.contains(marker))))
+    input.as_object().is_some_and(|o| {
+        o.values()
+            .any(|v| v.as_str().is_some_and(|s| s.contains(marker)))
+    })
 }
 
 pub fn outcome(input: &Value) -> Outcome {
@@ -46,7 +49,10 @@ pub fn extension(model: &str) -> &'static str {
     let m = model.to_ascii_lowercase();
     if ["video", "wan"].iter().any(|k| m.contains(k)) {
         "mp4"
-    } else if ["tts", "music", "audio", "speech"].iter().any(|k| m.contains(k)) {
+    } else if ["tts", "music", "audio", "speech"]
+        .iter()
+        .any(|k| m.contains(k))
+    {
         "wav"
     } else {
         "png"
@@ -54,13 +60,24 @@ pub fn extension(model: &str) -> &'static str {
 }
 
 fn outputs(base: &str, id: &str, model: &str, input: &Value) -> Value {
-    let n = input.get("num_outputs").and_then(Value::as_u64).unwrap_or(1).clamp(1, MAX_OUTPUTS);
+    let n = input
+        .get("num_outputs")
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+        .clamp(1, MAX_OUTPUTS);
     let ext = extension(model);
-    Value::Array((0..n).map(|i| json!(format!("{base}/files/{id}-{i}.{ext}"))).collect())
+    Value::Array(
+        (0..n)
+            .map(|i| json!(format!("{base}/files/{id}-{i}.{ext}")))
+            .collect(),
+    )
 }
 
 fn predict_time(input: &Value) -> f64 {
-    input.get("fake_predict_time").and_then(Value::as_f64).unwrap_or(DEFAULT_PREDICT_TIME)
+    input
+        .get("fake_predict_time")
+        .and_then(Value::as_f64)
+        .unwrap_or(DEFAULT_PREDICT_TIME)
 }
 
 /// Drives one prediction from `starting` to its end. A cancel that lands first wins: every
@@ -77,7 +94,9 @@ pub async fn run(store: Arc<Store>, id: String, delay: Duration, slow_delay: Dur
         let slow = has_marker(&p.input, "[slow]");
         Some((outcome(&p.input), if slow { slow_delay } else { delay }))
     });
-    let Some(Some((outcome, wait))) = plan else { return };
+    let Some(Some((outcome, wait))) = plan else {
+        return;
+    };
     if outcome == Outcome::Never {
         return;
     }
@@ -114,7 +133,10 @@ pub fn cancel(store: &Store, id: &str) -> Option<Value> {
             p.status = Status::Canceled;
             p.completed_at = Some(now);
             // Replicate bills (and reports) the time the model actually ran.
-            let ran = p.started_at.and_then(|s| now.duration_since(s).ok()).unwrap_or_default();
+            let ran = p
+                .started_at
+                .and_then(|s| now.duration_since(s).ok())
+                .unwrap_or_default();
             p.predict_time = Some(ran.as_secs_f64());
             p.logs.push_str("fake-replicate: prediction canceled\n");
             p.emit(Event::Completed, base);
@@ -132,7 +154,10 @@ mod tests {
         assert_eq!(outcome(&json!({"prompt": "a cat"})), Outcome::Succeed);
         assert_eq!(outcome(&json!({"prompt": "a cat [fail]"})), Outcome::Fail);
         assert_eq!(outcome(&json!({"text": "[never] say hi"})), Outcome::Never);
-        assert_eq!(outcome(&json!({"image": "http://x/[fail].png"})), Outcome::Fail);
+        assert_eq!(
+            outcome(&json!({"image": "http://x/[fail].png"})),
+            Outcome::Fail
+        );
         assert_eq!(outcome(&json!({"steps": 4})), Outcome::Succeed);
         assert!(has_marker(&json!({"prompt": "[slow] cat"}), "[slow]"));
     }
@@ -149,8 +174,21 @@ mod tests {
     #[test]
     fn outputs_honour_num_outputs() {
         let o = outputs("http://h", "abc", "acme/img", &json!({"num_outputs": 3}));
-        assert_eq!(o, json!(["http://h/files/abc-0.png", "http://h/files/abc-1.png", "http://h/files/abc-2.png"]));
-        assert_eq!(outputs("http://h", "abc", "acme/img", &json!({})).as_array().unwrap().len(), 1);
+        assert_eq!(
+            o,
+            json!([
+                "http://h/files/abc-0.png",
+                "http://h/files/abc-1.png",
+                "http://h/files/abc-2.png"
+            ])
+        );
+        assert_eq!(
+            outputs("http://h", "abc", "acme/img", &json!({}))
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(predict_time(&json!({"fake_predict_time": 7})), 7.0);
         assert_eq!(predict_time(&json!({})), DEFAULT_PREDICT_TIME);
     }

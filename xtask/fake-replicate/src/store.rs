@@ -136,7 +136,10 @@ impl Prediction {
         if let (Some(tx), true) = (&self.outbox, self.events.contains(&event)) {
             let body = serde_json::to_vec(&self.to_json(base)).unwrap_or_default();
             // A closed channel means the store was reset; nobody is waiting for this event.
-            let _ = tx.send(Outgoing { event, body: body.into() });
+            let _ = tx.send(Outgoing {
+                event,
+                body: body.into(),
+            });
         }
     }
 }
@@ -189,7 +192,10 @@ pub struct Store {
 
 impl Store {
     pub fn new(base_url: String) -> Store {
-        Store { base_url, inner: Mutex::new(Inner::default()) }
+        Store {
+            base_url,
+            inner: Mutex::new(Inner::default()),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -208,7 +214,10 @@ impl Store {
     }
 
     pub fn get(&self, id: &str) -> Option<Value> {
-        self.lock().predictions.get(id).map(|p| p.to_json(&self.base_url))
+        self.lock()
+            .predictions
+            .get(id)
+            .map(|p| p.to_json(&self.base_url))
     }
 
     pub fn contains(&self, id: &str) -> bool {
@@ -224,7 +233,13 @@ impl Store {
     /// Newest first, as `GET /v1/predictions` lists them.
     pub fn list(&self) -> Vec<Value> {
         let inner = self.lock();
-        inner.order.iter().rev().filter_map(|id| inner.predictions.get(id)).map(|p| p.to_json(&self.base_url)).collect()
+        inner
+            .order
+            .iter()
+            .rev()
+            .filter_map(|id| inner.predictions.get(id))
+            .map(|p| p.to_json(&self.base_url))
+            .collect()
     }
 
     /// What `/_fake/predictions` shows: creation order, with the token and request behind each.
@@ -253,7 +268,11 @@ impl Store {
     }
 
     pub fn deliveries(&self) -> Vec<Value> {
-        self.lock().deliveries.iter().map(DeliveryRecord::to_json).collect()
+        self.lock()
+            .deliveries
+            .iter()
+            .map(DeliveryRecord::to_json)
+            .collect()
     }
 
     pub fn record_request(&self, request: Value) {

@@ -15,11 +15,9 @@ use crate::store::{DeliveryRecord, Event, Outgoing, Store};
 use axum::body::Bytes;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use http_body_util::{BodyExt, Full};
 use hyper::{header, Request, Uri};
 use hyper_util::rt::TokioIo;
-use sha2::Sha256;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -38,12 +36,16 @@ pub struct Delivery {
     pub body: Bytes,
 }
 
+/// Signs with genbase's own `sign_webhook`, as the receiving side of genbase shares it; the
+/// spec's test vector (below) and the independent verifier in tests/ keep both honest.
 pub struct Signer {
-    key: Vec<u8>,
+    secret: String,
 }
 
 impl Signer {
-    /// Accepts `whsec_<base64>` (the Standard Webhooks serialization) or the bare base64.
+    /// Accepts `whsec_<base64>` (the Standard Webhooks serialization) or the bare base64, and
+    /// refuses anything else up front: a mistyped secret would otherwise only show as every
+    /// delivery failing verification.
     pub fn from_secret(secret: &str) -> Result<Signer, String> {
         let secret = secret.trim();
         let encoded = secret.strip_prefix("whsec_").unwrap_or(secret);
@@ -53,21 +55,20 @@ impl Signer {
         if key.is_empty() {
             return Err("--webhook-secret decodes to an empty key".into());
         }
-        Ok(Signer { key })
+        Ok(Signer {
+            secret: format!("whsec_{encoded}"),
+        })
     }
 
+    /// A signer for another key (tampered deliveries).
     pub fn from_key(key: &[u8]) -> Signer {
-        Signer { key: key.to_vec() }
+        Signer {
+            secret: format!("whsec_{}", STANDARD.encode(key)),
+        }
     }
 
     pub fn sign(&self, webhook_id: &str, timestamp: i64, body: &[u8]) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC accepts any key length");
-        mac.update(webhook_id.as_bytes());
-        mac.update(b".");
-        mac.update(timestamp.to_string().as_bytes());
-        mac.update(b".");
-        mac.update(body);
-        format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+        genbase_shared::webhook::sign_webhook(&self.secret, webhook_id, timestamp, body)
     }
 
     pub fn delivery(&self, url: &str, webhook_id: &str, timestamp: i64, body: Bytes) -> Delivery {
@@ -97,17 +98,25 @@ async fn post(d: &Delivery) -> Result<u16, String> {
     let uri: Uri = d.url.parse().map_err(|e| format!("bad webhook URL: {e}"))?;
     match uri.scheme_str() {
         Some("http") => {}
-        Some("https") => return Err("fake-replicate cannot send https webhooks (no TLS); use an http:// URL".into()),
+        Some("https") => {
+            return Err(
+                "fake-replicate cannot send https webhooks (no TLS); use an http:// URL".into(),
+            )
+        }
         _ => return Err("webhook URL must be http://".into()),
     }
     let authority = uri.authority().ok_or("webhook URL has no host")?.clone();
     // `Uri::host` keeps the brackets of an IPv6 literal; the socket API wants them off.
-    let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     let stream = tokio::net::TcpStream::connect((host, authority.port_u16().unwrap_or(80)))
         .await
         .map_err(|e| format!("connect: {e}"))?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
     // The connection task ends with the exchange (the request carries no keep-alive reuse).
     tokio::spawn(conn);
     let request = Request::post(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
@@ -119,7 +128,10 @@ async fn post(d: &Delivery) -> Result<u16, String> {
         .header("webhook-signature", &d.signature)
         .body(Full::new(d.body.clone()))
         .map_err(|e| format!("building the request: {e}"))?;
-    let response = sender.send_request(request).await.map_err(|e| format!("request: {e}"))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("request: {e}"))?;
     let status = response.status().as_u16();
     // Read the answer to its end so the receiver is not cut off mid-write.
     let _ = response.into_body().collect().await;
@@ -138,7 +150,11 @@ pub async fn worker(
 ) {
     while let Some(Outgoing { event, body }) = queue.recv().await {
         let webhook_id = ids::message_id();
-        let attempts = if event == Event::Completed { 1 + retries } else { 1 };
+        let attempts = if event == Event::Completed {
+            1 + retries
+        } else {
+            1
+        };
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=attempts {
             if !store.contains(&prediction_id) {
@@ -150,7 +166,9 @@ pub async fn worker(
             let outcome = send(&delivery).await;
             let delivered = matches!(outcome, Ok(code) if (200..300).contains(&code));
             if event == Event::Completed {
-                store.update(&prediction_id, |p, _| p.last_completed = Some(delivery.clone()));
+                store.update(&prediction_id, |p, _| {
+                    p.last_completed = Some(delivery.clone())
+                });
             }
             store.record_delivery(DeliveryRecord {
                 prediction_id: prediction_id.clone(),
@@ -182,6 +200,15 @@ mod tests {
             signer.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
+    }
+
+    #[test]
+    fn a_foreign_key_signs_differently() {
+        let body = b"{}";
+        let right = Signer::from_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+        let wrong = Signer::from_key(b"some other key");
+        assert_ne!(right.sign("msg_1", 1, body), wrong.sign("msg_1", 1, body));
+        assert!(wrong.sign("msg_1", 1, body).starts_with("v1,"));
     }
 
     #[test]

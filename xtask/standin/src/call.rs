@@ -2,7 +2,7 @@
 //! transactions.html): BEGIN with the access mode, transaction-scoped settings (role settings,
 //! search_path, role, request.*), the main query, COMMIT (ROLLBACK on any error).
 
-use crate::catalog::{Param, Returns, Routine, Volatility};
+use crate::catalog::{Param, Returns, RoleSettings, Routine, Volatility};
 use crate::errors::ApiError;
 use crate::jwt::Identity;
 use deadpool_postgres::{Pool, PoolError};
@@ -17,7 +17,7 @@ pub struct Call {
     /// GET/HEAD, or POST to a STABLE/IMMUTABLE function.
     pub read_only: bool,
     pub identity: Identity,
-    pub role_settings: Vec<(String, String)>,
+    pub role_settings: RoleSettings,
     pub search_path: String,
     pub method: String,
     pub path: String,
@@ -43,11 +43,17 @@ pub async fn run(pool: &Pool, call: Call) -> Result<Outcome, ApiError> {
     let authed = call.identity.authenticated;
     let db = |e: tokio_postgres::Error| db_error(e, authed);
     let mut client = pool.get().await.map_err(pool_error)?;
-    let tx = client.build_transaction().read_only(call.read_only).start().await.map_err(db)?;
+    let tx = client
+        .build_transaction()
+        .read_only(call.read_only)
+        .start()
+        .await
+        .map_err(db)?;
 
     // The impersonated role's own settings first (as PostgREST), then the request's.
     if !call.role_settings.is_empty() {
-        let (names, values): (Vec<String>, Vec<String>) = call.role_settings.iter().cloned().unzip();
+        let (names, values): (Vec<String>, Vec<String>) =
+            call.role_settings.iter().cloned().unzip();
         tx.query_typed(
             "select set_config(k, v, true) from unnest($1::text[], $2::text[]) as s(k, v)",
             &[(&names, Type::TEXT_ARRAY), (&values, Type::TEXT_ARRAY)],
@@ -87,8 +93,12 @@ pub async fn run(pool: &Pool, call: Call) -> Result<Outcome, ApiError> {
         .map_err(db)?;
     }
 
-    let passed: Vec<&Param> =
-        call.routine.params.iter().filter(|p| call.args.contains_key(&p.name)).collect();
+    let passed: Vec<&Param> = call
+        .routine
+        .params
+        .iter()
+        .filter(|p| call.args.contains_key(&p.name))
+        .collect();
     let sql = call_sql(&call.routine, &passed);
     let args = Value::Object(call.args).to_string();
     let rows = if passed.is_empty() {
@@ -130,29 +140,45 @@ pub async fn run(pool: &Pool, call: Call) -> Result<Outcome, ApiError> {
 /// scalar stays a scalar; `returns record` has no column list, so it is called in the select
 /// list instead.
 pub fn call_sql(routine: &Routine, passed: &[&Param]) -> String {
-    let columns: Vec<String> =
-        passed.iter().map(|p| format!("{} {}", ident(&p.name), p.sql_type)).collect();
+    let columns: Vec<String> = passed
+        .iter()
+        .map(|p| format!("{} {}", ident(&p.name), p.sql_type))
+        .collect();
     let named: Vec<String> = passed
         .iter()
         .map(|p| {
             let variadic = if p.variadic { "variadic " } else { "" };
-            format!("{variadic}{} := _pgrst_args.{}", ident(&p.name), ident(&p.name))
+            format!(
+                "{variadic}{} := _pgrst_args.{}",
+                ident(&p.name),
+                ident(&p.name)
+            )
         })
         .collect();
-    let call =
-        format!("{}.{}({})", ident(&routine.schema), ident(&routine.name), named.join(", "));
+    let call = format!(
+        "{}.{}({})",
+        ident(&routine.schema),
+        ident(&routine.name),
+        named.join(", ")
+    );
     let args_from = if passed.is_empty() {
         String::new()
     } else {
-        format!("json_to_record($1::json) as _pgrst_args({})", columns.join(", "))
+        format!(
+            "json_to_record($1::json) as _pgrst_args({})",
+            columns.join(", ")
+        )
     };
     let from_call = if args_from.is_empty() {
         format!("from {call} _pgrst_call")
     } else {
         format!("from {args_from}, {call} _pgrst_call")
     };
-    let from_args =
-        if args_from.is_empty() { String::new() } else { format!(" from {args_from}") };
+    let from_args = if args_from.is_empty() {
+        String::new()
+    } else {
+        format!(" from {args_from}")
+    };
     match routine.returns {
         Returns::Void => format!("select null::text {from_call}"),
         Returns::Single => format!("select to_json(_pgrst_call)::text {from_call}"),
@@ -174,6 +200,12 @@ pub fn ident(name: &str) -> String {
 
 fn db_error(e: tokio_postgres::Error, authenticated: bool) -> ApiError {
     match e.as_db_error() {
+        // `raise sqlstate 'PGRST' using message = '{json}', detail = '{json}'` hands PostgREST
+        // the whole response; the stand-in does not parse that form.
+        Some(db) if db.code().code() == "PGRST" => ApiError::not_implemented(format!(
+            "RAISE SQLSTATE 'PGRST' (full response control); message was {:?}",
+            db.message()
+        )),
         Some(db) => ApiError::from_db(db, authenticated),
         None => client_error(&e),
     }
@@ -181,18 +213,28 @@ fn db_error(e: tokio_postgres::Error, authenticated: bool) -> ApiError {
 
 /// The connection broke mid-request (PostgREST: PGRST001, 503).
 pub fn client_error(e: &tokio_postgres::Error) -> ApiError {
-    ApiError::new(503, "PGRST001", "Database client error. Retrying the connection.")
-        .details(e.to_string())
+    ApiError::new(
+        503,
+        "PGRST001",
+        "Database client error. Retrying the connection.",
+    )
+    .details(e.to_string())
 }
 
 /// No connection could be had: 504 PGRST003 on pool timeout, else 503 PGRST000.
 pub fn pool_error(e: PoolError) -> ApiError {
     match e {
-        PoolError::Timeout(_) => {
-            ApiError::new(504, "PGRST003", "Timed out acquiring connection from connection pool.")
-        }
-        other => ApiError::new(503, "PGRST000", "Database connection error. Retrying the connection.")
-            .details(other.to_string()),
+        PoolError::Timeout(_) => ApiError::new(
+            504,
+            "PGRST003",
+            "Timed out acquiring connection from connection pool.",
+        ),
+        other => ApiError::new(
+            503,
+            "PGRST000",
+            "Database connection error. Retrying the connection.",
+        )
+        .details(other.to_string()),
     }
 }
 
@@ -205,8 +247,18 @@ mod tests {
             schema: "api".into(),
             name: "f".into(),
             params: vec![
-                Param { name: "a".into(), sql_type: "uuid".into(), required: true, variadic: false },
-                Param { name: "b\"x".into(), sql_type: "text".into(), required: false, variadic: false },
+                Param {
+                    name: "a".into(),
+                    sql_type: "uuid".into(),
+                    required: true,
+                    variadic: false,
+                },
+                Param {
+                    name: "b\"x".into(),
+                    sql_type: "text".into(),
+                    required: false,
+                    variadic: false,
+                },
             ],
             has_unnamed_params: false,
             volatility: Volatility::Volatile,
@@ -233,7 +285,10 @@ mod tests {
             call_sql(&r, &[]),
             "select coalesce(json_agg(_pgrst_call), '[]')::text from \"api\".\"f\"() _pgrst_call"
         );
-        assert_eq!(call_sql(&routine(Returns::UntypedSingle), &[]), "select to_json(\"api\".\"f\"())::text");
+        assert_eq!(
+            call_sql(&routine(Returns::UntypedSingle), &[]),
+            "select to_json(\"api\".\"f\"())::text"
+        );
         assert!(call_sql(&routine(Returns::Void), &[]).starts_with("select null::text from"));
     }
 

@@ -57,22 +57,32 @@ pub struct Routine {
 impl Routine {
     /// `api.fn(a => integer, b => text)`, the form PostgREST uses in PGRST203.
     pub fn describe(&self) -> String {
-        let params: Vec<String> =
-            self.params.iter().map(|p| format!("{} => {}", p.name, p.sql_type)).collect();
+        let params: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| format!("{} => {}", p.name, p.sql_type))
+            .collect();
         format!("{}.{}({})", self.schema, self.name, params.join(", "))
     }
 
     /// True when a call naming exactly `keys` fits this signature.
     fn accepts(&self, keys: &BTreeSet<String>) -> bool {
         !self.has_unnamed_params
-            && keys.iter().all(|k| self.params.iter().any(|p| &p.name == k))
-            && self.params.iter().filter(|p| p.required).all(|p| keys.contains(&p.name))
+            && keys
+                .iter()
+                .all(|k| self.params.iter().any(|p| &p.name == k))
+            && self
+                .params
+                .iter()
+                .filter(|p| p.required)
+                .all(|p| keys.contains(&p.name))
     }
 }
 
 /// Reads pg_proc for one (schema, name). `format_type` runs with `search_path = pg_catalog` so
 /// every non-builtin type comes out schema-qualified and resolves whatever search_path the call
-/// later runs with.
+/// later runs with. `character` and `bit` would mean length 1 in a column list (parameters carry
+/// no length), so they become their unlimited forms, as PostgREST does.
 const ROUTINES_SQL: &str = "
 select p.provolatile::text,
        p.proretset,
@@ -83,7 +93,12 @@ select p.provolatile::text,
        p.provariadic <> 0,
        coalesce(p.proargnames, '{}'),
        coalesce(p.proargmodes::text[], '{}'),
-       array(select pg_catalog.format_type(t, null)
+       array(select case t::pg_catalog.regtype
+                      when 'pg_catalog.bpchar'::pg_catalog.regtype then 'pg_catalog.bpchar'
+                      when 'pg_catalog._bpchar'::pg_catalog.regtype then 'pg_catalog.bpchar[]'
+                      when 'pg_catalog.bit'::pg_catalog.regtype then 'pg_catalog.varbit'
+                      when 'pg_catalog._bit'::pg_catalog.regtype then 'pg_catalog.varbit[]'
+                      else pg_catalog.format_type(t, null) end
                from unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) with ordinality u(t, i)
               order by i),
        (select substr(c, 19) from unnest(p.proconfig) c where c like 'statement\\_timeout=%' limit 1)
@@ -111,11 +126,13 @@ select split_part(c, '=', 1), substr(c, strpos(c, '=') + 1)
  order by s.setdatabase";
 
 type Key = (String, String);
+/// A role's settings as (name, value) pairs, in the order they must be applied.
+pub type RoleSettings = Arc<Vec<(String, String)>>;
 
 #[derive(Default)]
 pub struct Catalog {
     routines: RwLock<HashMap<Key, Arc<Vec<Routine>>>>,
-    role_settings: RwLock<HashMap<String, Arc<Vec<(String, String)>>>>,
+    role_settings: RwLock<HashMap<String, RoleSettings>>,
 }
 
 /// The outcome of matching a request's argument names against the overloads of a name.
@@ -156,18 +173,16 @@ impl Catalog {
         Ok(resolve_in(&overloads, schema, name, keys, post_json))
     }
 
-    pub async fn role_settings(
-        &self,
-        pool: &Pool,
-        role: &str,
-    ) -> Result<Arc<Vec<(String, String)>>, ApiError> {
+    pub async fn role_settings(&self, pool: &Pool, role: &str) -> Result<RoleSettings, ApiError> {
         if let Some(s) = read(&self.role_settings).get(role) {
             return Ok(s.clone());
         }
         let client = pool.get().await.map_err(crate::call::pool_error)?;
-        let rows = client.query(ROLE_SETTINGS_SQL, &[&role]).await.map_err(catalog_error)?;
-        let settings: Arc<Vec<(String, String)>> =
-            Arc::new(rows.iter().map(|r| (r.get(0), r.get(1))).collect());
+        let rows = client
+            .query(ROLE_SETTINGS_SQL, &[&role])
+            .await
+            .map_err(catalog_error)?;
+        let settings: RoleSettings = Arc::new(rows.iter().map(|r| (r.get(0), r.get(1))).collect());
         write(&self.role_settings).insert(role.to_string(), settings.clone());
         Ok(settings)
     }
@@ -198,9 +213,19 @@ fn catalog_error(e: tokio_postgres::Error) -> ApiError {
 
 async fn load_routines(pool: &Pool, schema: &str, name: &str) -> Result<Vec<Routine>, ApiError> {
     let mut client = pool.get().await.map_err(crate::call::pool_error)?;
-    let tx = client.build_transaction().read_only(true).start().await.map_err(catalog_error)?;
-    tx.batch_execute("set local search_path to pg_catalog").await.map_err(catalog_error)?;
-    let rows = tx.query(ROUTINES_SQL, &[&schema, &name]).await.map_err(catalog_error)?;
+    let tx = client
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .await
+        .map_err(catalog_error)?;
+    tx.batch_execute("set local search_path to pg_catalog")
+        .await
+        .map_err(catalog_error)?;
+    let rows = tx
+        .query(ROUTINES_SQL, &[&schema, &name])
+        .await
+        .map_err(catalog_error)?;
     tx.commit().await.map_err(catalog_error)?;
     Ok(rows
         .iter()
@@ -347,9 +372,11 @@ fn not_found(
     let mut err = ApiError::new(404, "PGRST202", message).details(details);
     // PostgREST suggests the closest overload's parameters (by fuzzy match); the stand-in
     // suggests the overload sharing the most names with the request.
-    if let Some(best) = overloads.iter().filter(|r| !r.has_unnamed_params).max_by_key(|r| {
-        r.params.iter().filter(|p| keys.contains(&p.name)).count()
-    }) {
+    if let Some(best) = overloads
+        .iter()
+        .filter(|r| !r.has_unnamed_params)
+        .max_by_key(|r| r.params.iter().filter(|p| keys.contains(&p.name)).count())
+    {
         let mut names: Vec<&str> = best.params.iter().map(|p| p.name.as_str()).collect();
         names.sort_unstable();
         err = err.hint(format!(
@@ -388,9 +415,18 @@ mod tests {
         let r = routine_from_parts(
             "api",
             "f",
-            raw(&["a", "b", "o", "c"], &["i", "b", "o", "i"], &["integer", "text", "uuid", "jsonb"], 1),
+            raw(
+                &["a", "b", "o", "c"],
+                &["i", "b", "o", "i"],
+                &["integer", "text", "uuid", "jsonb"],
+                1,
+            ),
         );
-        let got: Vec<(&str, bool)> = r.params.iter().map(|p| (p.name.as_str(), p.required)).collect();
+        let got: Vec<(&str, bool)> = r
+            .params
+            .iter()
+            .map(|p| (p.name.as_str(), p.required))
+            .collect();
         assert_eq!(got, vec![("a", true), ("b", true), ("c", false)]);
         assert!(!r.has_unnamed_params);
     }
@@ -405,8 +441,14 @@ mod tests {
             panic!("missing required arg must not resolve")
         };
         assert_eq!((e.status, e.code.as_str()), (404, "PGRST202"));
-        assert_eq!(e.message, "Could not find the function api.f(b) in the schema cache");
-        assert_eq!(e.hint.as_deref(), Some("Perhaps you meant to call the function api.f(a, b)"));
+        assert_eq!(
+            e.message,
+            "Could not find the function api.f(b) in the schema cache"
+        );
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("Perhaps you meant to call the function api.f(a, b)")
+        );
         let Resolved::NotFound(e) = resolve_in(&o, "api", "f", &keys(&["a", "zz"]), false) else {
             panic!("unknown arg must not resolve")
         };
@@ -414,8 +456,13 @@ mod tests {
             e.details.as_deref(),
             Some("Searched for the function api.f with parameters a, zz, but no matches were found in the schema cache.")
         );
-        let Resolved::NotFound(e) = resolve_in(&[], "api", "nope", &keys(&[]), true) else { panic!() };
-        assert_eq!(e.message, "Could not find the function api.nope without parameters in the schema cache");
+        let Resolved::NotFound(e) = resolve_in(&[], "api", "nope", &keys(&[]), true) else {
+            panic!()
+        };
+        assert_eq!(
+            e.message,
+            "Could not find the function api.nope without parameters in the schema cache"
+        );
         assert_eq!(e.hint, None);
     }
 
@@ -427,13 +474,19 @@ mod tests {
             panic!("expected PGRST203")
         };
         assert_eq!((e.status, e.code.as_str()), (300, "PGRST203"));
-        assert!(e.message.contains("api.f(a => integer), api.f(a => text)"), "{}", e.message);
+        assert!(
+            e.message.contains("api.f(a => integer), api.f(a => text)"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn unnamed_parameters_are_reported_as_not_implemented() {
         let f = routine_from_parts("api", "f", raw(&[], &[], &["json"], 0));
-        let Resolved::NotFound(e) = resolve_in(&[f], "api", "f", &keys(&["x"]), true) else { panic!() };
+        let Resolved::NotFound(e) = resolve_in(&[f], "api", "f", &keys(&["x"]), true) else {
+            panic!()
+        };
         assert_eq!((e.status, e.code.as_str()), (501, "STANDIN501"));
     }
 }

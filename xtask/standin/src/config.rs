@@ -100,7 +100,11 @@ impl Config {
         }
         let db_pool_size = match db_pool_size.parse::<usize>() {
             Ok(n) if n > 0 => n,
-            _ => return Err(format!("--db-pool-size {db_pool_size:?} must be a positive integer")),
+            _ => {
+                return Err(format!(
+                    "--db-pool-size {db_pool_size:?} must be a positive integer"
+                ))
+            }
         };
         Ok(Command::Run(Config {
             listen,
@@ -121,7 +125,11 @@ impl Config {
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 #[cfg(test)]
@@ -161,10 +169,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_input_with_a_message() {
-        assert!(Config::parse(["--listen", "x"]).unwrap_err().contains("--listen"));
-        assert!(Config::parse(["--listen", "127.0.0.1:1"]).unwrap_err().contains("--db-uri"));
-        assert!(Config::parse(["--db-uri", "u", "--bogus"]).unwrap_err().contains("--bogus"));
-        assert!(Config::parse(["--db-uri"]).unwrap_err().contains("needs a value"));
+        assert!(Config::parse(["--listen", "x"])
+            .unwrap_err()
+            .contains("--listen"));
+        assert!(Config::parse(["--listen", "127.0.0.1:1"])
+            .unwrap_err()
+            .contains("--db-uri"));
+        assert!(Config::parse(["--db-uri", "u", "--bogus"])
+            .unwrap_err()
+            .contains("--bogus"));
+        assert!(Config::parse(["--db-uri"])
+            .unwrap_err()
+            .contains("needs a value"));
         assert!(Config::parse(["--db-uri", "u", "--schemas", " , "]).is_err());
         assert!(Config::parse(["--db-uri", "u", "--db-pool-size", "0"]).is_err());
         assert_eq!(Config::parse(["--help"]).unwrap(), Command::Help);

@@ -1,7 +1,7 @@
 //! The `{code, message, details, hint}` error body and PostgREST's SQLSTATE -> HTTP status table
 //! (docs.postgrest.org, references/errors.html, "HTTP Status Codes").
 
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -14,7 +14,9 @@ pub struct ApiError {
     pub message: String,
     pub details: Option<String>,
     pub hint: Option<String>,
-    pub headers: Vec<(&'static str, String)>,
+    /// `WWW-Authenticate` challenge, the one extra header PostgREST sends with errors (on 401s).
+    /// Boxed to keep the error small: it travels in every `Result` of the request path.
+    pub www_authenticate: Option<Box<str>>,
 }
 
 impl ApiError {
@@ -25,7 +27,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             hint: None,
-            headers: Vec::new(),
+            www_authenticate: None,
         }
     }
 
@@ -39,8 +41,8 @@ impl ApiError {
         self
     }
 
-    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> ApiError {
-        self.headers.push((name, value.into()));
+    pub fn www_authenticate(mut self, challenge: impl Into<String>) -> ApiError {
+        self.www_authenticate = Some(challenge.into().into_boxed_str());
         self
     }
 
@@ -61,7 +63,7 @@ impl ApiError {
         e.hint = err.hint().map(String::from);
         if e.status == 401 {
             // PostgREST adds this to every 401 that comes from the database.
-            e.headers.push(("www-authenticate", "Bearer".into()));
+            e = e.www_authenticate("Bearer");
         }
         e
     }
@@ -85,10 +87,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
-        for (name, value) in &self.headers {
-            if let Ok(v) = HeaderValue::from_str(value) {
-                headers.append(HeaderName::from_static(name), v);
-            }
+        if let Some(v) = self
+            .www_authenticate
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, v);
         }
         resp
     }
@@ -106,34 +110,34 @@ enum Rule {
 /// before the class (`NN*`) they belong to. `PTxyz` and "everything else is 400" are handled in
 /// [`sqlstate_status`].
 const TABLE: &[(&str, Rule)] = &[
-    ("08*", Rule::Status(503)),   // pg connection err
-    ("09*", Rule::Status(500)),   // triggered action exception
-    ("0L*", Rule::Status(403)),   // invalid grantor
-    ("0P*", Rule::Status(403)),   // invalid role specification
-    ("23503", Rule::Status(409)), // foreign key violation
-    ("23505", Rule::Status(409)), // uniqueness violation
-    ("25006", Rule::Status(405)), // read only sql transaction
-    ("25*", Rule::Status(500)),   // invalid transaction state
-    ("28*", Rule::Status(403)),   // invalid auth specification
-    ("2D*", Rule::Status(500)),   // invalid transaction termination
-    ("38*", Rule::Status(500)),   // external routine exception
-    ("39*", Rule::Status(500)),   // external routine invocation
-    ("3B*", Rule::Status(500)),   // savepoint exception
-    ("40*", Rule::Status(500)),   // transaction rollback
-    ("53400", Rule::Status(500)), // config limit exceeded
-    ("53*", Rule::Status(503)),   // insufficient resources
-    ("54*", Rule::Status(500)),   // too complex
-    ("55*", Rule::Status(500)),   // obj not in prerequisite state
-    ("57*", Rule::Status(500)),   // operator intervention
-    ("58*", Rule::Status(500)),   // system error
-    ("F0*", Rule::Status(500)),   // config file error
-    ("HV*", Rule::Status(500)),   // foreign data wrapper error
-    ("P0001", Rule::Status(400)), // default code for "raise"
-    ("P0*", Rule::Status(500)),   // PL/pgSQL error
-    ("XX*", Rule::Status(500)),   // internal error
-    ("42883", Rule::Status(404)), // undefined function
-    ("42P01", Rule::Status(404)), // undefined table
-    ("42P17", Rule::Status(500)), // infinite recursion
+    ("08*", Rule::Status(503)),          // pg connection err
+    ("09*", Rule::Status(500)),          // triggered action exception
+    ("0L*", Rule::Status(403)),          // invalid grantor
+    ("0P*", Rule::Status(403)),          // invalid role specification
+    ("23503", Rule::Status(409)),        // foreign key violation
+    ("23505", Rule::Status(409)),        // uniqueness violation
+    ("25006", Rule::Status(405)),        // read only sql transaction
+    ("25*", Rule::Status(500)),          // invalid transaction state
+    ("28*", Rule::Status(403)),          // invalid auth specification
+    ("2D*", Rule::Status(500)),          // invalid transaction termination
+    ("38*", Rule::Status(500)),          // external routine exception
+    ("39*", Rule::Status(500)),          // external routine invocation
+    ("3B*", Rule::Status(500)),          // savepoint exception
+    ("40*", Rule::Status(500)),          // transaction rollback
+    ("53400", Rule::Status(500)),        // config limit exceeded
+    ("53*", Rule::Status(503)),          // insufficient resources
+    ("54*", Rule::Status(500)),          // too complex
+    ("55*", Rule::Status(500)),          // obj not in prerequisite state
+    ("57*", Rule::Status(500)),          // operator intervention
+    ("58*", Rule::Status(500)),          // system error
+    ("F0*", Rule::Status(500)),          // config file error
+    ("HV*", Rule::Status(500)),          // foreign data wrapper error
+    ("P0001", Rule::Status(400)),        // default code for "raise"
+    ("P0*", Rule::Status(500)),          // PL/pgSQL error
+    ("XX*", Rule::Status(500)),          // internal error
+    ("42883", Rule::Status(404)),        // undefined function
+    ("42P01", Rule::Status(404)),        // undefined table
+    ("42P17", Rule::Status(500)),        // infinite recursion
     ("42501", Rule::AuthenticatedOr401), // insufficient privileges
 ];
 

@@ -23,6 +23,9 @@ use std::sync::Arc;
 /// Largest request body accepted (PostgREST has none; Supabase's gateway has its own).
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+/// How much of an oversized body is read and dropped before answering 413 (see [`read_body`]).
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
 pub const JWKS_PATH: &str = "/auth/v1/.well-known/jwks.json";
 
 pub struct App {
@@ -40,7 +43,10 @@ pub fn router(app: Arc<App>) -> Router {
 enum Route {
     /// `name` is the decoded function name; `path` is what PostgREST itself would see (Supabase's
     /// gateway strips `/rest/v1`), i.e. the value of `request.path`.
-    Rpc { name: String, path: String },
+    Rpc {
+        name: String,
+        path: String,
+    },
     Jwks,
     Other,
 }
@@ -67,7 +73,11 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let resp = match route(parts.uri.path()) {
         Route::Rpc { name, path } => rpc(&app, &parts, body, name, path).await,
         Route::Jwks if parts.method == Method::GET || parts.method == Method::HEAD => {
-            Ok(json_response(StatusCode::OK, app.keys.public_jwks.to_string(), &parts.method))
+            Ok(json_response(
+                StatusCode::OK,
+                app.keys.public_jwks.to_string(),
+                &parts.method,
+            ))
         }
         _ => Err(ApiError::not_implemented(format!(
             "{} {} (it serves only POST/GET /rest/v1/rpc/<function> and GET {JWKS_PATH})",
@@ -77,7 +87,13 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     };
     resp.unwrap_or_else(|e| {
         if e.status >= 500 && e.code != "STANDIN501" {
-            eprintln!("postgrest-standin: {} {} -> {} {}", parts.method, parts.uri, e.status, e.body());
+            eprintln!(
+                "postgrest-standin: {} {} -> {} {}",
+                parts.method,
+                parts.uri,
+                e.status,
+                e.body()
+            );
         }
         e.into_response()
     })
@@ -93,10 +109,16 @@ async fn rpc(
     let method = &parts.method;
     let is_get = method == Method::GET || method == Method::HEAD;
     if method == Method::OPTIONS {
-        return Err(ApiError::not_implemented("OPTIONS requests (CORS preflight, allowed methods)"));
+        return Err(ApiError::not_implemented(
+            "OPTIONS requests (CORS preflight, allowed methods)",
+        ));
     }
     if !is_get && method != Method::POST {
-        return Err(ApiError::new(405, "PGRST101", format!("Cannot use the {method} method on RPC")));
+        return Err(ApiError::new(
+            405,
+            "PGRST101",
+            format!("Cannot use the {method} method on RPC"),
+        ));
     }
     // PostgREST authenticates before it looks at anything else in the request.
     let identity = jwt::authenticate(
@@ -117,7 +139,11 @@ async fn rpc(
     };
 
     let keys: BTreeSet<String> = args.keys().cloned().collect();
-    let routine = match app.catalog.resolve(&app.pool, &schema, &name, &keys, !is_get).await? {
+    let routine = match app
+        .catalog
+        .resolve(&app.pool, &schema, &name, &keys, !is_get)
+        .await?
+    {
         Resolved::Found(r) => r,
         Resolved::NotFound(e) | Resolved::Ambiguous(e) => return Err(e),
     };
@@ -132,7 +158,7 @@ async fn rpc(
         routine,
         args,
         identity,
-        role_settings: role_settings.as_ref().clone(),
+        role_settings,
         search_path,
         method: method.to_string(),
         path,
@@ -160,7 +186,11 @@ async fn rpc(
 }
 
 fn json_response(status: StatusCode, body: String, method: &Method) -> Response {
-    let body = if method == Method::HEAD { String::new() } else { body };
+    let body = if method == Method::HEAD {
+        String::new()
+    } else {
+        body
+    };
     let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -183,23 +213,38 @@ fn unix_now() -> i64 {
 /// The schema from `Accept-Profile` (GET/HEAD) or `Content-Profile` (POST); PGRST106 when it is
 /// not exposed.
 fn profile(headers: &HeaderMap, is_get: bool, config: &Config) -> Result<String, ApiError> {
-    let name = if is_get { "accept-profile" } else { "content-profile" };
+    let name = if is_get {
+        "accept-profile"
+    } else {
+        "content-profile"
+    };
     match header_str(headers, name) {
         None => Ok(config.default_schema().to_string()),
         Some(s) if config.schemas.iter().any(|x| x == s) => Ok(s.to_string()),
-        Some(s) => Err(ApiError::new(406, "PGRST106", format!("Invalid schema: {s}"))
-            .hint(format!("Only the following schemas are exposed: {}", config.schemas.join(", ")))),
+        Some(s) => Err(
+            ApiError::new(406, "PGRST106", format!("Invalid schema: {s}")).hint(format!(
+                "Only the following schemas are exposed: {}",
+                config.schemas.join(", ")
+            )),
+        ),
     }
 }
 
 /// Only JSON responses are implemented (not CSV, XML, singular objects, plans, ...).
 fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(accept) = header_str(headers, header::ACCEPT.as_str()) else { return Ok(()) };
+    let Some(accept) = header_str(headers, header::ACCEPT.as_str()) else {
+        return Ok(());
+    };
     if accept.trim().is_empty() {
         return Ok(());
     }
     let json_ok = accept.split(',').any(|m| {
-        let media = m.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = m
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         matches!(media.as_str(), "*/*" | "application/*" | "application/json")
     });
     if json_ok {
@@ -215,7 +260,11 @@ fn check_accept(headers: &HeaderMap) -> Result<(), ApiError> {
 /// under PostgREST's default configuration (`tx=` needs db-tx-end=commit-allow-override,
 /// `return=`/`missing=`/`resolution=` concern table writes) and are ignored as PostgREST does.
 fn check_prefer(headers: &HeaderMap) -> Result<(), ApiError> {
-    for value in headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()) {
+    for value in headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
         for pref in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (key, val) = pref.split_once('=').unwrap_or((pref, ""));
             let refused = match key.trim() {
@@ -224,7 +273,9 @@ fn check_prefer(headers: &HeaderMap) -> Result<(), ApiError> {
                 _ => false,
             };
             if refused {
-                return Err(ApiError::not_implemented(format!("the `Prefer: {pref}` preference")));
+                return Err(ApiError::not_implemented(format!(
+                    "the `Prefer: {pref}` preference"
+                )));
             }
         }
     }
@@ -236,7 +287,12 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
         // PostgREST assumes JSON when no type is given.
         None => Ok(()),
         Some(ct) => {
-            let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let media = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if media.is_empty() || media == "application/json" {
                 Ok(())
             } else {
@@ -249,16 +305,47 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 }
 
 async fn body_args(headers: &HeaderMap, body: Body) -> Result<Map<String, Value>, ApiError> {
+    let bytes = read_body(headers, body).await?;
+    parse_body(&bytes)
+}
+
+/// Reads at most [`BODY_LIMIT`] bytes. A larger body is still read (up to [`DRAIN_LIMIT`]) and
+/// dropped before answering 413: most clients write the whole body before reading the reply,
+/// and closing on them mid-write turns a clear 413 into a "broken pipe".
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Vec<u8>, ApiError> {
+    use axum::body::HttpBody;
     let too_large = || {
-        ApiError::new(413, "STANDIN413", "Request body too large")
-            .details(format!("postgrest-standin accepts at most {BODY_LIMIT} bytes"))
+        ApiError::new(413, "STANDIN413", "Request body too large").details(format!(
+            "postgrest-standin accepts at most {BODY_LIMIT} bytes"
+        ))
     };
-    let declared = header_str(headers, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+    let declared =
+        header_str(headers, header::CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT as u64) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|_| too_large())?;
-    parse_body(&bytes)
+    let mut body = std::pin::pin!(body);
+    let mut bytes = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(400, "PGRST102", "Empty or invalid json")
+                .details(format!("reading the body failed: {e}"))
+        })?;
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > DRAIN_LIMIT {
+                return Err(too_large());
+            }
+            if seen <= BODY_LIMIT {
+                bytes.extend_from_slice(&data);
+            }
+        }
+    }
+    if seen > BODY_LIMIT {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// The body of a POST: a JSON object whose keys are the argument names. An empty body means no
@@ -284,7 +371,9 @@ fn parse_body(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
 fn classify_query(query: &str) -> Result<Map<String, Value>, ApiError> {
     let mut args = Map::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let Some((k, v)) = pair.split_once('=') else { continue };
+        let Some((k, v)) = pair.split_once('=') else {
+            continue;
+        };
         let (k, v) = (decode_component(k), decode_component(v));
         let last = k.rsplit('.').next().unwrap_or("");
         if k == "select" && v == "*" {
@@ -293,7 +382,9 @@ fn classify_query(query: &str) -> Result<Map<String, Value>, ApiError> {
         if matches!(k.as_str(), "select" | "columns" | "on_conflict")
             || matches!(last, "order" | "limit" | "offset" | "and" | "or")
         {
-            return Err(ApiError::not_implemented(format!("the `{k}=` query parameter")));
+            return Err(ApiError::not_implemented(format!(
+                "the `{k}=` query parameter"
+            )));
         }
         if k.contains('.') || is_filter_value(&v) {
             return Err(ApiError::not_implemented(format!(
@@ -312,7 +403,9 @@ fn classify_query(query: &str) -> Result<Map<String, Value>, ApiError> {
 
 /// `+` is a space and `%xx` an escape, as in PostgREST's `parseQueryReplacePlus True`.
 fn decode_component(s: &str) -> String {
-    percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned()
+    percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 const OPERATORS: &[&str] = &[
@@ -342,7 +435,10 @@ fn is_filter_value(v: &str) -> bool {
 fn headers_json(headers: &HeaderMap) -> Value {
     let mut map = Map::new();
     for (name, value) in headers {
-        map.insert(name.as_str().to_string(), Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()));
+        map.insert(
+            name.as_str().to_string(),
+            Value::String(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        );
     }
     Value::Object(map)
 }
@@ -350,7 +446,11 @@ fn headers_json(headers: &HeaderMap) -> Value {
 /// `request.cookies`: the `Cookie` header(s) as a JSON object.
 fn cookies_json(headers: &HeaderMap) -> Value {
     let mut map = Map::new();
-    for value in headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+    for value in headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+    {
         for pair in value.split(';') {
             if let Some((k, v)) = pair.split_once('=') {
                 map.insert(k.trim().to_string(), Value::String(v.trim().to_string()));
@@ -367,10 +467,30 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(route("/rest/v1/rpc/get_x"), Route::Rpc { name: "get_x".into(), path: "/rpc/get_x".into() });
-        assert_eq!(route("/rpc/a%20b"), Route::Rpc { name: "a b".into(), path: "/rpc/a%20b".into() });
+        assert_eq!(
+            route("/rest/v1/rpc/get_x"),
+            Route::Rpc {
+                name: "get_x".into(),
+                path: "/rpc/get_x".into()
+            }
+        );
+        assert_eq!(
+            route("/rpc/a%20b"),
+            Route::Rpc {
+                name: "a b".into(),
+                path: "/rpc/a%20b".into()
+            }
+        );
         assert_eq!(route(JWKS_PATH), Route::Jwks);
-        for other in ["/rest/v1/profiles", "/rest/v1/", "/rest/v1/rpc/", "/rest/v1/rpc/a/b", "/auth/v1/token", "/", "/rest/v1rpc/x"] {
+        for other in [
+            "/rest/v1/profiles",
+            "/rest/v1/",
+            "/rest/v1/rpc/",
+            "/rest/v1/rpc/a/b",
+            "/auth/v1/token",
+            "/",
+            "/rest/v1rpc/x",
+        ] {
             assert_eq!(route(other), Route::Other, "{other}");
         }
     }
@@ -381,7 +501,20 @@ mod tests {
             Value::Object(classify_query("a=1&b=x+y&c=%7B1,2%7D&flag&select=*").unwrap()),
             json!({"a": "1", "b": "x y", "c": "{1,2}"})
         );
-        for refused in ["select=id", "order=id", "limit=1", "x.offset=2", "or=(a.eq.1)", "id=eq.1", "a=not.is.null", "a=in.(1,2)", "t=fts(english).cat", "a.b=1", "a=1&a=2", "columns=a"] {
+        for refused in [
+            "select=id",
+            "order=id",
+            "limit=1",
+            "x.offset=2",
+            "or=(a.eq.1)",
+            "id=eq.1",
+            "a=not.is.null",
+            "a=in.(1,2)",
+            "t=fts(english).cat",
+            "a.b=1",
+            "a=1&a=2",
+            "columns=a",
+        ] {
             let e = classify_query(refused).unwrap_err();
             assert_eq!(e.status, 501, "{refused}");
         }
@@ -392,7 +525,10 @@ mod tests {
     #[test]
     fn body_is_an_object_of_named_args() {
         assert_eq!(parse_body(b"").unwrap(), Map::new());
-        assert_eq!(parse_body(b" {\"a\": 1} ").unwrap().get("a"), Some(&json!(1)));
+        assert_eq!(
+            parse_body(b" {\"a\": 1} ").unwrap().get("a"),
+            Some(&json!(1))
+        );
         assert_eq!(parse_body(b"{nope").unwrap_err().code, "PGRST102");
         assert_eq!(parse_body(b"5").unwrap_err().code, "PGRST102");
         assert_eq!(parse_body(b"[1]").unwrap_err().status, 501);
@@ -404,22 +540,39 @@ mod tests {
         assert!(check_accept(&h).is_ok());
         h.insert("accept", HeaderValue::from_static("text/csv"));
         assert_eq!(check_accept(&h).unwrap_err().status, 501);
-        h.insert("accept", HeaderValue::from_static("text/csv, application/json;q=0.9"));
+        h.insert(
+            "accept",
+            HeaderValue::from_static("text/csv, application/json;q=0.9"),
+        );
         assert!(check_accept(&h).is_ok());
-        h.insert("accept", HeaderValue::from_static("application/vnd.pgrst.object+json"));
+        h.insert(
+            "accept",
+            HeaderValue::from_static("application/vnd.pgrst.object+json"),
+        );
         assert_eq!(check_accept(&h).unwrap_err().status, 501);
 
         let mut p = HeaderMap::new();
-        p.insert("prefer", HeaderValue::from_static("return=minimal, tx=commit"));
+        p.insert(
+            "prefer",
+            HeaderValue::from_static("return=minimal, tx=commit"),
+        );
         assert!(check_prefer(&p).is_ok());
-        for refused in ["params=single-object", "count=exact", "handling=strict", "timezone=UTC"] {
+        for refused in [
+            "params=single-object",
+            "count=exact",
+            "handling=strict",
+            "timezone=UTC",
+        ] {
             p.insert("prefer", HeaderValue::from_str(refused).unwrap());
             assert_eq!(check_prefer(&p).unwrap_err().status, 501, "{refused}");
         }
 
         let mut c = HeaderMap::new();
         assert!(check_content_type(&c).is_ok());
-        c.insert("content-type", HeaderValue::from_static("application/json; charset=utf-8"));
+        c.insert(
+            "content-type",
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
         assert!(check_content_type(&c).is_ok());
         c.insert("content-type", HeaderValue::from_static("text/plain"));
         assert_eq!(check_content_type(&c).unwrap_err().status, 501);

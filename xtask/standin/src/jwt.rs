@@ -11,7 +11,12 @@ use serde_json::Value;
 /// PostgREST allows 30 s of clock skew on exp/nbf/iat and checks no audience or issuer unless
 /// configured (the stand-in has no such settings).
 fn policy() -> Policy {
-    Policy { audience: None, issuer: None, leeway_secs: 30, require_role: false }
+    Policy {
+        audience: None,
+        issuer: None,
+        leeway_secs: 30,
+        require_role: false,
+    }
 }
 
 /// The identity a request runs as.
@@ -67,7 +72,11 @@ pub fn authenticate(
         }
     };
     let authenticated = role != anon_role;
-    Ok(Identity { role, claims: raw, authenticated })
+    Ok(Identity {
+        role,
+        claims: raw,
+        authenticated,
+    })
 }
 
 /// `Bearer xxx` or `bearer xxx` (PostgREST accepts both spellings). Any other scheme is not a
@@ -89,7 +98,7 @@ fn jwt_error(code: &str, message: String) -> ApiError {
         "Bearer error=\"invalid_token\", error_description={}",
         serde_json::to_string(&message).unwrap_or_default()
     );
-    ApiError::new(401, code, message).header("www-authenticate", challenge)
+    ApiError::new(401, code, message).www_authenticate(challenge)
 }
 
 /// `genbase_shared::auth` errors -> PostgREST's JWT errors and messages (PostgREST.Error).
@@ -118,14 +127,25 @@ mod tests {
     const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     fn keys() -> Keys {
-        Keys { key_set: KeySet::empty().with_hs256_secret(SECRET), any: true, public_jwks: json!({"keys": []}) }
+        Keys {
+            key_set: KeySet::empty().with_hs256_secret(SECRET),
+            any: true,
+            public_jwks: json!({"keys": []}),
+        }
     }
 
     #[test]
     fn no_token_or_other_scheme_is_anonymous() {
         for header in [None, Some("Basic abc"), Some("Token x.y.z")] {
             let id = authenticate(header, &keys(), "anon", 0).unwrap();
-            assert_eq!(id, Identity { role: "anon".into(), claims: json!({"role": "anon"}), authenticated: false });
+            assert_eq!(
+                id,
+                Identity {
+                    role: "anon".into(),
+                    claims: json!({"role": "anon"}),
+                    authenticated: false
+                }
+            );
         }
     }
 
@@ -138,24 +158,49 @@ mod tests {
         ] {
             let e = authenticate(Some(header), &keys(), "anon", 0).unwrap_err();
             assert_eq!((e.status, e.code.as_str()), (401, code), "{header}");
-            assert!(e.headers.iter().any(|(n, v)| *n == "www-authenticate" && v.starts_with("Bearer error=\"invalid_token\"")));
+            let challenge = e.www_authenticate.as_deref().unwrap_or_default();
+            assert!(
+                challenge.starts_with("Bearer error=\"invalid_token\""),
+                "{challenge}"
+            );
         }
     }
 
     #[test]
     fn role_claim_or_anon() {
         let now = 1_700_000_000;
-        let t = mint_hs256(&json!({"role": "authenticated", "sub": "u", "exp": now + 60}), SECRET, None);
+        let t = mint_hs256(
+            &json!({"role": "authenticated", "sub": "u", "exp": now + 60}),
+            SECRET,
+            None,
+        );
         let id = authenticate(Some(&format!("Bearer {t}")), &keys(), "anon", now).unwrap();
-        assert_eq!((id.role.as_str(), id.authenticated), ("authenticated", true));
+        assert_eq!(
+            (id.role.as_str(), id.authenticated),
+            ("authenticated", true)
+        );
         let t = mint_hs256(&json!({"sub": "u", "exp": now + 60}), SECRET, None);
         let id = authenticate(Some(&format!("Bearer {t}")), &keys(), "anon", now).unwrap();
         assert_eq!((id.role.as_str(), id.authenticated), ("anon", false));
-        assert_eq!(id.claims, json!({"sub": "u", "exp": now + 60, "role": "anon"}));
-        let t = mint_hs256(&json!({"role": "authenticated", "exp": now - 31}), SECRET, None);
+        assert_eq!(
+            id.claims,
+            json!({"sub": "u", "exp": now + 60, "role": "anon"})
+        );
+        let t = mint_hs256(
+            &json!({"role": "authenticated", "exp": now - 31}),
+            SECRET,
+            None,
+        );
         let e = authenticate(Some(&format!("Bearer {t}")), &keys(), "anon", now).unwrap_err();
-        assert_eq!((e.status, e.code.as_str(), e.message.as_str()), (401, "PGRST303", "JWT expired"));
-        let none = Keys { key_set: KeySet::empty(), any: false, public_jwks: json!({}) };
+        assert_eq!(
+            (e.status, e.code.as_str(), e.message.as_str()),
+            (401, "PGRST303", "JWT expired")
+        );
+        let none = Keys {
+            key_set: KeySet::empty(),
+            any: false,
+            public_jwks: json!({}),
+        };
         let e = authenticate(Some(&format!("Bearer {t}")), &none, "anon", now).unwrap_err();
         assert_eq!((e.status, e.code.as_str()), (500, "PGRST300"));
     }

@@ -26,7 +26,11 @@ impl Keys {
             let doc: Value = serde_json::from_str(&text)
                 .map_err(|e| format!("{}: not JSON: {e}", path.display()))?;
             // PostgREST accepts one JWK or a set; so does the stand-in.
-            let set = if doc.get("keys").is_some() { doc } else { json!({ "keys": [doc] }) };
+            let set = if doc.get("keys").is_some() {
+                doc
+            } else {
+                json!({ "keys": [doc] })
+            };
             // Verification needs only the public half; handing the verifier exactly what is
             // served also keeps private members it might not expect out of its way.
             public_jwks = public_view(&set);
@@ -48,7 +52,11 @@ impl Keys {
             key_set = key_set.with_hs256_secret(secret.as_bytes());
             any = true;
         }
-        Ok(Keys { key_set, any, public_jwks })
+        Ok(Keys {
+            key_set,
+            any,
+            public_jwks,
+        })
     }
 }
 

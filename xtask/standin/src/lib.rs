@@ -22,36 +22,54 @@ use tokio_postgres::NoTls;
 
 /// Serves until SIGINT or SIGTERM. Errors are one readable line for stderr.
 pub async fn run(config: Config) -> Result<(), String> {
-    let keys = keys::Keys::load(config.jwt_secret_file.as_deref(), config.jwks_file.as_deref())?;
+    let keys = keys::Keys::load(
+        config.jwt_secret_file.as_deref(),
+        config.jwks_file.as_deref(),
+    )?;
     let pool = pool(&config)?;
     check_database(&pool, &config).await?;
 
     let catalog = Arc::new(Catalog::default());
-    tokio::spawn(listener::listen_pgrst(config.db_uri.clone(), catalog.clone()));
-    tokio::spawn(listener::on_sigusr1(catalog.clone()));
+    tokio::spawn(listener::listen_pgrst(
+        config.db_uri.clone(),
+        catalog.clone(),
+    ));
+    tokio::spawn(listener::on_sigusr1(catalog.clone())?);
 
     let tcp = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = tcp.local_addr().map_err(|e| e.to_string())?;
-    let app = Arc::new(App { config, keys, catalog, pool });
+    let app = Arc::new(App {
+        config,
+        keys,
+        catalog,
+        pool,
+    });
+    // Installed before announcing readiness: a signal sent right after the line must not find
+    // the default action (immediate death) still in place.
+    let shutdown = shutdown_signal()?;
     // The line tooling waits for; with `--listen HOST:0` it is also how the port is learnt.
     println!("listening on http://{addr}");
     let _ = std::io::stdout().flush();
     axum::serve(tcp, http::router(app))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| format!("server error: {e}"))
 }
 
 fn pool(config: &Config) -> Result<Pool, String> {
-    let pg: tokio_postgres::Config =
-        config.db_uri.parse().map_err(|e| format!("--db-uri is not a valid connection string: {e}"))?;
+    let pg: tokio_postgres::Config = config
+        .db_uri
+        .parse()
+        .map_err(|e| format!("--db-uri is not a valid connection string: {e}"))?;
     let manager = Manager::from_config(
         pg,
         NoTls,
         // Every request ends its own transaction, so a returned connection is clean.
-        ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
     );
     Pool::builder(manager)
         .max_size(config.db_pool_size)
@@ -87,22 +105,31 @@ async fn check_database(pool: &Pool, config: &Config) -> Result<(), String> {
         .map_err(|e| format!("cannot query the database: {e}"))?;
     let missing: Vec<String> = row.get(0);
     if !missing.is_empty() {
-        eprintln!("postgrest-standin: warning: exposed schema(s) not found: {}", missing.join(", "));
+        eprintln!(
+            "postgrest-standin: warning: exposed schema(s) not found: {}",
+            missing.join(", ")
+        );
     }
     if !row.get::<_, bool>(1) {
-        eprintln!("postgrest-standin: warning: the anonymous role {:?} does not exist", config.anon_role);
+        eprintln!(
+            "postgrest-standin: warning: the anonymous role {:?} does not exist",
+            config.anon_role
+        );
     }
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on the first SIGINT or SIGTERM; the handlers are installed when this is called.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>, String> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
-        // Without signal handlers the process still dies on the default action.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
-    }
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
+    let mut term =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }

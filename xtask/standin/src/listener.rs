@@ -39,11 +39,16 @@ pub async fn listen_pgrst(db_uri: String, catalog: Arc<Catalog>) {
     }
 }
 
-/// SIGUSR1 clears the cache, as it makes PostgREST reload its schema cache.
-pub async fn on_sigusr1(catalog: Arc<Catalog>) {
+/// SIGUSR1 clears the cache, as it makes PostgREST reload its schema cache. The handler is
+/// installed by this call (SIGUSR1's default action would kill the process), the returned
+/// future serves it.
+pub fn on_sigusr1(catalog: Arc<Catalog>) -> Result<impl std::future::Future<Output = ()>, String> {
     use tokio::signal::unix::{signal, SignalKind};
-    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else { return };
-    while usr1.recv().await.is_some() {
-        catalog.clear();
-    }
+    let mut usr1 =
+        signal(SignalKind::user_defined1()).map_err(|e| format!("cannot handle SIGUSR1: {e}"))?;
+    Ok(async move {
+        while usr1.recv().await.is_some() {
+            catalog.clear();
+        }
+    })
 }

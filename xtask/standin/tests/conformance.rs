@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, OnceLock};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 const FIXTURES: &str = include_str!("fixtures.sql");
@@ -33,7 +33,9 @@ fn database_url() -> String {
 
 /// The same server, as the `authenticator` role the stand-in must connect with.
 fn authenticator_uri() -> String {
-    let cfg: postgres::Config = database_url().parse().expect("DATABASE_URL is not a valid URL");
+    let cfg: postgres::Config = database_url()
+        .parse()
+        .expect("DATABASE_URL is not a valid URL");
     let host = match cfg.get_hosts().first() {
         Some(postgres::config::Host::Tcp(h)) => h.clone(),
         Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
@@ -50,7 +52,8 @@ fn fixtures() {
     LOADED.get_or_init(|| {
         let mut db = postgres::Client::connect(&database_url(), postgres::NoTls)
             .expect("cannot connect to DATABASE_URL");
-        db.batch_execute(FIXTURES).expect("loading tests/fixtures.sql failed");
+        db.batch_execute(FIXTURES)
+            .expect("loading tests/fixtures.sql failed");
     });
 }
 
@@ -70,7 +73,11 @@ impl Keys {
         let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         let es256 = SigningKey::random(&mut rng);
         let kid = format!("test-{}", rng.next_u32());
-        let dir = std::env::temp_dir().join(format!("standin-test-{}-{}", std::process::id(), rng.next_u32()));
+        let dir = std::env::temp_dir().join(format!(
+            "standin-test-{}-{}",
+            std::process::id(),
+            rng.next_u32()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("jwt_secret"), format!("{secret}\n")).unwrap();
         let mut jwk = serde_json::to_value(JsonWebKey::from(es256.verifying_key())).unwrap();
@@ -80,17 +87,26 @@ impl Keys {
         // A private member, as a careless JWKS file might hold: it must never be served.
         jwk["d"] = json!("must-not-be-served");
         std::fs::write(dir.join("jwks.json"), json!({ "keys": [jwk] }).to_string()).unwrap();
-        Keys { dir, secret, es256, kid }
+        Keys {
+            dir,
+            secret,
+            es256,
+            kid,
+        }
     }
 
     fn hs256(&self, claims: Value) -> String {
         let key = Hs256Key::new(self.secret.as_bytes());
-        Hs256.token(&Header::empty(), &Claims::new(claims), &key).unwrap()
+        Hs256
+            .token(&Header::empty(), &Claims::new(claims), &key)
+            .unwrap()
     }
 
     fn es256(&self, claims: Value) -> String {
         let header = Header::empty().with_key_id(self.kid.clone());
-        Es256.token(&header, &Claims::new(claims), &self.es256).unwrap()
+        Es256
+            .token(&header, &Claims::new(claims), &self.es256)
+            .unwrap()
     }
 
     /// `alg: none`, no signature: must be refused whatever the claims say.
@@ -104,7 +120,13 @@ impl Keys {
     fn confused(&self, claims: Value) -> String {
         let public = serde_json::to_string(&JsonWebKey::from(self.es256.verifying_key())).unwrap();
         let header = Header::empty().with_key_id(self.kid.clone());
-        Hs256.token(&header, &Claims::new(claims), &Hs256Key::new(public.as_bytes())).unwrap()
+        Hs256
+            .token(
+                &header,
+                &Claims::new(claims),
+                &Hs256Key::new(public.as_bytes()),
+            )
+            .unwrap()
     }
 }
 
@@ -115,13 +137,18 @@ impl Drop for Keys {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// A running stand-in; stopped when dropped.
 struct Server {
     child: Child,
     base: String,
+    /// Its stderr so far (it logs 5xx answers there), shown when a test fails.
+    stderr: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -129,16 +156,33 @@ impl Server {
         fixtures();
         let mut child = Command::new(env!("CARGO_BIN_EXE_postgrest-standin"))
             .args(["--listen", "127.0.0.1:0", "--db-uri", &authenticator_uri()])
-            .args(["--schemas", SCHEMAS, "--anon-role", "anon", "--db-pool-size", "4"])
+            .args([
+                "--schemas",
+                SCHEMAS,
+                "--anon-role",
+                "anon",
+                "--db-pool-size",
+                "4",
+            ])
             .arg("--jwt-secret-file")
             .arg(keys.dir.join("jwt_secret"))
             .arg("--jwks-file")
             .arg(keys.dir.join("jwks.json"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start postgrest-standin");
         let stdout = child.stdout.take().unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let errout = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(errout).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -148,21 +192,33 @@ impl Server {
             }
         });
         match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(base) => Server { child, base },
+            Ok(base) => Server {
+                child,
+                base,
+                stderr,
+            },
             Err(_) => {
                 let _ = child.kill();
-                panic!("postgrest-standin did not print `listening on` within 30 s (see its stderr above)");
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(200));
+                let log = stderr.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                panic!("postgrest-standin did not print `listening on` within 30 s; its stderr:\n{log}");
             }
         }
     }
 
     fn send(&self, case: &Case) -> Resp {
-        let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(30))
+            .build();
         let mut req = agent.request(case.method, &format!("{}{}", self.base, case.path));
         if let Some(t) = &case.token {
             req = req.set("Authorization", &format!("Bearer {t}"));
         }
-        let has_ct = case.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        let has_ct = case
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
         if case.body.is_some() && !has_ct {
             req = req.set("Content-Type", "application/json");
         }
@@ -180,22 +236,42 @@ impl Server {
         let headers = resp
             .headers_names()
             .into_iter()
-            .filter_map(|n| resp.header(&n).map(|v| (n.to_ascii_lowercase(), v.to_string())))
+            .filter_map(|n| {
+                resp.header(&n)
+                    .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+            })
             .collect();
         let status = resp.status();
         let body = resp.into_string().unwrap_or_default();
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn stop_with(mut self, signal: &str) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        Command::new("kill").args([signal, &pid]).status().expect("kill");
+        Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .expect("kill");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "postgrest-standin did not exit on {signal}");
+            assert!(
+                Instant::now() < deadline,
+                "postgrest-standin did not exit on {signal}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -216,7 +292,10 @@ struct Resp {
 
 impl Resp {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -312,7 +391,10 @@ impl Case {
 
     fn verify(&self, r: &Resp) -> Result<(), String> {
         if r.status != self.status {
-            return Err(format!("status {} != {} (body {})", r.status, self.status, r.body));
+            return Err(format!(
+                "status {} != {} (body {})",
+                r.status, self.status, r.body
+            ));
         }
         for (name, prefix) in &self.header_prefix {
             match r.header(name) {
@@ -321,16 +403,24 @@ impl Case {
             }
         }
         if self.empty_body {
-            return if r.body.is_empty() { Ok(()) } else { Err(format!("body not empty: {}", r.body)) };
+            return if r.body.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("body not empty: {}", r.body))
+            };
         }
-        let v: Value =
-            serde_json::from_str(&r.body).map_err(|e| format!("body is not JSON ({e}): {:?}", r.body))?;
+        let v: Value = serde_json::from_str(&r.body)
+            .map_err(|e| format!("body is not JSON ({e}): {:?}", r.body))?;
         if self.error_shape {
-            let mut keys: Vec<&str> =
-                v.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+            let mut keys: Vec<&str> = v
+                .as_object()
+                .map(|o| o.keys().map(String::as_str).collect())
+                .unwrap_or_default();
             keys.sort_unstable();
             if keys != ["code", "details", "hint", "message"] || !v["message"].is_string() {
-                return Err(format!("error body must be {{code, message, details, hint}}: {v}"));
+                return Err(format!(
+                    "error body must be {{code, message, details, hint}}: {v}"
+                ));
             }
         }
         if let Some(code) = self.code {
@@ -397,10 +487,15 @@ fn table(k: &Keys) -> Vec<Case> {
     let t = now();
     let user = "8d0fd2b3-9ca7-4e54-9d1c-4a9d7e3c2f10";
     let user_token = k.hs256(json!({"sub": user, "role": "authenticated", "aud": "authenticated", "iat": t, "exp": t + 3600}));
-    let big = format!("{{\"a\": 1, \"pad\": \"{}\"}}", "x".repeat(1024 * 1024 + 10));
+    let big = format!(
+        "{{\"a\": 1, \"pad\": \"{}\"}}",
+        "x".repeat(1024 * 1024 + 10)
+    );
     let mut rows = vec![
         // Named arguments and result shapes.
-        post("named args, default used", "add", json!({"a": 1})).json(json!(11)),
+        post("named args, default used", "add", json!({"a": 1}))
+            .header_starts("content-type", "application/json; charset=utf-8")
+            .json(json!(11)),
         post("named args, all given", "add", json!({"a": 1, "b": 2})).json(json!(3)),
         case("/rpc without the /rest/v1 prefix", "POST", "/rpc/add").body(r#"{"a": 5, "b": 5}"#).json(json!(10)),
         post("typed args through json_to_record", "echo", json!({
@@ -409,6 +504,7 @@ fn table(k: &Keys) -> Vec<Case> {
         }))
         .json(json!({"id": user, "text": "hi", "obj": {"k": [1, "two"]}, "n": 1.5, "flag": true,
                      "arr": [1, 2], "at": "2024-01-02T03:04:05+00:00"})),
+        post("character(n)/bit(n) parameters", "fixed", json!({"p_c": "abc", "p_b": "1010"})).json(json!("abc:1010")),
         post("bad uuid is PostgreSQL's 22P02 -> 400", "echo", json!({
             "p_id": "nope", "p_text": "", "p_obj": {}, "p_n": 1, "p_flag": false, "p_arr": []
         }))
@@ -459,6 +555,11 @@ fn table(k: &Keys) -> Vec<Case> {
         get("request.method for GET", "whoami").check(|v| eq(v, "/method", json!("GET"))),
         post("search_path = schema + extra search path", "whoami", json!({}))
             .check(|v| eq(v, "/search_path", json!("\"conformance\", \"public\", \"extensions\""))),
+        post("the impersonated role's settings apply", "whoami", json!({}))
+            .token(k.hs256(json!({"role": "standin_conformance", "exp": t + 60})))
+            .check(|v| eq(v, "/user", json!("standin_conformance")))
+            .check(|v| eq(v, "/statement_timeout", json!("4321ms"))),
+        post("a function's statement_timeout limits the call -> 500 57014", "slow", json!({})).error(500, "57014"),
         post("role claim naming a missing role -> 400 22023", "whoami", json!({}))
             .token(k.hs256(json!({"role": "no_such_role", "exp": t + 60})))
             .error(400, "22023"),
@@ -532,6 +633,8 @@ fn table(k: &Keys) -> Vec<Case> {
         post("form bodies -> 501", "add", json!({})).header("Content-Type", "application/x-www-form-urlencoded").error(501, "STANDIN501"),
         case("array body -> 501", "POST", "/rest/v1/rpc/add").body("[1]").error(501, "STANDIN501"),
         post("response.status GUC -> 501", "teapot", json!({})).error(501, "STANDIN501"),
+        post("RAISE SQLSTATE 'PGRST' -> 501", "fail", json!({"p_code": "PGRST", "p_message": "{\"code\":\"123\",\"message\":\"x\"}"}))
+            .error(501, "STANDIN501"),
         case("OPTIONS -> 501", "OPTIONS", "/rest/v1/rpc/add").error(501, "STANDIN501"),
         case("PUT on RPC -> 405 PGRST101", "PUT", "/rest/v1/rpc/add").error(405, "PGRST101"),
         // JWKS.
@@ -548,12 +651,16 @@ fn table(k: &Keys) -> Vec<Case> {
     ];
     // The documented SQLSTATE -> status table, each row raised by SQL.
     for &(sqlstate, authed, status) in STATUS_TABLE {
-        let mut row = post(format!("SQLSTATE {sqlstate} (authenticated: {authed}) -> {status}"), "fail", json!({"p_code": sqlstate, "p_message": format!("raised {sqlstate}")}))
-            .error_body(status)
-            .check(move |v| eq(v, "/code", json!(sqlstate)))
-            .check(move |v| eq(v, "/message", json!(format!("raised {sqlstate}"))))
-            .check(|v| eq(v, "/details", json!("the detail")))
-            .check(|v| eq(v, "/hint", json!("the hint")));
+        let mut row = post(
+            format!("SQLSTATE {sqlstate} (authenticated: {authed}) -> {status}"),
+            "fail",
+            json!({"p_code": sqlstate, "p_message": format!("raised {sqlstate}")}),
+        )
+        .error_body(status)
+        .check(move |v| eq(v, "/code", json!(sqlstate)))
+        .check(move |v| eq(v, "/message", json!(format!("raised {sqlstate}"))))
+        .check(|v| eq(v, "/details", json!("the detail")))
+        .check(|v| eq(v, "/hint", json!("the hint")));
         if authed {
             row = row.token(user_token.clone());
         }
@@ -574,7 +681,14 @@ fn conformance_table() {
             failures.push(format!("{} {} [{}]: {e}", row.method, row.path, row.name));
         }
     }
-    assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}\n\nstand-in stderr:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n"),
+        server.stderr()
+    );
 }
 
 #[test]
@@ -592,7 +706,8 @@ fn function_created_after_start_is_found_without_reload() {
     .unwrap();
     let found = post("after", &name, json!({})).json(json!(7));
     let result = found.verify(&server.send(&found));
-    db.batch_execute(&format!("drop function conformance.{name}()")).unwrap();
+    db.batch_execute(&format!("drop function conformance.{name}()"))
+        .unwrap();
     result.unwrap();
 }
 
@@ -621,5 +736,8 @@ fn supabase_js_client() {
         .unwrap_or_else(|e| panic!("cannot run node (needed for the supabase-js test): {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "supabase-js checks failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "supabase-js checks failed:\n{stdout}\n{stderr}"
+    );
 }

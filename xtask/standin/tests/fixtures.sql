@@ -24,6 +24,10 @@ returns jsonb language sql immutable as $$
                             'arr', p_arr, 'at', p_at)
 $$;
 
+-- character(n) and bit(n) parameters take values of any length n (their typmod is dropped).
+create function conformance.fixed(p_c character(3), p_b bit(4)) returns text
+language sql immutable as $$ select p_c || ':' || p_b::text $$;
+
 -- What the request looks like from SQL.
 create function conformance.whoami() returns jsonb language sql stable as $$
   select jsonb_build_object(
@@ -34,10 +38,17 @@ create function conformance.whoami() returns jsonb language sql stable as $$
     'headers', nullif(current_setting('request.headers', true), '')::jsonb,
     'cookies', nullif(current_setting('request.cookies', true), '')::jsonb,
     'read_only', current_setting('transaction_read_only'),
+    'statement_timeout', current_setting('statement_timeout'),
     'search_path', current_setting('search_path'))
 $$;
 
--- Same, but VOLATILE: POST runs it READ WRITE.
+-- A function's own statement_timeout limits the whole call (PostgREST applies it to the
+-- transaction; inside the function alone it would come too late).
+create function conformance.slow() returns text language sql set statement_timeout = '100ms' as $$
+  select pg_sleep(1)::text
+$$;
+
+-- Same as whoami, but VOLATILE: POST runs it READ WRITE.
 create function conformance.tx_mode() returns text language sql volatile as $$
   select current_setting('transaction_read_only')
 $$;
@@ -92,7 +103,21 @@ create function conformance_other.where_am_i() returns text language sql stable 
   select 'other'
 $$;
 
+-- A role with its own settings, which the stand-in applies when it impersonates the role.
+-- Roles are cluster-wide: created once, kept.
+do $$
+begin
+  if not exists (select from pg_roles where rolname = 'standin_conformance') then
+    create role standin_conformance nologin;
+  end if;
+end
+$$;
+grant standin_conformance to authenticator;
+alter role standin_conformance set statement_timeout = '4321ms';
+grant usage on schema conformance to standin_conformance;
+
 -- The project's default: functions are executable only by the roles granted explicitly.
 revoke execute on all functions in schema conformance, conformance_other from public;
 grant execute on all functions in schema conformance, conformance_other to anon, authenticated, service_role;
 revoke execute on function conformance.secret() from anon, authenticated;
+grant execute on function conformance.whoami() to standin_conformance;

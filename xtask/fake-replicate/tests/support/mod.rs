@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// 32 bytes of key material, base64-encoded as Standard Webhooks serializes secrets.
-pub const SECRET: &str = "whsec_C2FtcGxlLXdlYmhvb2stc2VjcmV0LWZvci10ZXN0cw==";
+pub const SECRET: &str = "whsec_c2FtcGxlLXdlYmhvb2stc2VjcmV0LWZvci10ZXN0cyE=";
 pub const TOKEN: &str = "r8_test_token_one";
 
 pub struct Fake {
@@ -27,15 +27,28 @@ pub struct Fake {
 impl Fake {
     pub fn start(extra: &[&str]) -> Fake {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fake-replicate"))
-            .args(["--listen", "127.0.0.1:0", "--webhook-secret", SECRET, "--delay-ms", "50"])
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--webhook-secret",
+                SECRET,
+                "--delay-ms",
+                "50",
+            ])
             .args(extra)
             .env_remove("REPLICATE_WEBHOOK_SECRET")
             .stdout(Stdio::piped())
             .spawn()
             .expect("spawn fake-replicate");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).expect("read the ready line");
-        let base = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("unexpected: {line:?}")).to_string();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the ready line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected: {line:?}"))
+            .to_string();
         Fake { child, base }
     }
 
@@ -55,7 +68,13 @@ impl Fake {
     }
 
     /// `(status, JSON body)`; any status, no panics on 4xx/5xx.
-    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (u16, Value) {
         self.call_with(method, path, token, body, &[])
     }
 
@@ -67,7 +86,8 @@ impl Fake {
         body: Option<&str>,
         headers: &[(&str, &str)],
     ) -> (u16, Value) {
-        let mut req = ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(70));
+        let mut req =
+            ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(70));
         if let Some(t) = token {
             req = req.set("Authorization", &format!("Bearer {t}"));
         }
@@ -85,12 +105,20 @@ impl Fake {
         };
         let status = response.status();
         let text = response.into_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     /// Creates a prediction through `POST /v1/predictions`, expecting 201.
     pub fn create(&self, body: &Value) -> Value {
-        let (status, prediction) = self.call("POST", "/v1/predictions", Some(TOKEN), Some(&body.to_string()));
+        let (status, prediction) = self.call(
+            "POST",
+            "/v1/predictions",
+            Some(TOKEN),
+            Some(&body.to_string()),
+        );
         assert_eq!(status, 201, "{prediction}");
         prediction
     }
@@ -138,7 +166,10 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map(String::as_str).unwrap_or_else(|| panic!("no {name} header"))
+        self.headers
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no {name} header"))
     }
 
     pub fn json(&self) -> Value {
@@ -157,7 +188,10 @@ pub struct Receiver {
 impl Receiver {
     pub fn start() -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hooks/replicate?ref=abc", listener.local_addr().unwrap());
+        let url = format!(
+            "http://{}/hooks/replicate?ref=abc",
+            listener.local_addr().unwrap()
+        );
         let received = Arc::new(Mutex::new(Vec::new()));
         let statuses = Arc::new(Mutex::new(VecDeque::new()));
         let (r, s) = (received.clone(), statuses.clone());
@@ -166,12 +200,20 @@ impl Receiver {
                 if let Some(req) = read_request(&stream) {
                     let status = s.lock().unwrap().pop_front().unwrap_or(200);
                     r.lock().unwrap().push(req);
-                    let _ = (&stream)
-                        .write_all(format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes());
+                    let _ = (&stream).write_all(
+                        format!(
+                            "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        )
+                        .as_bytes(),
+                    );
                 }
             }
         });
-        Receiver { url, received, statuses }
+        Receiver {
+            url,
+            received,
+            statuses,
+        }
     }
 
     pub fn answer_with(&self, statuses: &[u16]) {
@@ -210,22 +252,43 @@ fn read_request(stream: &TcpStream) -> Option<Received> {
         let (k, v) = l.split_once(':')?;
         headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
     }
-    let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
-    Some(Received { path, headers, body })
+    Some(Received {
+        path,
+        headers,
+        body,
+    })
 }
 
 /// Verifies a delivery the way Replicate tells receivers to, written independently of the fake.
 pub fn signature_valid(r: &Received) -> bool {
-    let key = STANDARD.decode(SECRET.strip_prefix("whsec_").unwrap()).unwrap();
+    let key = STANDARD
+        .decode(SECRET.strip_prefix("whsec_").unwrap())
+        .unwrap();
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
-    let signed = [r.header("webhook-id").as_bytes(), b".", r.header("webhook-timestamp").as_bytes(), b".", &r.body].concat();
+    let signed = [
+        r.header("webhook-id").as_bytes(),
+        b".",
+        r.header("webhook-timestamp").as_bytes(),
+        b".",
+        &r.body,
+    ]
+    .concat();
     mac.update(&signed);
     let expected = STANDARD.encode(mac.finalize().into_bytes());
-    r.header("webhook-signature").split(' ').any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
+    r.header("webhook-signature")
+        .split(' ')
+        .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
 }
 
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
