@@ -33,13 +33,17 @@ impl Reply {
     /// The `error.code` of our JSON error body, asserting the body has that shape.
     pub fn error_code(&self) -> &str {
         let err = &self.body["error"];
-        assert!(err["message"].is_string() && err["request_id"].is_string(), "not an error body: {self:?}");
+        assert!(
+            err["message"].is_string() && err["request_id"].is_string(),
+            "not an error body: {self:?}"
+        );
         err["code"].as_str().unwrap_or_default()
     }
 }
 
 fn var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run these tests through `cargo xtask test`"))
+    std::env::var(name)
+        .unwrap_or_else(|_| panic!("{name} is not set: run these tests through `cargo xtask test`"))
 }
 
 impl Stack {
@@ -82,13 +86,22 @@ impl Stack {
     }
 
     pub fn claims(&self, user: &User, exp: i64) -> Value {
-        access_token_claims(&self.issuer, &user.id.to_string(), &user.email, "authenticated", exp)
+        access_token_claims(
+            &self.issuer,
+            &user.id.to_string(),
+            &user.email,
+            "authenticated",
+            exp,
+        )
     }
 
     /// Makes `user` an admin the way an operator would: directly in SQL.
     pub fn make_admin(&self, user: &User) {
         self.db()
-            .execute("update public.profiles set role = 'admin' where id = $1", &[&user.id])
+            .execute(
+                "update public.profiles set role = 'admin' where id = $1",
+                &[&user.id],
+            )
             .expect("promote");
     }
 
@@ -96,17 +109,44 @@ impl Stack {
         self.send("GET", path, token, None, &[])
     }
 
-    pub fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
-        send(&format!("{}{path}", self.api_url), method, token, body, headers)
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        send(
+            &format!("{}{path}", self.api_url),
+            method,
+            token,
+            body,
+            headers,
+        )
     }
 
     pub fn json(&self, method: &str, path: &str, token: Option<&str>, body: &Value) -> Reply {
-        self.send(method, path, token, Some(&body.to_string()), &[("content-type", "application/json")])
+        self.send(
+            method,
+            path,
+            token,
+            Some(&body.to_string()),
+            &[("content-type", "application/json")],
+        )
     }
 }
 
-pub fn send(url: &str, method: &str, token: Option<&str>, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+pub fn send(
+    url: &str,
+    method: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build();
     let mut req = agent.request(method, url);
     if let Some(t) = token {
         req = req.set("authorization", &format!("Bearer {t}"));
@@ -126,8 +166,16 @@ pub fn send(url: &str, method: &str, token: Option<&str>, body: Option<&str>, he
     let status = resp.status();
     let request_id = resp.header("x-request-id").map(str::to_owned);
     let text = resp.into_string().unwrap_or_default();
-    let body = if text.is_empty() { json!(null) } else { serde_json::from_str(&text).unwrap_or(json!({ "raw": text })) };
-    Reply { status, body, request_id }
+    let body = if text.is_empty() {
+        json!(null)
+    } else {
+        serde_json::from_str(&text).unwrap_or(json!({ "raw": text }))
+    };
+    Reply {
+        status,
+        body,
+        request_id,
+    }
 }
 
 /// Calls an RPC on the stand-in the way a function does (PostgREST contract), keeping the
@@ -141,7 +189,9 @@ pub struct RpcClient {
 impl Stack {
     pub fn rpc_client(&self) -> RpcClient {
         RpcClient {
-            agent: ureq::AgentBuilder::new().timeout(Duration::from_secs(60)).build(),
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(60))
+                .build(),
             base: format!("{}/rest/v1/rpc", self.supabase_url),
             apikey: self.service_role_key.clone(),
         }
@@ -185,6 +235,10 @@ impl RpcClient {
         let status = resp.status();
         let text = resp.into_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, body, request_id: None }
+        Reply {
+            status,
+            body,
+            request_id: None,
+        }
     }
 }

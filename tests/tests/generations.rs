@@ -16,7 +16,13 @@ fn start(stack: &Stack, user: &User, body: Value, key: Option<&str>) -> Reply {
     if let Some(k) = key {
         headers.push(("idempotency-key", k));
     }
-    stack.send("POST", "/v1/generations", Some(&user.token), Some(&body.to_string()), &headers)
+    stack.send(
+        "POST",
+        "/v1/generations",
+        Some(&user.token),
+        Some(&body.to_string()),
+        &headers,
+    )
 }
 
 /// Polls the generation until it reaches a final status (the fake provider calls back in ~150 ms).
@@ -28,7 +34,11 @@ fn wait_final(stack: &Stack, user: &User, id: &str) -> Value {
         if ["succeeded", "failed", "canceled"].contains(&r.body["status"].as_str().unwrap_or("")) {
             return r.body;
         }
-        assert!(Instant::now() < deadline, "generation {id} never finished: {:?}", r.body);
+        assert!(
+            Instant::now() < deadline,
+            "generation {id} never finished: {:?}",
+            r.body
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -54,14 +64,24 @@ fn a_generation_is_reserved_submitted_and_settled_by_the_webhook() {
     let id = r.body["generation"]["id"].as_str().unwrap().to_string();
     assert_eq!(r.body["generation"]["credits_reserved"], 10);
     let during = credits(&stack, &user);
-    assert_eq!(during["held"].as_i64().unwrap() + during["available"].as_i64().unwrap(), 100);
+    assert_eq!(
+        during["held"].as_i64().unwrap() + during["available"].as_i64().unwrap(),
+        100
+    );
 
     let done = wait_final(&stack, &user, &id);
     assert_eq!(done["status"], "succeeded", "{done:?}");
     assert_eq!(done["credits_charged"], 10);
     assert_eq!(done["outputs"]["urls"].as_array().map(Vec::len), Some(2));
     let after = credits(&stack, &user);
-    assert_eq!((after["balance"].as_i64(), after["held"].as_i64(), after["available"].as_i64()), (Some(90), Some(0), Some(90)));
+    assert_eq!(
+        (
+            after["balance"].as_i64(),
+            after["held"].as_i64(),
+            after["available"].as_i64()
+        ),
+        (Some(90), Some(0), Some(90))
+    );
 
     let month = done["created_at"].as_str().unwrap()[..7].to_string();
     let usage = stack.get(&format!("/v1/usage?month={month}"), Some(&user.token));
@@ -69,8 +89,16 @@ fn a_generation_is_reserved_submitted_and_settled_by_the_webhook() {
     assert_eq!(usage.body["total_credits"], 10, "{usage:?}");
 
     let other = stack.new_user("gen-stranger");
-    assert_eq!(stack.get(&format!("/v1/generations/{id}"), Some(&other.token)).status, 404);
-    assert_eq!(stack.get("/v1/generations", Some(&other.token)).body["items"], json!([]));
+    assert_eq!(
+        stack
+            .get(&format!("/v1/generations/{id}"), Some(&other.token))
+            .status,
+        404
+    );
+    assert_eq!(
+        stack.get("/v1/generations", Some(&other.token)).body["items"],
+        json!([])
+    );
 }
 
 #[test]
@@ -82,7 +110,10 @@ fn a_failed_prediction_releases_the_hold() {
     let done = wait_final(&stack, &user, r.body["generation"]["id"].as_str().unwrap());
     assert_eq!(done["status"], "failed");
     let after = credits(&stack, &user);
-    assert_eq!((after["balance"].as_i64(), after["held"].as_i64()), (Some(50), Some(0)));
+    assert_eq!(
+        (after["balance"].as_i64(), after["held"].as_i64()),
+        (Some(50), Some(0))
+    );
 }
 
 #[test]
@@ -93,10 +124,17 @@ fn the_same_idempotency_key_returns_the_same_generation() {
     assert_eq!(first.status, 202);
     let again = start(&stack, &user, image("a kite", 1), Some("key-1"));
     assert_eq!(again.status, 200, "{again:?}");
-    assert_eq!(again.body["generation"]["id"], first.body["generation"]["id"]);
+    assert_eq!(
+        again.body["generation"]["id"],
+        first.body["generation"]["id"]
+    );
     let other = start(&stack, &user, image("a different kite", 1), Some("key-1"));
     assert_eq!(other.status, 409, "{other:?}");
-    wait_final(&stack, &user, first.body["generation"]["id"].as_str().unwrap());
+    wait_final(
+        &stack,
+        &user,
+        first.body["generation"]["id"].as_str().unwrap(),
+    );
     assert_eq!(credits(&stack, &user)["balance"], 45, "charged once");
 }
 
@@ -107,9 +145,15 @@ fn insufficient_credits_is_a_402_and_writes_nothing() {
     let r = start(&stack, &user, image("too expensive", 1), None);
     assert_eq!(r.status, 402, "{r:?}");
     assert_eq!(r.error_code(), "insufficient_credits");
-    assert_eq!(stack.get("/v1/generations", Some(&user.token)).body["items"], json!([]));
+    assert_eq!(
+        stack.get("/v1/generations", Some(&user.token)).body["items"],
+        json!([])
+    );
     let c = credits(&stack, &user);
-    assert_eq!((c["balance"].as_i64(), c["held"].as_i64()), (Some(4), Some(0)));
+    assert_eq!(
+        (c["balance"].as_i64(), c["held"].as_i64()),
+        (Some(4), Some(0))
+    );
 }
 
 #[test]
@@ -119,19 +163,54 @@ fn bad_generation_requests_are_4xx_and_change_nothing() {
     for (body, status) in [
         ("{oops", 400),
         (r#"{"kind": "image"}"#, 400),
-        (r#"{"kind": "image", "model": "no-such-model", "prompt": "x"}"#, 400),
-        (r#"{"kind": "video", "model": "flux-schnell", "prompt": "x"}"#, 400),
-        (r#"{"kind": "image", "model": "flux-schnell", "prompt": "x", "units": "many"}"#, 400),
+        (
+            r#"{"kind": "image", "model": "no-such-model", "prompt": "x"}"#,
+            400,
+        ),
+        (
+            r#"{"kind": "video", "model": "flux-schnell", "prompt": "x"}"#,
+            400,
+        ),
+        (
+            r#"{"kind": "image", "model": "flux-schnell", "prompt": "x", "units": "many"}"#,
+            400,
+        ),
     ] {
-        let r = stack.send("POST", "/v1/generations", Some(&user.token), Some(body), &[("content-type", "application/json")]);
+        let r = stack.send(
+            "POST",
+            "/v1/generations",
+            Some(&user.token),
+            Some(body),
+            &[("content-type", "application/json")],
+        );
         assert_eq!(r.status, status, "{body}: {r:?}");
         r.error_code();
     }
-    assert_eq!(stack.get("/v1/generations/not-a-uuid", Some(&user.token)).status, 400);
+    assert_eq!(
+        stack
+            .get("/v1/generations/not-a-uuid", Some(&user.token))
+            .status,
+        400
+    );
     let unknown = uuid::Uuid::new_v4();
-    assert_eq!(stack.get(&format!("/v1/generations/{unknown}"), Some(&user.token)).status, 404);
-    assert_eq!(stack.get("/v1/generations?cursor=garbage", Some(&user.token)).status, 400);
-    assert_eq!(stack.get("/v1/generations?limit=100000", Some(&user.token)).status, 400);
+    assert_eq!(
+        stack
+            .get(&format!("/v1/generations/{unknown}"), Some(&user.token))
+            .status,
+        404
+    );
+    assert_eq!(
+        stack
+            .get("/v1/generations?cursor=garbage", Some(&user.token))
+            .status,
+        400
+    );
+    assert_eq!(
+        stack
+            .get("/v1/generations?limit=100000", Some(&user.token))
+            .status,
+        400
+    );
     assert_eq!(credits(&stack, &user)["balance"], 50);
     assert_eq!(stack.get("/v1/generations", None).status, 401);
 }
@@ -163,14 +242,29 @@ fn listing_pages_with_an_opaque_cursor() {
     assert_eq!(seen, ids, "newest first, each once");
     // Canceling releases each hold.
     for id in &ids {
-        let r = stack.send("POST", &format!("/v1/generations/{id}/cancel"), Some(&user.token), None, &[]);
+        let r = stack.send(
+            "POST",
+            &format!("/v1/generations/{id}/cancel"),
+            Some(&user.token),
+            None,
+            &[],
+        );
         assert_eq!(r.status, 200, "{r:?}");
         assert_eq!(r.body["status"], "canceled");
     }
-    let again = stack.send("POST", &format!("/v1/generations/{}/cancel", ids[0]), Some(&user.token), None, &[]);
+    let again = stack.send(
+        "POST",
+        &format!("/v1/generations/{}/cancel", ids[0]),
+        Some(&user.token),
+        None,
+        &[],
+    );
     assert_eq!(again.status, 409, "{again:?}");
     let c = credits(&stack, &user);
-    assert_eq!((c["balance"].as_i64(), c["held"].as_i64()), (Some(100), Some(0)));
+    assert_eq!(
+        (c["balance"].as_i64(), c["held"].as_i64()),
+        (Some(100), Some(0))
+    );
 }
 
 #[test]
@@ -185,7 +279,13 @@ fn forged_stale_and_replayed_webhooks_change_nothing() {
     let before = credits(&stack, &user);
 
     let fake = |what: &str| -> Value {
-        let resp = genbase_tests::send(&format!("{}/_fake/{what}/{prediction}", stack.provider_url), "POST", None, Some(""), &[]);
+        let resp = genbase_tests::send(
+            &format!("{}/_fake/{what}/{prediction}", stack.provider_url),
+            "POST",
+            None,
+            Some(""),
+            &[],
+        );
         assert_eq!(resp.status, 200, "{what}: {resp:?}");
         resp.body
     };
@@ -195,13 +295,25 @@ fn forged_stale_and_replayed_webhooks_change_nothing() {
     assert_eq!(replay["receiver_status"], 200, "{replay:?}");
     let after = credits(&stack, &user);
     assert_eq!(before["balance"], after["balance"]);
-    assert_eq!(before["entries"], after["entries"], "a replay must not add ledger entries");
+    assert_eq!(
+        before["entries"], after["entries"],
+        "a replay must not add ledger entries"
+    );
 
     // Unsigned or malformed calls straight at the endpoint.
     let body = json!({"id": prediction, "status": "succeeded"}).to_string();
     let r = stack.send("POST", "/v1/webhooks/replicate", None, Some(&body), &[]);
     assert_eq!(r.status, 400, "{r:?}");
-    let r = stack.send("POST", "/v1/webhooks/replicate", None, Some(&body),
-        &[("webhook-id", "msg_x"), ("webhook-timestamp", "1"), ("webhook-signature", "v1,AAAA")]);
+    let r = stack.send(
+        "POST",
+        "/v1/webhooks/replicate",
+        None,
+        Some(&body),
+        &[
+            ("webhook-id", "msg_x"),
+            ("webhook-timestamp", "1"),
+            ("webhook-signature", "v1,AAAA"),
+        ],
+    );
     assert_eq!(r.status, 400, "{r:?}");
 }

@@ -31,13 +31,24 @@ fn a_gpu_generation_is_completed_by_the_reference_worker_and_charged_by_duration
     let r = stack.json("POST", "/v1/generations", Some(&user.token), &body);
     assert_eq!(r.status, 202, "{r:?}");
     let id = r.body["generation"]["id"].as_str().unwrap().to_string();
-    assert_eq!(r.body["generation"]["credits_reserved"], 5, "10 s at 0.5 credit/s");
+    assert_eq!(
+        r.body["generation"]["credits_reserved"], 5,
+        "10 s at 0.5 credit/s"
+    );
 
-    let reg = stack.json("POST", "/v1/admin/workers", Some(&admin.token), &json!({"name": "e2e", "capabilities": [task_type]}));
+    let reg = stack.json(
+        "POST",
+        "/v1/admin/workers",
+        Some(&admin.token),
+        &json!({"name": "e2e", "capabilities": [task_type]}),
+    );
     assert_eq!(reg.status, 200, "{reg:?}");
     let key = reg.body["worker_key"].as_str().unwrap();
     let worker = Worker::new(&stack.api_url, key, vec![task_type.clone()]);
-    assert!(worker.run_once().expect("worker loop"), "the worker found no task");
+    assert!(
+        worker.run_once().expect("worker loop"),
+        "the worker found no task"
+    );
 
     let g = stack.get(&format!("/v1/generations/{id}"), Some(&user.token));
     assert_eq!(g.body["status"], "succeeded", "{g:?}");
@@ -53,12 +64,20 @@ fn a_gpu_generation_is_completed_by_the_reference_worker_and_charged_by_duration
     let expected = (seconds.min(10.0) * 0.5).ceil() as i64;
     assert_eq!(g.body["credits_charged"], expected, "{g:?}");
     let c = stack.get("/v1/credits", Some(&user.token)).body;
-    assert_eq!((c["balance"].as_i64(), c["held"].as_i64()), (Some(100 - expected), Some(0)));
+    assert_eq!(
+        (c["balance"].as_i64(), c["held"].as_i64()),
+        (Some(100 - expected), Some(0))
+    );
 
     // Workers hold no user credentials: a worker key is refused on user endpoints and a user
     // token is refused on worker endpoints.
     assert_eq!(stack.get("/v1/me", Some(key)).status, 401);
-    assert_eq!(stack.json("POST", "/v1/worker/claim", Some(&user.token), &json!({})).status, 401);
+    assert_eq!(
+        stack
+            .json("POST", "/v1/worker/claim", Some(&user.token), &json!({}))
+            .status,
+        401
+    );
     let q = stack.get("/v1/admin/queue", Some(&user.token));
     assert_eq!(q.status, 403, "{q:?}");
     assert_eq!(stack.get("/v1/admin/queue", Some(&admin.token)).status, 200);

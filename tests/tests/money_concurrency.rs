@@ -45,7 +45,12 @@ fn submit(rpc: &RpcClient, generation_id: &str) -> String {
     prediction
 }
 
-fn webhook(rpc: &RpcClient, webhook_id: &str, prediction: &str, status: &str) -> genbase_tests::Reply {
+fn webhook(
+    rpc: &RpcClient,
+    webhook_id: &str,
+    prediction: &str,
+    status: &str,
+) -> genbase_tests::Reply {
     let r = rpc.call(
         "handle_provider_webhook",
         &json!({"p_provider": "replicate", "p_webhook_id": webhook_id, "p_prediction_id": prediction,
@@ -61,7 +66,10 @@ fn webhook(rpc: &RpcClient, webhook_id: &str, prediction: &str, status: &str) ->
 fn available(rpc: &RpcClient, user: &User) -> i64 {
     let r = rpc.call("get_my_credits", &json!({"p_limit": 1}), Some(&user.token));
     assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(r.body["available"], r.body["balance"].as_i64().unwrap() - r.body["held"].as_i64().unwrap());
+    assert_eq!(
+        r.body["available"],
+        r.body["balance"].as_i64().unwrap() - r.body["held"].as_i64().unwrap()
+    );
     r.body["available"].as_i64().unwrap()
 }
 
@@ -85,7 +93,8 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
 
     let threads: Vec<_> = (0..CLIENTS)
         .map(|c| {
-            let (stack, hot, cold, refusals) = (stack.clone(), hot.clone(), cold.clone(), refusals.clone());
+            let (stack, hot, cold, refusals) =
+                (stack.clone(), hot.clone(), cold.clone(), refusals.clone());
             std::thread::spawn(move || {
                 let rpc = stack.rpc_client();
                 let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1) * 0x1000_0001);
@@ -93,7 +102,11 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
                 let mut mine: Vec<(usize, String, String, Option<String>)> = Vec::new();
                 let mut webhooks: Vec<(String, String, String)> = Vec::new();
                 for op in 0..OPS_PER_CLIENT {
-                    let pick = if rng.next(2) == 0 { usize::MAX } else { rng.next(cold.len()) };
+                    let pick = if rng.next(2) == 0 {
+                        usize::MAX
+                    } else {
+                        rng.next(cold.len())
+                    };
                     let user_of = |i: usize| if i == usize::MAX { &*hot } else { &cold[i] };
                     match rng.next(6) {
                         0 | 1 => {
@@ -101,7 +114,8 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
                             let r = start(&rpc, user_of(pick), &key);
                             match r.status {
                                 202 | 200 if r.body["created"] == true => {
-                                    let id = r.body["generation"]["id"].as_str().unwrap().to_string();
+                                    let id =
+                                        r.body["generation"]["id"].as_str().unwrap().to_string();
                                     mine.push((pick, key, id, None));
                                 }
                                 402 => refusals.lock().unwrap().push(402),
@@ -118,7 +132,11 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
                         }
                         3 if !mine.is_empty() => {
                             let (u, _, id, _) = mine[rng.next(mine.len())].clone();
-                            let r = rpc.call("cancel_generation", &json!({"p_id": id}), Some(&user_of(u).token));
+                            let r = rpc.call(
+                                "cancel_generation",
+                                &json!({"p_id": id}),
+                                Some(&user_of(u).token),
+                            );
                             assert!(r.status == 200 || r.status == 409, "cancel: {r:?}");
                         }
                         4 if !mine.is_empty() => {
@@ -128,15 +146,23 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
                                 None => submit(&rpc, &mine[i].2),
                             };
                             mine[i].3 = Some(prediction.clone());
-                            let status = if rng.next(3) == 0 { "failed" } else { "succeeded" };
+                            let status = if rng.next(3) == 0 {
+                                "failed"
+                            } else {
+                                "succeeded"
+                            };
                             let wid = format!("msg_c{c}_op{op}");
                             webhook(&rpc, &wid, &prediction, status);
                             webhooks.push((wid, prediction, status.to_string()));
                         }
                         5 if !webhooks.is_empty() => {
-                            let (wid, prediction, status) = webhooks[rng.next(webhooks.len())].clone();
+                            let (wid, prediction, status) =
+                                webhooks[rng.next(webhooks.len())].clone();
                             let r = webhook(&rpc, &wid, &prediction, &status);
-                            assert_eq!(r.body["duplicate"], true, "a replayed webhook must be a no-op");
+                            assert_eq!(
+                                r.body["duplicate"], true,
+                                "a replayed webhook must be a no-op"
+                            );
                         }
                         _ => {}
                     }

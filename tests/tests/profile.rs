@@ -35,7 +35,11 @@ fn bad_tokens_are_refused_with_the_json_error_body() {
     let mut tampered = a.token.clone();
     // Flip one character of the payload: the signature no longer matches.
     let dot = tampered.find('.').unwrap() + 5;
-    let c = if &tampered[dot..dot + 1] == "A" { "B" } else { "A" };
+    let c = if &tampered[dot..dot + 1] == "A" {
+        "B"
+    } else {
+        "A"
+    };
     tampered.replace_range(dot..dot + 1, c);
     let payload = a.token.split('.').nth(1).unwrap();
     let alg_none = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
@@ -82,14 +86,29 @@ fn bad_patches_are_refused_and_change_nothing() {
         (r#"{"credits": 1000000}"#, 403),
     ];
     for (body, status) in cases {
-        let r = stack.send("PATCH", "/v1/me", Some(&a.token), Some(body), &[("content-type", "application/json")]);
+        let r = stack.send(
+            "PATCH",
+            "/v1/me",
+            Some(&a.token),
+            Some(body),
+            &[("content-type", "application/json")],
+        );
         assert_eq!(r.status, status, "{body}: {r:?}");
         r.error_code();
     }
     let long = json!({ "display_name": "x".repeat(81) });
-    assert_eq!(stack.json("PATCH", "/v1/me", Some(&a.token), &long).status, 400);
+    assert_eq!(
+        stack.json("PATCH", "/v1/me", Some(&a.token), &long).status,
+        400
+    );
     let huge = "x".repeat(70 * 1024);
-    let r = stack.send("PATCH", "/v1/me", Some(&a.token), Some(&huge), &[("content-type", "application/json")]);
+    let r = stack.send(
+        "PATCH",
+        "/v1/me",
+        Some(&a.token),
+        Some(&huge),
+        &[("content-type", "application/json")],
+    );
     assert_eq!(r.status, 413, "{r:?}");
     assert_eq!(stack.get("/v1/me", Some(&a.token)).body, before);
 }
@@ -98,15 +117,28 @@ fn bad_patches_are_refused_and_change_nothing() {
 fn a_user_edits_their_profile_but_cannot_raise_their_role() {
     let stack = Stack::from_env();
     let a = stack.new_user("edit");
-    let r = stack.json("PATCH", "/v1/me", Some(&a.token), &json!({"display_name": "Ada", "settings": {"theme": "dark"}}));
+    let r = stack.json(
+        "PATCH",
+        "/v1/me",
+        Some(&a.token),
+        &json!({"display_name": "Ada", "settings": {"theme": "dark"}}),
+    );
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["display_name"], "Ada");
     assert_eq!(r.body["settings"]["theme"], "dark");
-    let r = stack.json("PATCH", "/v1/me", Some(&a.token), &json!({"role": "super_admin"}));
+    let r = stack.json(
+        "PATCH",
+        "/v1/me",
+        Some(&a.token),
+        &json!({"role": "super_admin"}),
+    );
     assert_eq!(r.status, 403);
     let role: String = stack
         .db()
-        .query_one("select role::text from public.profiles where id = $1", &[&a.id])
+        .query_one(
+            "select role::text from public.profiles where id = $1",
+            &[&a.id],
+        )
         .unwrap()
         .get(0);
     assert_eq!(role, "user");
@@ -132,7 +164,10 @@ fn cors_preflight_is_answered_for_configured_origins_only() {
         "OPTIONS",
         None,
         None,
-        &[("origin", "http://localhost:3000"), ("access-control-request-method", "PATCH")],
+        &[
+            ("origin", "http://localhost:3000"),
+            ("access-control-request-method", "PATCH"),
+        ],
     );
     assert!(ok.status == 204 || ok.status == 200, "{ok:?}");
 }

@@ -119,20 +119,29 @@ struct Db {
 }
 
 fn error_code(e: &postgres::Error) -> String {
-    e.code().map(|c| c.code().to_string()).unwrap_or_else(|| e.to_string())
+    e.code()
+        .map(|c| c.code().to_string())
+        .unwrap_or_else(|| e.to_string())
 }
 
 impl Db {
     fn connect(url: &str) -> Db {
-        let client = Client::connect(url, NoTls).unwrap_or_else(|e| panic!("connect to DATABASE_URL: {e}"));
-        Db { client, statements: HashMap::new() }
+        let client =
+            Client::connect(url, NoTls).unwrap_or_else(|e| panic!("connect to DATABASE_URL: {e}"));
+        Db {
+            client,
+            statements: HashMap::new(),
+        }
     }
 
     fn statement(&mut self, sql: &'static str) -> Statement {
         if let Some(s) = self.statements.get(sql) {
             return s.clone();
         }
-        let s = self.client.prepare(sql).unwrap_or_else(|e| panic!("prepare {sql}: {e}"));
+        let s = self
+            .client
+            .prepare(sql)
+            .unwrap_or_else(|e| panic!("prepare {sql}: {e}"));
         self.statements.insert(sql, s.clone());
         s
     }
@@ -172,14 +181,20 @@ impl Db {
         }
     }
 
-    fn service(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Result<Value, postgres::Error> {
+    fn service(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Value, postgres::Error> {
         self.rpc("service_role", None, sql, params)
     }
 
     /// Plain SQL as the superuser (test bookkeeping only).
     fn sql(&mut self, sql: &'static str, params: &[&(dyn ToSql + Sync)]) -> Vec<postgres::Row> {
         let statement = self.statement(sql);
-        self.client.query(&statement, params).unwrap_or_else(|e| panic!("{sql}: {e}"))
+        self.client
+            .query(&statement, params)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
     /// Everything a late call could change about a task: its row, its generation and the
@@ -209,11 +224,13 @@ const HEARTBEAT: &str = "select api.worker_heartbeat($1, $2, $3)";
 const CANCEL: &str = "select api.cancel_generation($1)";
 /// Tests cannot wait out every backoff: once a retry's delay has been checked, the test makes
 /// the task due now (as the superuser) so the run stays short.
-const FAST_FORWARD: &str = "update public.tasks set run_at = now() where id = $1 and status = 'queued'";
+const FAST_FORWARD: &str =
+    "update public.tasks set run_at = now() where id = $1 and status = 'queued'";
 
 /// Who holds a task's lease, as the workers saw it (left in place when a worker crashes).
 struct Holder {
     worker: usize,
+    key: String,
     lease_epoch: f64,
 }
 
@@ -232,6 +249,8 @@ struct Run {
     backoffs_checked: AtomicUsize,
     crashes: AtomicUsize,
     zombies_checked: AtomicUsize,
+    /// Crashed workers' calls made after their lease expired but before a sweep.
+    expired_checked: AtomicUsize,
     stop: AtomicBool,
 }
 
@@ -246,7 +265,9 @@ impl Drop for StopOnPanic<'_> {
 }
 
 fn uuid_of(v: &Value) -> Uuid {
-    v.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a uuid: {v}"))
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not a uuid: {v}"))
 }
 
 fn worker_loop(run: &Run, index: usize, key: &str) {
@@ -255,12 +276,20 @@ fn worker_loop(run: &Run, index: usize, key: &str) {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) * 0x1000_0001));
     while !run.stop.load(SeqCst) {
         // Mostly single claims, some batches of up to 8.
-        let limit = if rng.next(2) == 0 { 1 } else { 1 + rng.next(8) as i32 };
+        let limit = if rng.next(2) == 0 {
+            1
+        } else {
+            1 + rng.next(8) as i32
+        };
         let claimed = db
             .service(CLAIM, &[&key, &run.task_type, &limit, &LEASE_SECONDS])
             .unwrap_or_else(|e| panic!("claim: {e}"));
         let items = claimed.as_array().expect("claim returns an array").clone();
-        assert!(items.len() <= limit as usize, "claimed {} tasks with p_limit {limit}", items.len());
+        assert!(
+            items.len() <= limit as usize,
+            "claimed {} tasks with p_limit {limit}",
+            items.len()
+        );
         if items.is_empty() {
             std::thread::sleep(Duration::from_millis(20));
             continue;
@@ -268,7 +297,12 @@ fn worker_loop(run: &Run, index: usize, key: &str) {
         for item in &items {
             let lease_epoch = item["lease_epoch"].as_f64().expect("lease_expires_at");
             let id = uuid_of(&item["id"]);
-            let previous = run.running.lock().unwrap().insert(id, Holder { worker: index, lease_epoch });
+            let holder = Holder {
+                worker: index,
+                key: key.to_string(),
+                lease_epoch,
+            };
+            let previous = run.running.lock().unwrap().insert(id, holder);
             if let Some(p) = previous {
                 let lease_start = lease_epoch - LEASE_SECONDS as f64;
                 assert!(
@@ -277,6 +311,17 @@ fn worker_loop(run: &Run, index: usize, key: &str) {
                     p.worker,
                     p.lease_epoch
                 );
+                if p.worker != index {
+                    // The crashed worker comes back while another one holds the task.
+                    let e = db
+                        .service(HEARTBEAT, &[&p.key, &id, &LEASE_SECONDS])
+                        .expect_err("stale heartbeat");
+                    assert_eq!(error_code(&e), "PT409", "stale heartbeat: {e}");
+                    let e = db
+                        .service(COMPLETE, &[&p.key, &id, &json!({"zombie": true}), &2.0f64])
+                        .expect_err("stale complete");
+                    assert_eq!(error_code(&e), "PT409", "stale complete: {e}");
+                }
             }
         }
         for item in items {
@@ -289,8 +334,14 @@ fn process(run: &Run, db: &mut Db, rng: &mut Rng, key: &str, item: &Value) {
     let id = uuid_of(&item["id"]);
     let attempt = item["attempt"].as_i64().unwrap();
     let max_attempts = item["max_attempts"].as_i64().unwrap();
-    let fate = item["params"]["fate"].as_str().unwrap_or_else(|| panic!("task without fate: {item}")).to_string();
-    assert!(attempt >= 1 && attempt <= max_attempts, "claimed attempt {attempt} of {max_attempts}: {item}");
+    let fate = item["params"]["fate"]
+        .as_str()
+        .unwrap_or_else(|| panic!("task without fate: {item}"))
+        .to_string();
+    assert!(
+        attempt >= 1 && attempt <= max_attempts,
+        "claimed attempt {attempt} of {max_attempts}: {item}"
+    );
     let stop_running = || {
         run.running.lock().unwrap().remove(&id);
     };
@@ -304,24 +355,48 @@ fn process(run: &Run, db: &mut Db, rng: &mut Rng, key: &str, item: &Value) {
             let duration = (10 + rng.next(300)) as f64 / 10.0;
             stop_running();
             let t = db
-                .service(COMPLETE, &[&key, &id, &json!({"by": key.len(), "fate": fate}), &duration])
+                .service(
+                    COMPLETE,
+                    &[
+                        &key,
+                        &id,
+                        &json!({"by": key.len(), "fate": fate}),
+                        &duration,
+                    ],
+                )
                 .unwrap_or_else(|e| panic!("complete {id} ({fate}, attempt {attempt}): {e}"));
             assert_eq!(t["status"], "succeeded", "{t}");
-            run.completions.lock().unwrap().entry(id).or_default().push(duration);
+            run.completions
+                .lock()
+                .unwrap()
+                .entry(id)
+                .or_default()
+                .push(duration);
         }
         ("flaky", _) | ("doomed", _) => {
             stop_running();
             let error = format!("{fate} attempt {attempt}");
-            let t = db.service(FAIL, &[&key, &id, &error, &true]).unwrap_or_else(|e| panic!("fail {id}: {e}"));
+            let t = db
+                .service(FAIL, &[&key, &id, &error, &true])
+                .unwrap_or_else(|e| panic!("fail {id}: {e}"));
             assert_eq!(t["attempts"], attempt, "{t}");
             if attempt < max_attempts {
-                assert_eq!(t["status"], "queued", "a retryable failure with attempts left requeues: {t}");
-                assert!(t["lease_expires_at"].is_null() && t["worker_id"].is_null(), "{t}");
+                assert_eq!(
+                    t["status"], "queued",
+                    "a retryable failure with attempts left requeues: {t}"
+                );
+                assert!(
+                    t["lease_expires_at"].is_null() && t["worker_id"].is_null(),
+                    "{t}"
+                );
                 assert_backoff(id, attempt, t["backoff_s"].as_f64().unwrap());
                 run.backoffs_checked.fetch_add(1, SeqCst);
                 db.sql(FAST_FORWARD, &[&id]);
             } else {
-                assert_eq!(t["status"], "dead", "the last retryable failure is a dead letter: {t}");
+                assert_eq!(
+                    t["status"], "dead",
+                    "the last retryable failure is a dead letter: {t}"
+                );
             }
         }
         ("crash", _) | ("crashcrash", _) => {
@@ -331,7 +406,9 @@ fn process(run: &Run, db: &mut Db, rng: &mut Rng, key: &str, item: &Value) {
         }
         ("fatal", _) => {
             stop_running();
-            let t = db.service(FAIL, &[&key, &id, &"fatal", &false]).unwrap_or_else(|e| panic!("fail {id}: {e}"));
+            let t = db
+                .service(FAIL, &[&key, &id, &"fatal", &false])
+                .unwrap_or_else(|e| panic!("fail {id}: {e}"));
             assert_eq!(t["status"], "failed", "{t}");
         }
         ("cancel", _) => {
@@ -343,9 +420,13 @@ fn process(run: &Run, db: &mut Db, rng: &mut Rng, key: &str, item: &Value) {
                 .unwrap_or_else(|e| panic!("cancel {generation}: {e}"));
             assert_eq!(g["status"], "canceled", "{g}");
             stop_running();
-            let e = db.service(HEARTBEAT, &[&key, &id, &LEASE_SECONDS]).expect_err("heartbeat after cancel");
+            let e = db
+                .service(HEARTBEAT, &[&key, &id, &LEASE_SECONDS])
+                .expect_err("heartbeat after cancel");
             assert_eq!(error_code(&e), "PT409", "{e}");
-            let e = db.service(COMPLETE, &[&key, &id, &json!({}), &1.0f64]).expect_err("complete after cancel");
+            let e = db
+                .service(COMPLETE, &[&key, &id, &json!({}), &1.0f64])
+                .expect_err("complete after cancel");
             assert_eq!(error_code(&e), "PT409", "{e}");
         }
         _ => panic!("worker claimed task {id} with fate {fate} (attempt {attempt}): {item}"),
@@ -359,10 +440,44 @@ fn sweeper_loop(run: &Run) {
     let mut db = Db::connect(&run.url);
     while !run.stop.load(SeqCst) {
         std::thread::sleep(Duration::from_millis(200));
-        db.service("select to_jsonb(api.sweep_expired_leases())", &[]).unwrap_or_else(|e| panic!("sweep: {e}"));
 
-        let pending: Vec<(Uuid, String)> =
-            run.zombies.lock().unwrap().iter().map(|(id, key)| (*id, key.clone())).collect();
+        // A lease that expired is lost even before any sweep has requeued the task.
+        let pending: Vec<(Uuid, String)> = run
+            .zombies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, key)| (*id, key.clone()))
+            .collect();
+        let ids: Vec<Uuid> = pending.iter().map(|p| p.0).collect();
+        let expired = db.sql(
+            "select id from public.tasks where id = any($1) and status = 'running' and lease_expires_at < now()",
+            &[&ids],
+        );
+        for row in expired {
+            let id: Uuid = row.get(0);
+            let key = &pending.iter().find(|p| p.0 == id).unwrap().1;
+            let e = db
+                .service(HEARTBEAT, &[key, &id, &LEASE_SECONDS])
+                .expect_err("heartbeat after expiry");
+            assert_eq!(error_code(&e), "PT409", "heartbeat after expiry: {e}");
+            let e = db
+                .service(COMPLETE, &[key, &id, &json!({"zombie": true}), &4.0f64])
+                .expect_err("complete after expiry");
+            assert_eq!(error_code(&e), "PT409", "complete after expiry: {e}");
+            run.expired_checked.fetch_add(1, SeqCst);
+        }
+
+        db.service("select to_jsonb(api.sweep_expired_leases())", &[])
+            .unwrap_or_else(|e| panic!("sweep: {e}"));
+
+        let pending: Vec<(Uuid, String)> = run
+            .zombies
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(id, key)| (*id, key.clone()))
+            .collect();
         if pending.is_empty() {
             continue;
         }
@@ -384,17 +499,27 @@ fn sweeper_loop(run: &Run) {
             }
             let before = db.snapshot(id);
             assert_eq!(before["last_error"], "lease expired", "{before}");
-            let e = db.service(HEARTBEAT, &[&key, &id, &LEASE_SECONDS]).expect_err("late heartbeat");
+            let e = db
+                .service(HEARTBEAT, &[&key, &id, &LEASE_SECONDS])
+                .expect_err("late heartbeat");
             assert_eq!(error_code(&e), "PT409", "late heartbeat: {e}");
             let e = db
                 .service(COMPLETE, &[&key, &id, &json!({"zombie": true}), &3.0f64])
                 .expect_err("late complete");
             assert_eq!(error_code(&e), "PT409", "late complete: {e}");
-            let e = db.service(FAIL, &[&key, &id, &"zombie", &true]).expect_err("late fail");
+            let e = db
+                .service(FAIL, &[&key, &id, &"zombie", &true])
+                .expect_err("late fail");
             assert_eq!(error_code(&e), "PT409", "late fail: {e}");
-            let e = db.service(FAIL, &[&key, &id, &"zombie", &false]).expect_err("late fail");
+            let e = db
+                .service(FAIL, &[&key, &id, &"zombie", &false])
+                .expect_err("late fail");
             assert_eq!(error_code(&e), "PT409", "late fail: {e}");
-            assert_eq!(db.snapshot(id), before, "a crashed worker's late calls changed task {id}");
+            assert_eq!(
+                db.snapshot(id),
+                before,
+                "a crashed worker's late calls changed task {id}"
+            );
 
             run.zombies.lock().unwrap().remove(&id);
             run.zombies_checked.fetch_add(1, SeqCst);
@@ -428,12 +553,20 @@ fn create_generation(db: &mut Db, owner: Uuid, i: usize, task_type: &str) -> Uui
     assert_eq!(r["route"], "gpu", "{r}");
     let generation = uuid_of(&r["generation"]["id"]);
     db.client.batch_execute("set local role postgres").unwrap();
-    let rows = db.client.query(&retype, &[&generation, &task_type, &max_attempts, &priority, &fate]).unwrap();
+    let rows = db
+        .client
+        .query(
+            &retype,
+            &[&generation, &task_type, &max_attempts, &priority, &fate],
+        )
+        .unwrap();
     assert_eq!(rows.len(), 1, "generation {generation} got no queued task");
     db.client.batch_execute("commit").unwrap();
 
     if fate == "cancel_queued" {
-        let g = db.rpc("authenticated", Some(owner), CANCEL, &[&generation]).unwrap();
+        let g = db
+            .rpc("authenticated", Some(owner), CANCEL, &[&generation])
+            .unwrap();
         assert_eq!(g["status"], "canceled", "{g}");
     }
     generation
@@ -499,6 +632,7 @@ fn sixteen_workers_run_every_task_exactly_once() {
         backoffs_checked: AtomicUsize::new(0),
         crashes: AtomicUsize::new(0),
         zombies_checked: AtomicUsize::new(0),
+        expired_checked: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
     });
     let mut threads: Vec<_> = keys
@@ -519,7 +653,11 @@ fn sixteen_workers_run_every_task_exactly_once() {
     let mut finished = false;
     while !run.stop.load(SeqCst) && started.elapsed() < DEADLINE {
         std::thread::sleep(Duration::from_millis(250));
-        let open: i64 = db.client.query_one(count_open, &[&task_type]).unwrap().get(0);
+        let open: i64 = db
+            .client
+            .query_one(count_open, &[&task_type])
+            .unwrap()
+            .get(0);
         if open == 0 && run.zombies.lock().unwrap().is_empty() {
             finished = true;
             break;
@@ -567,32 +705,76 @@ fn sixteen_workers_run_every_task_exactly_once() {
         let last_error: Option<String> = row.get(6);
         let (want_status, want_attempts) = expected_end(&fate, max_attempts);
         assert!(FINAL.contains(&status.as_str()), "task {id} ended {status}");
-        assert_eq!((status.as_str(), attempts), (want_status, want_attempts), "task {id} with fate {fate}");
-        assert!(attempts <= max_attempts, "task {id}: {attempts} attempts of {max_attempts}");
-        assert!(row.get::<_, bool>(7), "task {id} is {status} without completed_at");
+        assert_eq!(
+            (status.as_str(), attempts),
+            (want_status, want_attempts),
+            "task {id} with fate {fate}"
+        );
+        assert!(
+            attempts <= max_attempts,
+            "task {id}: {attempts} attempts of {max_attempts}"
+        );
+        assert!(
+            row.get::<_, bool>(7),
+            "task {id} is {status} without completed_at"
+        );
         let done = completions.get(&id).map(Vec::as_slice).unwrap_or_default();
         if status == "succeeded" {
             assert_eq!(done.len(), 1, "task {id} completed {} times", done.len());
-            assert_eq!(row.get::<_, Option<f64>>(5), Some(done[0]), "task {id} duration");
+            assert_eq!(
+                row.get::<_, Option<f64>>(5),
+                Some(done[0]),
+                "task {id} duration"
+            );
             durations.insert(id, done[0]);
         } else {
             assert!(done.is_empty(), "{status} task {id} was also completed");
         }
         match fate.as_str() {
             "crash" => assert_eq!(last_error.as_deref(), Some("lease expired"), "task {id}"),
-            "crashcrash" => assert_eq!(last_error.as_deref(), Some("lease expired"), "dead letter {id}"),
-            "doomed" => assert_eq!(last_error, Some(format!("doomed attempt {max_attempts}")), "dead letter {id}"),
+            "crashcrash" => assert_eq!(
+                last_error.as_deref(),
+                Some("lease expired"),
+                "dead letter {id}"
+            ),
+            "doomed" => assert_eq!(
+                last_error,
+                Some(format!("doomed attempt {max_attempts}")),
+                "dead letter {id}"
+            ),
             _ => {}
         }
         *by_status.entry(status).or_default() += 1;
     }
-    assert_eq!(completions.values().map(Vec::len).sum::<usize>(), by_status["succeeded"], "completions");
+    assert_eq!(
+        completions.values().map(Vec::len).sum::<usize>(),
+        by_status["succeeded"],
+        "completions"
+    );
     let expect = |f: &dyn Fn(&str) -> bool| fates.iter().filter(|x| f(x.0)).count();
-    assert_eq!(by_status["dead"], expect(&|f| f == "doomed" || f == "crashcrash"), "dead letters");
-    assert_eq!(by_status["canceled"], expect(&|f| f.starts_with("cancel")), "canceled");
+    assert_eq!(
+        by_status["dead"],
+        expect(&|f| f == "doomed" || f == "crashcrash"),
+        "dead letters"
+    );
+    assert_eq!(
+        by_status["canceled"],
+        expect(&|f| f.starts_with("cancel")),
+        "canceled"
+    );
     let crashes = expect(&|f| f == "crash") + 2 * expect(&|f| f == "crashcrash");
     assert_eq!(run.crashes.load(SeqCst), crashes, "crashes");
-    assert_eq!(run.zombies_checked.load(SeqCst), crashes, "crashed workers' late calls checked");
+    assert_eq!(
+        run.zombies_checked.load(SeqCst),
+        crashes,
+        "crashed workers' late calls checked"
+    );
+    // Most expired leases are seen before the sweep that requeues them (not all: one may
+    // expire between the check and the sweep).
+    assert!(
+        run.expired_checked.load(SeqCst) > 0,
+        "no call after a lease expiry was checked"
+    );
     let retries = fates
         .iter()
         .map(|(f, max, _)| match *f {
@@ -601,7 +783,11 @@ fn sixteen_workers_run_every_task_exactly_once() {
             _ => 0,
         })
         .sum::<usize>();
-    assert_eq!(run.backoffs_checked.load(SeqCst), retries, "retries whose backoff was checked");
+    assert_eq!(
+        run.backoffs_checked.load(SeqCst),
+        retries,
+        "retries whose backoff was checked"
+    );
 
     // Each generation ended like its task and was settled at most once, at the GPU time.
     let generations = db.sql(
@@ -617,11 +803,20 @@ fn sixteen_workers_run_every_task_exactly_once() {
     assert_eq!(generations.len(), GENERATIONS, "generations with a hold");
     for row in &generations {
         let task: Uuid = row.get(0);
-        let (task_status, status, hold): (String, String, String) = (row.get(1), row.get(2), row.get(5));
-        let (reserved, charged, hold_charged): (i64, Option<i64>, Option<i64>) = (row.get(3), row.get(4), row.get(6));
+        let (task_status, status, hold): (String, String, String) =
+            (row.get(1), row.get(2), row.get(5));
+        let (reserved, charged, hold_charged): (i64, Option<i64>, Option<i64>) =
+            (row.get(3), row.get(4), row.get(6));
         let (settles, resolutions): (i64, i64) = (row.get(7), row.get(8));
-        assert_eq!(reserved, (GPU_UNITS * GPU_PRICE).ceil() as i64, "task {task}: reserved");
-        assert_eq!(resolutions, 1, "task {task}: the hold is resolved exactly once");
+        assert_eq!(
+            reserved,
+            (GPU_UNITS * GPU_PRICE).ceil() as i64,
+            "task {task}: reserved"
+        );
+        assert_eq!(
+            resolutions, 1,
+            "task {task}: the hold is resolved exactly once"
+        );
         let want = match task_status.as_str() {
             "succeeded" => {
                 let charge = (durations[&task].min(GPU_UNITS) * GPU_PRICE).ceil() as i64;
@@ -632,20 +827,28 @@ fn sixteen_workers_run_every_task_exactly_once() {
             other => panic!("task {task} is {other}"),
         };
         assert_eq!(
-            (status.as_str(), charged.unwrap_or(-1), hold.as_str(), settles),
+            (
+                status.as_str(),
+                charged.unwrap_or(-1),
+                hold.as_str(),
+                settles
+            ),
             want,
             "generation of task {task} ({task_status})"
         );
         assert_eq!(hold_charged, Some(want.1), "task {task}: hold charged");
     }
 
-    let audit = db.service("select api.audit_credits()", &[]).expect("audit_credits");
+    let audit = db
+        .service("select api.audit_credits()", &[])
+        .expect("audit_credits");
     assert_eq!(audit, json!([]), "credit audit after the queue run");
 
     eprintln!(
-        "queue_concurrency: {} tasks ({by_status:?}) in {elapsed:.1?} (setup {setup:.1?}); {} backoffs, {} crashes checked",
+        "queue_concurrency: {} tasks ({by_status:?}) in {elapsed:.1?} (setup {setup:.1?}); {} backoffs, {} crashes checked ({} before the sweep)",
         rows.len(),
         run.backoffs_checked.load(SeqCst),
-        run.zombies_checked.load(SeqCst)
+        run.zombies_checked.load(SeqCst),
+        run.expired_checked.load(SeqCst)
     );
 }

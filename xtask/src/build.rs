@@ -22,18 +22,28 @@ pub fn function_names() -> Result<Vec<String>> {
 }
 
 pub fn bundle_dir(name: &str) -> PathBuf {
-    paths::root().join("functions").join(name).join("build/worker")
+    paths::root()
+        .join("functions")
+        .join(name)
+        .join("build/worker")
 }
 
 pub fn wasm_file(name: &str) -> PathBuf {
-    paths::root().join("functions").join(name).join("build/index_bg.wasm")
+    paths::root()
+        .join("functions")
+        .join(name)
+        .join("build/index_bg.wasm")
 }
 
 /// Builds the named functions (all when empty). `optimize` runs wasm-opt (slow, ~13% smaller raw,
 /// same gzip), which deploys want and local runs do not.
 pub fn build(names: &[String], optimize: bool) -> Result<()> {
     let all = function_names()?;
-    let names: Vec<String> = if names.is_empty() { all.clone() } else { names.to_vec() };
+    let names: Vec<String> = if names.is_empty() {
+        all.clone()
+    } else {
+        names.to_vec()
+    };
     for n in &names {
         if !all.contains(n) {
             bail!("unknown function {n:?}; known: {all:?}");
@@ -46,7 +56,13 @@ pub fn build(names: &[String], optimize: bool) -> Result<()> {
     // One cargo invocation for all crates: shared dependencies compile once, crates link in parallel.
     let mut cargo = Command::new("cargo");
     cargo
-        .args(["build", "--release", "--lib", "--target", "wasm32-unknown-unknown"])
+        .args([
+            "build",
+            "--release",
+            "--lib",
+            "--target",
+            "wasm32-unknown-unknown",
+        ])
         // worker-build sets this for wasm-bindgen's macros; the same value here lets its own
         // cargo run reuse this build instead of compiling everything again.
         .env("WASM_BINDGEN_USE_JS_SYS", "1")

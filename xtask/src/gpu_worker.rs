@@ -21,7 +21,9 @@ impl Worker {
             key: key.to_string(),
             task_types,
             lease_seconds: 30,
-            agent: ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build(),
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(30))
+                .build(),
         }
     }
 
@@ -33,7 +35,9 @@ impl Worker {
             .send_json(body);
         match r {
             Ok(resp) => Ok(resp.into_json()?),
-            Err(ureq::Error::Status(code, resp)) => bail!("{path}: {code} {}", resp.into_string().unwrap_or_default()),
+            Err(ureq::Error::Status(code, resp)) => {
+                bail!("{path}: {code} {}", resp.into_string().unwrap_or_default())
+            }
             Err(e) => bail!("{path}: {e}"),
         }
     }
@@ -59,7 +63,10 @@ impl Worker {
                 eprintln!("worker: task {id} done in {seconds:.2}s");
             }
             Err(e) => {
-                self.post(&format!("/v1/worker/tasks/{id}/fail"), json!({"error": e.to_string(), "retryable": true}))?;
+                self.post(
+                    &format!("/v1/worker/tasks/{id}/fail"),
+                    json!({"error": e.to_string(), "retryable": true}),
+                )?;
             }
         }
         Ok(true)
@@ -74,7 +81,10 @@ impl Worker {
         while started.elapsed() < total {
             std::thread::sleep(beat.min(total.saturating_sub(started.elapsed())));
             if started.elapsed() < total {
-                self.post(&format!("/v1/worker/tasks/{id}/heartbeat"), json!({"lease_seconds": self.lease_seconds}))?;
+                self.post(
+                    &format!("/v1/worker/tasks/{id}/heartbeat"),
+                    json!({"lease_seconds": self.lease_seconds}),
+                )?;
             }
         }
         Ok(json!({

@@ -98,7 +98,13 @@ impl Keys {
 }
 
 /// Claims as Supabase Auth puts them in an access token.
-pub fn access_token_claims(issuer: &str, user_id: &str, email: &str, role: &str, exp: i64) -> Value {
+pub fn access_token_claims(
+    issuer: &str,
+    user_id: &str,
+    email: &str,
+    role: &str,
+    exp: i64,
+) -> Value {
     let now = now();
     json!({
         "iss": issuer,

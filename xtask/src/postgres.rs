@@ -40,11 +40,16 @@ impl Postgres {
             run(as_server_user(&bin, "initdb")
                 .arg("-D")
                 .arg(&data)
-                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-instructions"])
+                .args([
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                ])
                 .stdout(std::process::Stdio::null()))?;
-            let pgtap_ext = tools
-                .pgtap_root
-                .join("usr/share/postgresql/15");
+            let pgtap_ext = tools.pgtap_root.join("usr/share/postgresql/15");
             let conf = format!(
                 "\n# genbase local stack\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = ''\n\
                  extension_control_path = '$system:{ext}'\nshared_preload_libraries = 'pg_stat_statements'\n\
@@ -87,12 +92,22 @@ impl Postgres {
     }
 
     pub fn url(&self, user: &str) -> String {
-        let password = if user == "authenticator" { ":authenticator" } else { "" };
-        format!("postgres://{user}{password}@127.0.0.1:{}/postgres", self.port)
+        let password = if user == "authenticator" {
+            ":authenticator"
+        } else {
+            ""
+        };
+        format!(
+            "postgres://{user}{password}@127.0.0.1:{}/postgres",
+            self.port
+        )
     }
 
     pub fn client(&self) -> Result<postgres::Client> {
-        Ok(postgres::Client::connect(&self.url("postgres"), postgres::NoTls)?)
+        Ok(postgres::Client::connect(
+            &self.url("postgres"),
+            postgres::NoTls,
+        )?)
     }
 
     /// Applies one SQL file with psql, stopping at the first error.
@@ -115,7 +130,10 @@ impl Postgres {
              create table if not exists supabase_migrations.schema_migrations (version text primary key);",
         )?;
         let fresh_seed = db
-            .query_one("select count(*) = 0 from supabase_migrations.schema_migrations", &[])?
+            .query_one(
+                "select count(*) = 0 from supabase_migrations.schema_migrations",
+                &[],
+            )?
             .get::<_, bool>(0);
         let mut files: Vec<PathBuf> = std::fs::read_dir(supabase.join("migrations"))?
             .filter_map(|e| e.ok().map(|e| e.path()))
@@ -169,7 +187,9 @@ impl Drop for Postgres {
 
 fn chown_to_server_user(dir: &Path) -> Result<()> {
     if unsafe { libc::geteuid() } == 0 {
-        run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir))?;
+        run(Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir))?;
     }
     Ok(())
 }

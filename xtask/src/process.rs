@@ -28,6 +28,14 @@ pub fn output(cmd: &mut Command) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// When a service counts as started.
+pub enum Ready<'a> {
+    /// A line of its output contains this text.
+    Line(&'a str),
+    /// This URL answers at all (any HTTP status).
+    Http(&'a str),
+}
+
 /// A background service in its own process group, so its own children (workerd under
 /// wrangler) stop with it. Dropping it stops the group.
 pub struct Service {
@@ -36,12 +44,12 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts `cmd` and waits until a line of its output contains `ready` (or `timeout` passes).
-    /// Output lines are echoed with a `[name]` prefix when `echo` is set.
+    /// Starts `cmd` and waits until it is ready (or `timeout` passes). Output lines are echoed
+    /// with a `[name]` prefix when `echo` is set.
     pub fn start(
         name: &'static str,
         cmd: &mut Command,
-        ready: &str,
+        ready: Ready,
         timeout: Duration,
         echo: bool,
     ) -> Result<Service> {
@@ -53,8 +61,14 @@ impl Service {
             .with_context(|| format!("starting {name}: {cmd:?}"))?;
         let (tx, rx) = mpsc::channel::<String>();
         for stream in [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
         ]
         .into_iter()
         .flatten()
@@ -75,17 +89,31 @@ impl Service {
         let mut tail: Vec<String> = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.contains(ready) => break,
+            if let Ready::Http(url) = &ready {
+                match ureq::get(url).timeout(Duration::from_secs(2)).call() {
+                    Ok(_) | Err(ureq::Error::Status(..)) => break,
+                    Err(_) => {}
+                }
+            }
+            let wait = match ready {
+                Ready::Line(_) => left,
+                Ready::Http(_) => left.min(Duration::from_millis(250)),
+            };
+            match rx.recv_timeout(wait) {
+                Ok(line) if matches!(ready, Ready::Line(r) if line.contains(r)) => break,
                 Ok(line) => {
                     tail.push(line);
                     if tail.len() > 40 {
                         tail.remove(0);
                     }
                 }
+                Err(_) if Instant::now() < deadline => {}
                 Err(_) => {
                     service.stop();
-                    bail!("{name} did not become ready; last output:\n{}", tail.join("\n"));
+                    bail!(
+                        "{name} did not become ready; last output:\n{}",
+                        tail.join("\n")
+                    );
                 }
             }
         }

@@ -52,11 +52,17 @@ pub fn run(db_url: &str) -> Result<Vec<BenchRow>> {
     // One by one: a multi-statement batch is a transaction block, which VACUUM refuses.
     db.batch_execute(&format!("vacuum analyze {plain_accounts}"))?;
     db.batch_execute("vacuum analyze public.credit_accounts")?;
-    eprintln!("sqlbench: {} users with credits in {:.1?}", ACCOUNTS + 1, started.elapsed());
+    eprintln!(
+        "sqlbench: {} users with credits in {:.1?}",
+        ACCOUNTS + 1,
+        started.elapsed()
+    );
 
     let hot_users = vec![hot];
-    let value = measure_money(db_url, &mut db, &hot_users).context("reserve+settle on one hot account")?;
-    let baseline = measure_bare_update(db_url, &mut db, &plain_accounts, 1).context("bare UPDATE of one row")?;
+    let value =
+        measure_money(db_url, &mut db, &hot_users).context("reserve+settle on one hot account")?;
+    let baseline = measure_bare_update(db_url, &mut db, &plain_accounts, 1)
+        .context("bare UPDATE of one row")?;
     rows.push(row(
         format!("money: reserve+settle, 1 hot account, {MONEY_CLIENTS} clients"),
         value,
@@ -65,9 +71,10 @@ pub fn run(db_url: &str) -> Result<Vec<BenchRow>> {
         baseline,
     ));
 
-    let value = measure_money(db_url, &mut db, &users).context("reserve+settle on 10,000 accounts")?;
-    let baseline =
-        measure_bare_update(db_url, &mut db, &plain_accounts, ACCOUNTS as i32).context("bare UPDATE of 10,000 rows")?;
+    let value =
+        measure_money(db_url, &mut db, &users).context("reserve+settle on 10,000 accounts")?;
+    let baseline = measure_bare_update(db_url, &mut db, &plain_accounts, ACCOUNTS as i32)
+        .context("bare UPDATE of 10,000 rows")?;
     rows.push(row(
         format!("money: reserve+settle, {ACCOUNTS} accounts, {MONEY_CLIENTS} clients"),
         value,
@@ -81,8 +88,17 @@ pub fn run(db_url: &str) -> Result<Vec<BenchRow>> {
     let register = db.prepare("select api.register_worker($1, $2)")?;
     let keys = (0..QUEUE_WORKERS)
         .map(|w| {
-            let r = call(&mut db, "service_role", None, &register, &[&format!("sqlbench-{tag}-{w}"), &&task_types[..]])?;
-            r["worker_key"].as_str().map(str::to_owned).ok_or_else(|| anyhow!("register_worker returned {r}"))
+            let r = call(
+                &mut db,
+                "service_role",
+                None,
+                &register,
+                &[&format!("sqlbench-{tag}-{w}"), &&task_types[..]],
+            )?;
+            r["worker_key"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow!("register_worker returned {r}"))
         })
         .collect::<Result<Vec<_>>>()?;
     for (limit, task_type) in [1, 10].into_iter().zip(&task_types) {
@@ -103,8 +119,17 @@ pub fn run(db_url: &str) -> Result<Vec<BenchRow>> {
 }
 
 fn row(name: String, value: f64, unit: &str, baseline_name: String, baseline: f64) -> BenchRow {
-    eprintln!("sqlbench: {name}: {value:.0} {unit}; {baseline_name}: {baseline:.0}/s ({:.1}%)", 100.0 * value / baseline);
-    BenchRow { name, value, unit: unit.to_string(), baseline_name, baseline }
+    eprintln!(
+        "sqlbench: {name}: {value:.0} {unit}; {baseline_name}: {baseline:.0}/s ({:.1}%)",
+        100.0 * value / baseline
+    );
+    BenchRow {
+        name,
+        value,
+        unit: unit.to_string(),
+        baseline_name,
+        baseline,
+    }
 }
 
 fn connect(db_url: &str) -> Result<Client> {
@@ -182,7 +207,8 @@ fn measure<S>(
                     let ready = connect(db_url).and_then(|mut c| init(i, &mut c).map(|s| (c, s)));
                     // Everyone waits for everyone, ready or not, so no client blocks forever.
                     barrier.wait();
-                    let (mut client, mut state) = ready.inspect_err(|_| stop.store(true, Ordering::SeqCst))?;
+                    let (mut client, mut state) =
+                        ready.inspect_err(|_| stop.store(true, Ordering::SeqCst))?;
                     let measured_from = Instant::now() + WARMUP;
                     let until = measured_from + MEASURE;
                     let mut done = 0;
@@ -192,7 +218,8 @@ fn measure<S>(
                         if now >= until {
                             break;
                         }
-                        let n = op(&mut state, &mut client).inspect_err(|_| stop.store(true, Ordering::SeqCst))?;
+                        let n = op(&mut state, &mut client)
+                            .inspect_err(|_| stop.store(true, Ordering::SeqCst))?;
                         last = Instant::now();
                         if n == 0 {
                             if last < measured_from {
@@ -211,7 +238,10 @@ fn measure<S>(
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a bench client panicked"))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow!("a bench client panicked")))
+            })
             .collect()
     });
     let mut total = 0;
@@ -278,7 +308,13 @@ fn measure_money(db_url: &str, db: &mut Client, users: &[uuid::Uuid]) -> Result<
             s.seq += 1;
             let prediction = format!("sqlbench-{tag}-{}-{}", s.thread, s.seq);
             call(c, "service_role", None, &s.submit, &[&id, &prediction])?;
-            let r = call(c, "service_role", None, &s.webhook, &[&format!("w-{prediction}"), &prediction])?;
+            let r = call(
+                c,
+                "service_role",
+                None,
+                &s.webhook,
+                &[&format!("w-{prediction}"), &prediction],
+            )?;
             if r["generation"]["status"] != "succeeded" {
                 bail!("the webhook did not settle: {r}");
             }
@@ -313,7 +349,13 @@ struct QueueClient {
 }
 
 /// Workers claim (p_limit `limit`) and complete every claimed task, each call its own RPC.
-fn measure_queue(db_url: &str, db: &mut Client, keys: &[String], task_type: &str, limit: i32) -> Result<f64> {
+fn measure_queue(
+    db_url: &str,
+    db: &mut Client,
+    keys: &[String],
+    task_type: &str,
+    limit: i32,
+) -> Result<f64> {
     db.execute(
         "insert into public.tasks (task_type, params) select $1, jsonb_build_object('n', g) from generate_series(1, $2) g",
         &[&task_type, &QUEUE_ROWS],
@@ -335,8 +377,16 @@ fn measure_queue(db_url: &str, db: &mut Client, keys: &[String], task_type: &str
             })
         },
         |s, c| {
-            let ids = call(c, "service_role", None, &s.claim, &[&s.key, &task_type, &limit])?;
-            let ids = ids.as_array().ok_or_else(|| anyhow!("worker_claim returned {ids}"))?;
+            let ids = call(
+                c,
+                "service_role",
+                None,
+                &s.claim,
+                &[&s.key, &task_type, &limit],
+            )?;
+            let ids = ids
+                .as_array()
+                .ok_or_else(|| anyhow!("worker_claim returned {ids}"))?;
             for id in ids {
                 let id = id.as_str().ok_or_else(|| anyhow!("task id {id}"))?;
                 let t = call(c, "service_role", None, &s.complete, &[&s.key, &id])?;
@@ -348,7 +398,10 @@ fn measure_queue(db_url: &str, db: &mut Client, keys: &[String], task_type: &str
         },
     )?;
     // What is left would sit in the claim index in front of the next measurement's tasks.
-    db.execute("delete from public.tasks where task_type = $1 and status = 'queued'", &[&task_type])?;
+    db.execute(
+        "delete from public.tasks where task_type = $1 and status = 'queued'",
+        &[&task_type],
+    )?;
     db.batch_execute("vacuum analyze public.tasks")?;
     Ok(rate)
 }
@@ -376,7 +429,11 @@ fn measure_bare_queue(db_url: &str, db: &mut Client, table: &str, limit: i64) ->
         QUEUE_WORKERS,
         |_, c| Ok((c.prepare(&claim)?, c.prepare(&done)?)),
         |(claim, done), c| {
-            let ids: Vec<i64> = c.query(claim, &[&limit])?.iter().map(|r| r.get(0)).collect();
+            let ids: Vec<i64> = c
+                .query(claim, &[&limit])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
             if ids.is_empty() {
                 return Ok(0);
             }

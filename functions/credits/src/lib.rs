@@ -12,10 +12,15 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
     let caller = require_user(req, deps).await?;
     let mut args = json!({ "p_limit": Limit::parse(req.query_param("limit"))?.get() });
     if let Some(c) = req.query_param("cursor") {
-        let before = Cursor::decode(c)?["before_id"].as_i64().ok_or_else(|| ApiError::validation("cursor is not valid"))?;
+        let before = Cursor::decode(c)?["before_id"]
+            .as_i64()
+            .ok_or_else(|| ApiError::validation("cursor is not valid"))?;
         args["p_before_id"] = json!(before);
     }
-    let mut page = deps.rpc().call("get_my_credits", args, &caller.auth).await?;
+    let mut page = deps
+        .rpc()
+        .call("get_my_credits", args, &caller.auth)
+        .await?;
     let next = match page["next_before_id"].as_i64() {
         Some(id) => json!(Cursor::encode(&json!({ "before_id": id }))),
         None => Value::Null,

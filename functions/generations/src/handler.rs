@@ -22,7 +22,10 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         1 => list(req, deps, &caller).await,
         2 => {
             let id = Id::parse("id", &params[0])?;
-            let g = deps.rpc().call("get_generation", json!({"p_id": id}), &caller.auth).await?;
+            let g = deps
+                .rpc()
+                .call("get_generation", json!({"p_id": id}), &caller.auth)
+                .await?;
             Ok(ApiResponse::ok(g))
         }
         _ => cancel(deps, &caller, Id::parse("id", &params[0])?).await,
@@ -31,10 +34,17 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
 
 /// Reserve + record in one SQL transaction, then hand the work to its executor. A replay of
 /// the same Idempotency-Key gets the first result and submits nothing again.
-async fn start(req: &ApiRequest, deps: &impl Deps, caller: &Caller) -> Result<ApiResponse, ApiError> {
+async fn start(
+    req: &ApiRequest,
+    deps: &impl Deps,
+    caller: &Caller,
+) -> Result<ApiResponse, ApiError> {
     let body: StartBody = req.json_body()?;
     let start = body.validate(req.header("idempotency-key"))?;
-    let created = deps.rpc().call("create_generation", start.args, &caller.auth).await?;
+    let created = deps
+        .rpc()
+        .call("create_generation", start.args, &caller.auth)
+        .await?;
     let mut generation = created["generation"].clone();
     let fresh = created["created"].as_bool().unwrap_or(false);
     if fresh && created["route"] == "provider" {
@@ -42,21 +52,33 @@ async fn start(req: &ApiRequest, deps: &impl Deps, caller: &Caller) -> Result<Ap
         match provider::submit(deps, provider_ref, &generation).await {
             Ok(prediction_id) => {
                 let args = json!({"p_generation_id": generation["id"], "p_provider": "replicate", "p_prediction_id": prediction_id});
-                generation = deps.rpc().call("mark_generation_submitted", args, &RpcAuth::ServiceRole).await?;
+                generation = deps
+                    .rpc()
+                    .call("mark_generation_submitted", args, &RpcAuth::ServiceRole)
+                    .await?;
             }
             Err(e) => {
                 // The hold must not outlive a submission that never happened.
                 let args = json!({"p_generation_id": generation["id"], "p_error": "provider submission failed"});
-                deps.rpc().call("fail_generation_submission", args, &RpcAuth::ServiceRole).await?;
+                deps.rpc()
+                    .call("fail_generation_submission", args, &RpcAuth::ServiceRole)
+                    .await?;
                 return Err(e);
             }
         }
     }
     let status = if fresh { 202 } else { 200 };
-    Ok(ApiResponse::json(status, json!({ "generation": generation, "replayed": !fresh })))
+    Ok(ApiResponse::json(
+        status,
+        json!({ "generation": generation, "replayed": !fresh }),
+    ))
 }
 
-async fn list(req: &ApiRequest, deps: &impl Deps, caller: &Caller) -> Result<ApiResponse, ApiError> {
+async fn list(
+    req: &ApiRequest,
+    deps: &impl Deps,
+    caller: &Caller,
+) -> Result<ApiResponse, ApiError> {
     let limit = Limit::parse(req.query_param("limit"))?;
     let mut args = json!({
         "p_kind": req.query_param("kind"), "p_status": req.query_param("status"), "p_limit": limit.get(),
@@ -69,16 +91,24 @@ async fn list(req: &ApiRequest, deps: &impl Deps, caller: &Caller) -> Result<Api
         args["p_cursor_created_at"] = json!(at);
         args["p_cursor_id"] = json!(Id::parse("cursor", id)?);
     }
-    let page = deps.rpc().call("list_generations", args, &caller.auth).await?;
+    let page = deps
+        .rpc()
+        .call("list_generations", args, &caller.auth)
+        .await?;
     let next = match &page["next_cursor"] {
         Value::Null => Value::Null,
         c => json!(Cursor::encode(c)),
     };
-    Ok(ApiResponse::ok(json!({ "items": page["items"], "next_cursor": next })))
+    Ok(ApiResponse::ok(
+        json!({ "items": page["items"], "next_cursor": next }),
+    ))
 }
 
 async fn cancel(deps: &impl Deps, caller: &Caller, id: Id) -> Result<ApiResponse, ApiError> {
-    let g = deps.rpc().call("cancel_generation", json!({"p_id": id}), &caller.auth).await?;
+    let g = deps
+        .rpc()
+        .call("cancel_generation", json!({"p_id": id}), &caller.auth)
+        .await?;
     if let Some(prediction) = g["provider_prediction_id"].as_str() {
         provider::cancel(deps, prediction).await;
     }

@@ -16,7 +16,11 @@ struct PoolToken {
 async fn take_token(deps: &impl Deps) -> Result<PoolToken, ApiError> {
     let picked = deps
         .rpc()
-        .call("next_provider_token", json!({"p_provider": "replicate"}), &RpcAuth::ServiceRole)
+        .call(
+            "next_provider_token",
+            json!({"p_provider": "replicate"}),
+            &RpcAuth::ServiceRole,
+        )
         .await;
     match picked {
         Ok(v) if v["token"].is_string() => Ok(PoolToken {
@@ -37,7 +41,11 @@ async fn report(deps: &impl Deps, token: &PoolToken, ok: bool) {
         // Best effort: a lost counter update must not fail the user's request.
         let _ = deps
             .rpc()
-            .call("report_provider_token", json!({"p_token_id": id, "p_ok": ok}), &RpcAuth::ServiceRole)
+            .call(
+                "report_provider_token",
+                json!({"p_token_id": id, "p_ok": ok}),
+                &RpcAuth::ServiceRole,
+            )
             .await;
     }
 }
@@ -51,11 +59,23 @@ fn api_url(deps: &impl Deps) -> String {
 
 /// Creates the prediction; returns its id. `provider_ref` is `owner/name` (an official model)
 /// or `owner/name:version`.
-pub async fn submit(deps: &impl Deps, provider_ref: &str, generation: &Value) -> Result<String, ApiError> {
+pub async fn submit(
+    deps: &impl Deps,
+    provider_ref: &str,
+    generation: &Value,
+) -> Result<String, ApiError> {
     let token = take_token(deps).await?;
-    let mut input = generation["params"].as_object().cloned().unwrap_or_default();
+    let mut input = generation["params"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     input.insert("prompt".into(), generation["prompt"].clone());
-    let webhook = format!("{}/v1/webhooks/replicate", deps.var("PUBLIC_URL").unwrap_or_default().trim_end_matches('/'));
+    let webhook = format!(
+        "{}/v1/webhooks/replicate",
+        deps.var("PUBLIC_URL")
+            .unwrap_or_default()
+            .trim_end_matches('/')
+    );
     let mut body = json!({ "input": input, "webhook": webhook, "webhook_events_filter": ["start", "completed"] });
     let url = match provider_ref.split_once(':') {
         Some((_, version)) => {
@@ -80,7 +100,10 @@ pub async fn submit(deps: &impl Deps, provider_ref: &str, generation: &Value) ->
             .ok()
             .and_then(|v| v["id"].as_str().map(str::to_owned))
             .ok_or_else(|| ApiError::bad_gateway("provider answered without a prediction id")),
-        Ok(r) => Err(ApiError::bad_gateway(format!("provider answered {}", r.status))),
+        Ok(r) => Err(ApiError::bad_gateway(format!(
+            "provider answered {}",
+            r.status
+        ))),
         Err(e) => Err(ApiError::bad_gateway(format!("provider unreachable: {e}"))),
     };
     report(deps, &token, result.is_ok()).await;
@@ -90,7 +113,9 @@ pub async fn submit(deps: &impl Deps, provider_ref: &str, generation: &Value) ->
 /// Asks the provider to stop; the credits were already released in SQL, so a failure here
 /// only costs the provider's compute, never the user's credits.
 pub async fn cancel(deps: &impl Deps, prediction_id: &str) {
-    let Ok(token) = take_token(deps).await else { return };
+    let Ok(token) = take_token(deps).await else {
+        return;
+    };
     let _ = deps
         .send(Outbound {
             method: "POST",

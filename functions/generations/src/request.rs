@@ -29,7 +29,10 @@ pub struct Start {
 impl StartBody {
     pub fn validate(self, idempotency_key: Option<&str>) -> Result<Start, ApiError> {
         if !KINDS.contains(&self.kind.as_str()) {
-            return Err(ApiError::validation(format!("kind must be one of {}", KINDS.join(", "))));
+            return Err(ApiError::validation(format!(
+                "kind must be one of {}",
+                KINDS.join(", ")
+            )));
         }
         let model = ShortText::parse("model", &self.model, 128)?.into_string();
         let action = match self.action {
@@ -43,7 +46,11 @@ impl StartBody {
         }
         let units = match self.units {
             Some(u) if u.is_finite() && u > 0.0 && u <= 100_000.0 => u,
-            Some(_) => return Err(ApiError::validation("units must be a number in (0, 100000]")),
+            Some(_) => {
+                return Err(ApiError::validation(
+                    "units must be a number in (0, 100000]",
+                ))
+            }
             None => default_units(&self.kind, &params, &prompt),
         };
         if let Some(key) = idempotency_key {
@@ -78,7 +85,9 @@ fn default_units(kind: &str, params: &Value, prompt: &str) -> f64 {
         // Speech is priced per character of the text spoken.
         "tts" => prompt.chars().count() as f64,
         "video" | "music" | "audio" => num("duration").unwrap_or(5.0),
-        _ => num("max_tokens").map(|t| (t / 1000.0).ceil()).unwrap_or(1.0),
+        _ => num("max_tokens")
+            .map(|t| (t / 1000.0).ceil())
+            .unwrap_or(1.0),
     }
 }
 
@@ -94,7 +103,10 @@ mod tests {
 
     #[test]
     fn units_default_from_params() {
-        let s = parse(json!({"kind": "image", "model": "m", "prompt": "a cat", "params": {"num_outputs": 3}})).unwrap();
+        let s = parse(
+            json!({"kind": "image", "model": "m", "prompt": "a cat", "params": {"num_outputs": 3}}),
+        )
+        .unwrap();
         assert_eq!(s.args["p_units"], json!(3.0));
         assert_eq!(s.args["p_action"], "generate_image");
     }

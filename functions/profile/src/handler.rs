@@ -12,7 +12,10 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
     match req.method.as_str() {
         "GET" => {
             let caller = require_user(req, deps).await?;
-            let profile = deps.rpc().call("get_my_profile", json!({}), &caller.auth).await?;
+            let profile = deps
+                .rpc()
+                .call("get_my_profile", json!({}), &caller.auth)
+                .await?;
             Ok(ApiResponse::ok(profile))
         }
         "PATCH" => {
@@ -20,7 +23,11 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
             let patch = ProfilePatch::parse(req.json_body()?)?;
             let profile = deps
                 .rpc()
-                .call("update_my_profile", json!({ "patch": patch.into_json() }), &caller.auth)
+                .call(
+                    "update_my_profile",
+                    json!({ "patch": patch.into_json() }),
+                    &caller.auth,
+                )
                 .await?;
             Ok(ApiResponse::ok(profile))
         }

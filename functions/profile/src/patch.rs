@@ -7,7 +7,16 @@ use genbase_shared::validate::{DisplayName, HttpUrl, ShortText};
 use serde_json::{Map, Value};
 
 /// Keys a user may never set on themselves.
-const PRIVILEGED: [&str; 8] = ["id", "role", "is_active", "email", "credits", "balance", "created_at", "updated_at"];
+const PRIVILEGED: [&str; 8] = [
+    "id",
+    "role",
+    "is_active",
+    "email",
+    "credits",
+    "balance",
+    "created_at",
+    "updated_at",
+];
 const MAX_SETTINGS_BYTES: usize = 16 * 1024;
 
 #[derive(Debug, PartialEq)]
@@ -16,7 +25,9 @@ pub struct ProfilePatch(Map<String, Value>);
 impl ProfilePatch {
     pub fn parse(body: Value) -> Result<ProfilePatch, ApiError> {
         let Value::Object(fields) = body else {
-            return Err(ApiError::validation("body must be a JSON object of profile fields"));
+            return Err(ApiError::validation(
+                "body must be a JSON object of profile fields",
+            ));
         };
         if fields.is_empty() {
             return Err(ApiError::validation("nothing to update"));
@@ -24,11 +35,19 @@ impl ProfilePatch {
         let mut out = Map::new();
         for (key, value) in fields {
             if PRIVILEGED.contains(&key.as_str()) {
-                return Err(ApiError::forbidden(format!("{key} cannot be changed by its owner")));
+                return Err(ApiError::forbidden(format!(
+                    "{key} cannot be changed by its owner"
+                )));
             }
             let clean = match key.as_str() {
-                "display_name" => Value::String(DisplayName::parse(text(&key, &value)?)?.as_str().to_string()),
-                "avatar_url" => nullable(&key, &value, |s| Ok(HttpUrl::parse("avatar_url", s)?.as_str().to_string()))?,
+                "display_name" => Value::String(
+                    DisplayName::parse(text(&key, &value)?)?
+                        .as_str()
+                        .to_string(),
+                ),
+                "avatar_url" => nullable(&key, &value, |s| {
+                    Ok(HttpUrl::parse("avatar_url", s)?.as_str().to_string())
+                })?,
                 "telegram_username" => nullable(&key, &value, |s| short(&key, s, 64))?,
                 "preferred_model_provider" => nullable(&key, &value, |s| short(&key, s, 64))?,
                 "preferred_model_name" => nullable(&key, &value, |s| short(&key, s, 128))?,
@@ -84,8 +103,12 @@ mod tests {
 
     #[test]
     fn editable_fields_pass_through_trimmed() {
-        let p = ProfilePatch::parse(json!({"display_name": "  Ada  ", "avatar_url": null})).unwrap();
-        assert_eq!(p.into_json(), json!({"display_name": "Ada", "avatar_url": null}));
+        let p =
+            ProfilePatch::parse(json!({"display_name": "  Ada  ", "avatar_url": null})).unwrap();
+        assert_eq!(
+            p.into_json(),
+            json!({"display_name": "Ada", "avatar_url": null})
+        );
     }
 
     #[test]

@@ -14,7 +14,14 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         Some(m) => Month::parse(m)?.first_day(),
         None => current_month(deps.now_unix()),
     };
-    let usage = deps.rpc().call("get_monthly_usage", json!({ "p_month": first_day }), &caller.auth).await?;
+    let usage = deps
+        .rpc()
+        .call(
+            "get_monthly_usage",
+            json!({ "p_month": first_day }),
+            &caller.auth,
+        )
+        .await?;
     Ok(ApiResponse::ok(usage))
 }
 

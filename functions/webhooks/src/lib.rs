@@ -27,7 +27,11 @@ struct Prediction {
 }
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    route(&req.method, &req.path, &[("POST", "/v1/webhooks/replicate")])?;
+    route(
+        &req.method,
+        &req.path,
+        &[("POST", "/v1/webhooks/replicate")],
+    )?;
     let secret = deps
         .var("REPLICATE_WEBHOOK_SECRET")
         .ok_or_else(|| ApiError::unavailable("REPLICATE_WEBHOOK_SECRET is not configured"))?;
@@ -56,8 +60,14 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         "p_units": null,
         "p_metrics": p.metrics,
     });
-    match deps.rpc().call("handle_provider_webhook", args, &RpcAuth::ServiceRole).await {
-        Ok(v) => Ok(ApiResponse::ok(json!({ "received": true, "duplicate": v["duplicate"] }))),
+    match deps
+        .rpc()
+        .call("handle_provider_webhook", args, &RpcAuth::ServiceRole)
+        .await
+    {
+        Ok(v) => Ok(ApiResponse::ok(
+            json!({ "received": true, "duplicate": v["duplicate"] }),
+        )),
         // The webhook can beat our own record of the prediction id by a few milliseconds:
         // answer retryable so the provider delivers it again.
         Err(e) if e.status == 404 => Err(ApiError::unavailable(e.message)),
@@ -92,9 +102,15 @@ mod tests {
 
     #[test]
     fn outputs_are_normalised_to_a_url_list() {
-        assert_eq!(outputs(&json!("http://x/1.png")), json!({"urls": ["http://x/1.png"]}));
+        assert_eq!(
+            outputs(&json!("http://x/1.png")),
+            json!({"urls": ["http://x/1.png"]})
+        );
         assert_eq!(outputs(&json!(["a", "b"])), json!({"urls": ["a", "b"]}));
-        assert_eq!(outputs(&json!({"text": "hi"})), json!({"raw": {"text": "hi"}}));
+        assert_eq!(
+            outputs(&json!({"text": "hi"})),
+            json!({"raw": {"text": "hi"}})
+        );
         assert_eq!(outputs(&Value::Null), Value::Null);
     }
 }

@@ -57,7 +57,9 @@ fn worker_key(req: &ApiRequest) -> Result<String, ApiError> {
         .bearer_token()
         .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <worker key>"))?;
     let well_formed = key.len() <= 128
-        && key.strip_prefix("gw_").is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        && key
+            .strip_prefix("gw_")
+            .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()));
     if !well_formed {
         return Err(ApiError::unauthorized("not a worker key"));
     }
@@ -67,7 +69,9 @@ fn worker_key(req: &ApiRequest) -> Result<String, ApiError> {
 fn lease(seconds: Option<i64>) -> Result<i64, ApiError> {
     match seconds.unwrap_or(60) {
         s @ 5..=3600 => Ok(s),
-        _ => Err(ApiError::validation("lease_seconds must be between 5 and 3600")),
+        _ => Err(ApiError::validation(
+            "lease_seconds must be between 5 and 3600",
+        )),
     }
 }
 
@@ -87,7 +91,11 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
             let c: Claim = optional_body(req)?;
             let types = c
                 .task_types
-                .map(|ts| ts.iter().map(|t| ShortText::parse("task_types", t, 64).map(|t| t.into_string())).collect::<Result<Vec<_>, _>>())
+                .map(|ts| {
+                    ts.iter()
+                        .map(|t| ShortText::parse("task_types", t, 64).map(|t| t.into_string()))
+                        .collect::<Result<Vec<_>, _>>()
+                })
                 .transpose()?;
             let limit = match c.limit.unwrap_or(1) {
                 n @ 1..=100 => n,
@@ -104,10 +112,14 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         2 => {
             let c: Complete = req.json_body()?;
             if !(c.duration_seconds.is_finite() && (0.0..=86_400.0).contains(&c.duration_seconds)) {
-                return Err(ApiError::validation("duration_seconds must be between 0 and 86400"));
+                return Err(ApiError::validation(
+                    "duration_seconds must be between 0 and 86400",
+                ));
             }
             if !c.output.is_object() || c.output.to_string().len() > 16 * 1024 {
-                return Err(ApiError::validation("output must be a JSON object of at most 16 KiB"));
+                return Err(ApiError::validation(
+                    "output must be a JSON object of at most 16 KiB",
+                ));
             }
             let args = json!({"p_worker_key": key, "p_task_id": Id::parse("id", &params[0])?, "p_output": c.output, "p_duration_seconds": c.duration_seconds});
             ("worker_complete", args)
@@ -121,7 +133,10 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
             ("worker_fail", args)
         }
     };
-    let out = deps.rpc().call(function, args, &RpcAuth::ServiceRole).await?;
+    let out = deps
+        .rpc()
+        .call(function, args, &RpcAuth::ServiceRole)
+        .await?;
     Ok(ApiResponse::ok(out))
 }
 

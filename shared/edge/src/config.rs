@@ -31,7 +31,12 @@ impl Config {
             jwt_secret: read(env, "JWT_SECRET"),
             jwks: read(env, "JWKS"),
             cors_origins: read(env, "CORS_ORIGINS")
-                .map(|v| v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect())
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
                 .unwrap_or_default(),
         }
     }

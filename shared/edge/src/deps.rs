@@ -109,12 +109,16 @@ impl Deps for EdgeDeps {
             headers.set(k, v).map_err(|e| e.to_string())?;
         }
         let mut init = RequestInit::new();
-        init.with_method(Method::from(out.method.to_string())).with_headers(headers);
+        init.with_method(Method::from(out.method.to_string()))
+            .with_headers(headers);
         if let Some(body) = &out.body {
             init.with_body(Some(body.as_str().into()));
         }
         let req = Request::new_with_init(&out.url, &init).map_err(|e| e.to_string())?;
-        let mut resp = Fetch::Request(req).send().await.map_err(|e| e.to_string())?;
+        let mut resp = Fetch::Request(req)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(Inbound {
             status: resp.status_code(),
             body: resp.text().await.map_err(|e| e.to_string())?,

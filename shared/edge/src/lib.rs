@@ -30,7 +30,10 @@ macro_rules! entry {
             env: $crate::worker::Env,
             ctx: $crate::worker::Context,
         ) -> $crate::worker::Result<$crate::worker::Response> {
-            $crate::serve($name, req, env, ctx, |r, d| async move { $handler(&r, &*d).await }).await
+            $crate::serve($name, req, env, ctx, |r, d| async move {
+                $handler(&r, &*d).await
+            })
+            .await
         }
     };
 }

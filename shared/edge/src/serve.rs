@@ -81,16 +81,28 @@ async fn read_request(mut req: Request, request_id: &str) -> Result<ApiRequest, 
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
         return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
     }
-    let body = req.bytes().await.map_err(|e| ApiError::invalid_json(format!("unreadable body: {e}")))?;
+    let body = req
+        .bytes()
+        .await
+        .map_err(|e| ApiError::invalid_json(format!("unreadable body: {e}")))?;
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
     }
-    let url = req.url().map_err(|e| ApiError::validation(format!("bad request URL: {e}")))?;
+    let url = req
+        .url()
+        .map_err(|e| ApiError::validation(format!("bad request URL: {e}")))?;
     Ok(ApiRequest {
         method: req.method().to_string(),
         path: url.path().to_string(),
-        query: url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect(),
-        headers: req.headers().entries().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect(),
+        query: url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+        headers: req
+            .headers()
+            .entries()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect(),
         body,
         request_id: request_id.to_string(),
     })

@@ -1,6 +1,9 @@
 use super::{verify, AuthError, Claims, KeySet, Policy};
 use std::cell::RefCell;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 
 /// A token naming an unknown `kid` triggers a refetch, but not more often than this, so a
 /// flood of forged kids cannot turn into a flood of requests to the JWKS endpoint.
@@ -35,8 +38,10 @@ impl fmt::Display for VerifyError {
 }
 
 /// Keys for workers: pinned ones (static JWKS and/or HS256 secret) plus a JWKS fetched lazily
-/// from `jwks_url`. Single-threaded by design (one per isolate): state sits in a `RefCell`
-/// that is never borrowed across an `.await`.
+/// from `jwks_url`. Single-threaded by design (one per isolate, shared by the requests it
+/// serves concurrently): state sits in a `RefCell` that is never borrowed across an `.await`,
+/// and a request that needs keys while another one is fetching them waits for that fetch
+/// instead of starting its own.
 pub struct JwksCache {
     pinned: KeySet,
     jwks_url: Option<String>,
@@ -49,6 +54,8 @@ struct State {
     last_attempt: Option<i64>,
     last_success: Option<i64>,
     last_error: Option<String>,
+    in_flight: bool,
+    waiters: Vec<Waker>,
 }
 
 impl JwksCache {
@@ -59,6 +66,8 @@ impl JwksCache {
                 last_attempt: None,
                 last_success: None,
                 last_error: None,
+                in_flight: false,
+                waiters: Vec::new(),
             }),
             pinned,
             jwks_url,
@@ -104,14 +113,16 @@ impl JwksCache {
             self.refresh(now_unix, http).await;
             fetched = true;
         }
-        let first = self.verify_now(token, policy, now_unix);
-        let result = match first {
-            Err(AuthError::UnknownKey { .. }) if !fetched && self.may_fetch(now_unix) => {
+        let mut result = self.verify_now(token, policy, now_unix);
+        if matches!(result, Err(AuthError::UnknownKey { .. })) && !fetched {
+            if self.state.borrow().in_flight {
+                FetchDone { cache: self }.await;
+                result = self.verify_now(token, policy, now_unix);
+            } else if self.may_fetch(now_unix) {
                 self.refresh(now_unix, http).await;
-                self.verify_now(token, policy, now_unix)
+                result = self.verify_now(token, policy, now_unix);
             }
-            other => other,
-        };
+        }
         match result {
             Err(AuthError::UnknownKey { kid }) => match self.state.borrow().last_error.clone() {
                 Some(cause) => Err(VerifyError::KeysUnavailable(cause)),
@@ -134,10 +145,10 @@ impl JwksCache {
     }
 
     fn may_fetch(&self, now: i64) -> bool {
+        let state = self.state.borrow();
         self.jwks_url.is_some()
-            && self
-                .state
-                .borrow()
+            && !state.in_flight
+            && state
                 .last_attempt
                 .is_none_or(|t| now - t >= JWKS_REFETCH_INTERVAL_SECS || now < t)
     }
@@ -146,21 +157,78 @@ impl JwksCache {
         let Some(url) = &self.jwks_url else {
             return;
         };
-        // Recorded before the await so concurrent requests in this isolate do not all fetch.
-        self.state.borrow_mut().last_attempt = Some(now);
+        // Recorded before the await so concurrent requests in this isolate wait for this fetch.
+        let mut guard = InFlight::start(&self.state, now);
         let outcome = http
             .get_text(url)
             .await
             .and_then(|body| KeySet::from_jwks_json(&body).map_err(|e| e.to_string()));
-        let mut state = self.state.borrow_mut();
-        match outcome {
-            Ok(fetched) => {
-                state.keys = self.pinned.clone().merged_with(&fetched);
-                state.last_success = Some(now);
-                state.last_error = None;
+        {
+            let mut state = self.state.borrow_mut();
+            match outcome {
+                Ok(fetched) => {
+                    state.keys = self.pinned.clone().merged_with(&fetched);
+                    state.last_success = Some(now);
+                    state.last_error = None;
+                }
+                // Keep the previous keys: a blip at the JWKS endpoint must not log everyone out.
+                Err(cause) => state.last_error = Some(format!("GET {url}: {cause}")),
             }
-            // Keep the previous keys: a blip at the JWKS endpoint must not log everyone out.
-            Err(cause) => state.last_error = Some(format!("GET {url}: {cause}")),
+        }
+        // Only now wake the waiters, so they see the new keys.
+        guard.completed = true;
+    }
+}
+
+/// Marks a fetch in flight; on drop wakes the requests waiting for it. A fetch abandoned
+/// half-way (its request was cancelled) does not count against the refetch interval.
+struct InFlight<'a> {
+    state: &'a RefCell<State>,
+    previous_attempt: Option<i64>,
+    completed: bool,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(state: &'a RefCell<State>, now: i64) -> InFlight<'a> {
+        let mut s = state.borrow_mut();
+        s.in_flight = true;
+        let previous_attempt = s.last_attempt.replace(now);
+        InFlight {
+            state,
+            previous_attempt,
+            completed: false,
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut state = self.state.borrow_mut();
+        state.in_flight = false;
+        if !self.completed {
+            state.last_attempt = self.previous_attempt;
+        }
+        for waker in state.waiters.drain(..) {
+            waker.wake();
+        }
+    }
+}
+
+/// Resolves once no fetch is in flight.
+struct FetchDone<'a> {
+    cache: &'a JwksCache,
+}
+
+impl Future for FetchDone<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.cache.state.borrow_mut();
+        if state.in_flight {
+            state.waiters.push(cx.waker().clone());
+            Poll::Pending
+        } else {
+            Poll::Ready(())
         }
     }
 }

@@ -155,3 +155,84 @@ fn pinned_keys_work_without_any_url() {
     ));
     assert_eq!(http.calls.get(), 0);
 }
+
+/// Pends until `open` is set, then answers with `body`; counts calls.
+struct GatedHttp {
+    open: Cell<bool>,
+    body: String,
+    calls: Cell<usize>,
+}
+
+struct Gate<'a>(&'a Cell<bool>);
+
+impl std::future::Future for Gate<'_> {
+    type Output = ();
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0.get() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    }
+}
+
+impl HttpGet for GatedHttp {
+    async fn get_text(&self, _url: &str) -> Result<String, String> {
+        self.calls.set(self.calls.get() + 1);
+        Gate(&self.open).await;
+        Ok(self.body.clone())
+    }
+}
+
+fn poll_once<F: std::future::Future>(f: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    f.poll(&mut cx)
+}
+
+#[test]
+fn concurrent_requests_share_one_fetch_of_a_new_key() {
+    let http = GatedHttp {
+        open: Cell::new(false),
+        body: jwks(&[ec_public_jwk("ec-1")]),
+        calls: Cell::new(0),
+    };
+    let cache = cache();
+    let token = es256_token(Some("ec-1"), &user_claims());
+    let policy = policy();
+    let mut first = std::pin::pin!(cache.verify(&token, &policy, NOW, &http));
+    let mut second = std::pin::pin!(cache.verify(&token, &policy, NOW, &http));
+    assert!(poll_once(first.as_mut()).is_pending());
+    assert!(poll_once(second.as_mut()).is_pending());
+    http.open.set(true);
+    assert!(matches!(
+        poll_once(first.as_mut()),
+        std::task::Poll::Ready(Ok(_))
+    ));
+    assert!(matches!(
+        poll_once(second.as_mut()),
+        std::task::Poll::Ready(Ok(_))
+    ));
+    assert_eq!(http.calls.get(), 1);
+}
+
+#[test]
+fn a_cancelled_fetch_neither_blocks_nor_throttles_the_next_request() {
+    let http = GatedHttp {
+        open: Cell::new(false),
+        body: jwks(&[ec_public_jwk("ec-1")]),
+        calls: Cell::new(0),
+    };
+    let cache = cache();
+    let token = es256_token(Some("ec-1"), &user_claims());
+    let policy = policy();
+    {
+        let mut abandoned = std::pin::pin!(cache.verify(&token, &policy, NOW, &http));
+        assert!(poll_once(abandoned.as_mut()).is_pending());
+    }
+    http.open.set(true);
+    assert!(block_on(cache.verify(&token, &policy, NOW + 1, &http)).is_ok());
+    assert_eq!(http.calls.get(), 2);
+}

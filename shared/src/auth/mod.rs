@@ -96,7 +96,11 @@ impl fmt::Display for AuthError {
             AuthError::UnknownKey { kid } if kid.is_empty() => {
                 f.write_str("token names no signing key and none fits")
             }
-            AuthError::UnknownKey { kid } => write!(f, "token signing key {kid:?} is unknown"),
+            AuthError::UnknownKey { kid } => {
+                // The kid is the caller's input; keep log lines short.
+                let kid: String = kid.chars().take(64).collect();
+                write!(f, "token signing key {kid:?} is unknown")
+            }
             AuthError::BadSignature => f.write_str("token signature is invalid"),
             AuthError::Expired => f.write_str("token has expired"),
             AuthError::NotYetValid => f.write_str("token is not valid yet"),

@@ -32,7 +32,11 @@ pub fn run(_args: &[String]) -> Result<()> {
         let gz = gz.finish()?.len();
         rows.push(Row {
             name: format!("wasm size fn-{name} (raw / gzip)"),
-            value: format!("{:.0} KB / {:.0} KB", wasm.len() as f64 / 1024.0, gz as f64 / 1024.0),
+            value: format!(
+                "{:.0} KB / {:.0} KB",
+                wasm.len() as f64 / 1024.0,
+                gz as f64 / 1024.0
+            ),
             baseline: "worker alone: 35 KB gz (DESIGN.md)".into(),
             ratio: format!("{:.1}x", gz as f64 / (35.0 * 1024.0)),
         });
@@ -65,12 +69,20 @@ pub fn run(_args: &[String]) -> Result<()> {
         "authenticated",
         now() + 3600,
     ))?;
-    let agent = ureq::AgentBuilder::new().timeout(Duration::from_secs(30)).build();
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .build();
     let rest = format!("{}/rest/v1/rpc", env.get("SUPABASE_URL"));
     let api = env.get("API_URL");
     let anon = env.get("SUPABASE_ANON_KEY");
 
-    let me = latency(|| agent.get(&format!("{api}/v1/me")).set("authorization", &format!("Bearer {token}")).call().map(|_| ()))?;
+    let me = latency(|| {
+        agent
+            .get(&format!("{api}/v1/me"))
+            .set("authorization", &format!("Bearer {token}"))
+            .call()
+            .map(|_| ())
+    })?;
     let rpc = latency(|| {
         agent
             .post(&format!("{rest}/get_my_profile"))
@@ -79,8 +91,16 @@ pub fn run(_args: &[String]) -> Result<()> {
             .send_json(json!({}))
             .map(|_| ())
     })?;
-    rows.push(latency_row("GET /v1/me via router (p50 / p99)", &me, "stand-in RPC direct", &rpc));
-    report.insert("get_me".into(), json!({"router": me.json(), "standin_rpc": rpc.json()}));
+    rows.push(latency_row(
+        "GET /v1/me via router (p50 / p99)",
+        &me,
+        "stand-in RPC direct",
+        &rpc,
+    ));
+    report.insert(
+        "get_me".into(),
+        json!({"router": me.json(), "standin_rpc": rpc.json()}),
+    );
 
     let image = json!({"kind": "image", "model": "flux-schnell", "prompt": "bench", "params": {"num_outputs": 1}});
     let post = latency(|| {
@@ -95,12 +115,22 @@ pub fn run(_args: &[String]) -> Result<()> {
             .post(&format!("{rest}/create_generation"))
             .set("apikey", anon)
             .set("authorization", &format!("Bearer {token}"))
-            .send_json(json!({"p_kind": "image", "p_action": "generate_image", "p_model": "flux-schnell",
-                              "p_prompt": "bench", "p_params": {}, "p_units": 1}))
+            .send_json(
+                json!({"p_kind": "image", "p_action": "generate_image", "p_model": "flux-schnell",
+                              "p_prompt": "bench", "p_params": {}, "p_units": 1}),
+            )
             .map(|_| ())
     })?;
-    rows.push(latency_row("POST /v1/generations (p50 / p99)", &post, "create_generation RPC direct", &create));
-    report.insert("post_generations".into(), json!({"router": post.json(), "standin_rpc": create.json()}));
+    rows.push(latency_row(
+        "POST /v1/generations (p50 / p99)",
+        &post,
+        "create_generation RPC direct",
+        &create,
+    ));
+    report.insert(
+        "post_generations".into(),
+        json!({"router": post.json(), "standin_rpc": create.json()}),
+    );
 
     for r in sqlbench::run(&stack.pg.url("postgres"))? {
         rows.push(Row {
@@ -115,7 +145,10 @@ pub fn run(_args: &[String]) -> Result<()> {
 
     println!("\n| measure | value | baseline (same run) | ratio |\n|---|---|---|---|");
     for r in &rows {
-        println!("| {} | {} | {} | {} |", r.name, r.value, r.baseline, r.ratio);
+        println!(
+            "| {} | {} | {} | {} |",
+            r.name, r.value, r.baseline, r.ratio
+        );
     }
     let out = paths::root().join("target/bench.json");
     std::fs::write(&out, serde_json::to_string_pretty(&Value::Object(report))?)?;
@@ -150,7 +183,10 @@ fn latency(mut call: impl FnMut() -> Result<(), ureq::Error>) -> Result<Latency>
     }
     ms.sort_by(|a, b| a.total_cmp(b));
     let at = |q: f64| ms[((ms.len() as f64 * q) as usize).min(ms.len() - 1)];
-    Ok(Latency { p50: at(0.50), p99: at(0.99) })
+    Ok(Latency {
+        p50: at(0.50),
+        p99: at(0.99),
+    })
 }
 
 fn latency_row(name: &str, l: &Latency, base_name: &str, base: &Latency) -> Row {

@@ -8,7 +8,11 @@ pub fn run(args: &[String]) -> Result<()> {
         return Ok(());
     }
     let optimize = args.iter().any(|a| a == "--optimize");
-    let names: Vec<String> = args.iter().filter(|a| !a.starts_with("--")).cloned().collect();
+    let names: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .collect();
     tools::ensure_all()?;
     build::build(&names, optimize)
 }

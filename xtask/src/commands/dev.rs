@@ -24,7 +24,10 @@ pub fn run() -> Result<()> {
         },
     )?;
     std::fs::write(dev_env_file(), stack.env.render())?;
-    println!("\ngenbase is running ({:.0}s to ready):\n", started.elapsed().as_secs_f64());
+    println!(
+        "\ngenbase is running ({:.0}s to ready):\n",
+        started.elapsed().as_secs_f64()
+    );
     print!("{}", stack.env.render());
     println!("\n  try: curl -H \"Authorization: Bearer $(cargo xtask token alice@example.com)\" {}/v1/me", stack.env.get("API_URL"));
     println!("  Ctrl-C stops everything.\n");

@@ -27,13 +27,28 @@ pub fn run(args: &[String]) -> Result<()> {
     };
 
     if lint {
-        step("fmt", &mut || run_cmd(cargo().args(["fmt", "--all", "--", "--check"])))?;
+        step("fmt", &mut || {
+            run_cmd(cargo().args(["fmt", "--all", "--", "--check"]))
+        })?;
         step("clippy (native)", &mut || {
-            run_cmd(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+            run_cmd(cargo().args([
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ]))
         })?;
         step("clippy (wasm32)", &mut || {
             let mut c = cargo();
-            c.args(["clippy", "--target", "wasm32-unknown-unknown", "-p", "genbase-edge"]);
+            c.args([
+                "clippy",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "genbase-edge",
+            ]);
             for f in xtask::build::function_names()? {
                 c.args(["-p", &format!("fn-{f}")]);
             }
@@ -41,9 +56,20 @@ pub fn run(args: &[String]) -> Result<()> {
         })?;
     }
     step("unit tests (native)", &mut || {
-        run_cmd(cargo().args(["test", "--workspace", "--exclude", "genbase-tests", "--exclude", "postgrest-standin", "--exclude", "fake-replicate"]))
+        run_cmd(cargo().args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "genbase-tests",
+            "--exclude",
+            "postgrest-standin",
+            "--exclude",
+            "fake-replicate",
+        ]))
     })?;
-    step("fake provider tests", &mut || run_cmd(cargo().args(["test", "-p", "fake-replicate"])))?;
+    step("fake provider tests", &mut || {
+        run_cmd(cargo().args(["test", "-p", "fake-replicate"]))
+    })?;
 
     let mut stack = None;
     step("start stack", &mut || {
@@ -59,7 +85,9 @@ pub fn run(args: &[String]) -> Result<()> {
         )?);
         Ok(())
     })?;
-    let Some(stack) = stack else { bail!("stack did not start") };
+    let Some(stack) = stack else {
+        bail!("stack did not start")
+    };
     let with_env = |c: &mut Command| {
         for (k, v) in &stack.env.vars {
             c.env(k, v);
@@ -71,8 +99,24 @@ pub fn run(args: &[String]) -> Result<()> {
         let mut c = Command::new("perl");
         c.arg(pg_prove)
             .env("PERL5LIB", tools.pgtap_root.join("usr/share/perl5"))
-            .env("PATH", format!("{}:{}", stack.pg.psql().parent().unwrap_or(&paths::root()).display(), std::env::var("PATH").unwrap_or_default()))
-            .args(["--dbname", "postgres", "--host", "127.0.0.1", "--port", &stack.pg.port.to_string(), "--username", "postgres"])
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    stack.pg.psql().parent().unwrap_or(&paths::root()).display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .args([
+                "--dbname",
+                "postgres",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &stack.pg.port.to_string(),
+                "--username",
+                "postgres",
+            ])
             .args(["--ext", ".sql", "-r"])
             .arg(paths::root().join("supabase/tests/database"));
         run_cmd(&mut c)
@@ -89,10 +133,12 @@ pub fn run(args: &[String]) -> Result<()> {
     })?;
     drop(stack);
 
-    eprintln!("\nall checks passed in {:.0}s:", started.elapsed().as_secs_f64());
+    eprintln!(
+        "\nall checks passed in {:.0}s:",
+        started.elapsed().as_secs_f64()
+    );
     for (name, secs) in &steps {
         eprintln!("  {name:<34} {secs:>6.1}s");
     }
     Ok(())
 }
-

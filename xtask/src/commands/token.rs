@@ -18,7 +18,9 @@ pub fn run(args: &[String]) -> Result<()> {
             other => bail!("unexpected argument {other:?}"),
         }
     }
-    let Some(email) = email else { bail!("usage: cargo xtask token <email> [--role authenticated|service_role] [--expired] [--hs256]") };
+    let Some(email) = email else {
+        bail!("usage: cargo xtask token <email> [--role authenticated|service_role] [--expired] [--hs256]")
+    };
     if role != "authenticated" && role != "service_role" {
         bail!("--role must be authenticated or service_role");
     }
@@ -28,7 +30,11 @@ pub fn run(args: &[String]) -> Result<()> {
     let exp = if expired { now() - 3600 } else { now() + 3600 };
     let claims = access_token_claims(env.get("JWT_ISSUER"), &id.to_string(), &email, &role, exp);
     let keys = Keys::load_or_create()?;
-    let token = if hs256 { keys.sign_hs256(&claims)? } else { keys.sign_es256(&claims)? };
+    let token = if hs256 {
+        keys.sign_hs256(&claims)?
+    } else {
+        keys.sign_es256(&claims)?
+    };
     println!("{token}");
     Ok(())
 }

@@ -16,18 +16,29 @@ pub fn run(args: &[String]) -> Result<()> {
         match a.as_str() {
             "--once" => once = true,
             "--key" => key = it.next().cloned(),
-            "--types" => types = it.next().map(|t| t.split(',').map(str::to_owned).collect()).unwrap_or_default(),
+            "--types" => {
+                types = it
+                    .next()
+                    .map(|t| t.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default()
+            }
             other => bail!("unexpected argument {other:?}"),
         }
     }
     let key = match key {
         Some(k) => k,
         None => {
-            let r: serde_json::Value = ureq::post(&format!("{}/rest/v1/rpc/register_worker", env.get("SUPABASE_URL")))
-                .set("apikey", env.get("SUPABASE_SERVICE_ROLE_KEY"))
-                .set("authorization", &format!("Bearer {}", env.get("SUPABASE_SERVICE_ROLE_KEY")))
-                .send_json(json!({"p_name": "reference-worker", "p_capabilities": types}))?
-                .into_json()?;
+            let r: serde_json::Value = ureq::post(&format!(
+                "{}/rest/v1/rpc/register_worker",
+                env.get("SUPABASE_URL")
+            ))
+            .set("apikey", env.get("SUPABASE_SERVICE_ROLE_KEY"))
+            .set(
+                "authorization",
+                &format!("Bearer {}", env.get("SUPABASE_SERVICE_ROLE_KEY")),
+            )
+            .send_json(json!({"p_name": "reference-worker", "p_capabilities": types}))?
+            .into_json()?;
             eprintln!("worker: registered {}", r["worker_id"]);
             r["worker_key"].as_str().unwrap_or_default().to_string()
         }

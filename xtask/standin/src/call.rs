@@ -5,7 +5,7 @@
 use crate::catalog::{Param, Returns, RoleSettings, Routine, Volatility};
 use crate::errors::ApiError;
 use crate::jwt::Identity;
-use deadpool_postgres::{Pool, PoolError};
+use deadpool_postgres::{Pool, PoolError, Transaction};
 use serde_json::{Map, Value};
 use tokio_postgres::types::{ToSql, Type};
 
@@ -49,8 +49,24 @@ pub async fn run(pool: &Pool, call: Call) -> Result<Outcome, ApiError> {
         .start()
         .await
         .map_err(db)?;
+    apply_settings(&tx, &call).await.map_err(db)?;
+    let body = main_query(&tx, &call).await.map_err(db)?;
+    if response_gucs_set(&tx).await.map_err(db)? {
+        tx.rollback().await.map_err(db)?;
+        return Err(ApiError::not_implemented(
+            "the response.status / response.headers settings (the call was rolled back)",
+        ));
+    }
+    tx.commit().await.map_err(db)?;
+    Ok(match call.routine.returns {
+        Returns::Void => Outcome::NoContent,
+        _ => Outcome::Json(body.unwrap_or_else(|| "null".into())),
+    })
+}
 
-    // The impersonated role's own settings first (as PostgREST), then the request's.
+/// Transaction-scoped settings: the impersonated role's own settings first (as PostgREST), then
+/// search_path, role and the request.* values, then the function's statement_timeout.
+async fn apply_settings(tx: &Transaction<'_>, call: &Call) -> Result<(), tokio_postgres::Error> {
     if !call.role_settings.is_empty() {
         let (names, values): (Vec<String>, Vec<String>) =
             call.role_settings.iter().cloned().unzip();
@@ -58,8 +74,7 @@ pub async fn run(pool: &Pool, call: Call) -> Result<Outcome, ApiError> {
             "select set_config(k, v, true) from unnest($1::text[], $2::text[]) as s(k, v)",
             &[(&names, Type::TEXT_ARRAY), (&values, Type::TEXT_ARRAY)],
         )
-        .await
-        .map_err(db)?;
+        .await?;
     }
     let claims = call.identity.claims.to_string();
     let headers = call.headers.to_string();
@@ -82,17 +97,22 @@ pub async fn run(pool: &Pool, call: Call) -> Result<Outcome, ApiError> {
          set_config('request.cookies', $7, true)",
         &settings,
     )
-    .await
-    .map_err(db)?;
+    .await?;
     if let Some(timeout) = &call.routine.statement_timeout {
         tx.query_typed(
             "select set_config('statement_timeout', $1, true)",
             &[(timeout, Type::TEXT)],
         )
-        .await
-        .map_err(db)?;
+        .await?;
     }
+    Ok(())
+}
 
+/// Runs the call; the JSON text of the result (None for SQL NULL).
+async fn main_query(
+    tx: &Transaction<'_>,
+    call: &Call,
+) -> Result<Option<String>, tokio_postgres::Error> {
     let passed: Vec<&Param> = call
         .routine
         .params
@@ -100,37 +120,26 @@ pub async fn run(pool: &Pool, call: Call) -> Result<Outcome, ApiError> {
         .filter(|p| call.args.contains_key(&p.name))
         .collect();
     let sql = call_sql(&call.routine, &passed);
-    let args = Value::Object(call.args).to_string();
     let rows = if passed.is_empty() {
-        tx.query_typed(&sql, &[]).await
+        tx.query_typed(&sql, &[]).await?
     } else {
-        tx.query_typed(&sql, &[(&args, Type::TEXT)]).await
-    }
-    .map_err(db)?;
+        let args = Value::Object(call.args.clone()).to_string();
+        tx.query_typed(&sql, &[(&args, Type::TEXT)]).await?
+    };
+    Ok(rows.first().and_then(|r| r.get(0)))
+}
 
-    // A function can ask PostgREST for another status or extra headers through these GUCs;
-    // the stand-in does not implement that, and says so rather than answer differently.
-    let row = tx
+/// A function can ask PostgREST for another status or extra headers through these settings;
+/// the stand-in does not implement that, and says so rather than answer differently.
+async fn response_gucs_set(tx: &Transaction<'_>) -> Result<bool, tokio_postgres::Error> {
+    let rows = tx
         .query_typed(
             "select nullif(current_setting('response.status', true), '') is not null \
                  or nullif(current_setting('response.headers', true), '') is not null",
             &[],
         )
-        .await
-        .map_err(db)?;
-    if row.first().map(|r| r.get::<_, bool>(0)).unwrap_or(false) {
-        tx.rollback().await.map_err(db)?;
-        return Err(ApiError::not_implemented(
-            "the response.status / response.headers settings (the call was rolled back)",
-        ));
-    }
-    tx.commit().await.map_err(db)?;
-
-    if call.routine.returns == Returns::Void {
-        return Ok(Outcome::NoContent);
-    }
-    let body: Option<String> = rows.first().and_then(|r| r.get(0));
-    Ok(Outcome::Json(body.unwrap_or_else(|| "null".into())))
+        .await?;
+    Ok(rows.first().map(|r| r.get::<_, bool>(0)).unwrap_or(false))
 }
 
 /// The main query. Arguments go through `json_to_record($1::json)` with the parameters' own

@@ -10,6 +10,7 @@ pub mod http;
 pub mod jwt;
 pub mod keys;
 pub mod listener;
+pub mod request;
 
 use crate::catalog::Catalog;
 use crate::config::Config;

@@ -711,6 +711,48 @@ fn function_created_after_start_is_found_without_reload() {
     result.unwrap();
 }
 
+/// A function replaced with other parameter types keeps its cached signature (as in PostgREST)
+/// until `NOTIFY pgrst, 'reload schema'` or SIGUSR1.
+#[test]
+fn schema_cache_reloads_on_notify_and_sigusr1() {
+    let keys = Keys::generate();
+    let server = Server::start(&keys);
+    let name = format!("reload_{}", std::process::id());
+    let mut db = postgres::Client::connect(&database_url(), postgres::NoTls).unwrap();
+    let define = |db: &mut postgres::Client, ty: &str| {
+        db.batch_execute(&format!(
+            "drop function if exists conformance.{name};
+             create function conformance.{name}(a {ty}) returns text language sql as $$ select pg_typeof(a)::text $$;
+             grant execute on function conformance.{name} to anon"
+        ))
+        .unwrap();
+    };
+    let call = |expect: &str| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let c = post("reload", &name, json!({"a": "1"})).json(json!(expect));
+            match c.verify(&server.send(&c)) {
+                Ok(()) => return,
+                Err(e) if Instant::now() > deadline => panic!("{e}\n{}", server.stderr()),
+                Err(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    };
+    define(&mut db, "integer");
+    call("integer");
+    define(&mut db, "text");
+    db.batch_execute("notify pgrst, 'reload schema'").unwrap();
+    call("text");
+    define(&mut db, "bigint");
+    Command::new("kill")
+        .args(["-USR1", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    call("bigint");
+    db.batch_execute(&format!("drop function conformance.{name}"))
+        .unwrap();
+}
+
 #[test]
 fn stops_cleanly_on_sigterm_and_sigint() {
     let keys = Keys::generate();
