@@ -97,7 +97,7 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
                 (stack.clone(), hot.clone(), cold.clone(), refusals.clone());
             std::thread::spawn(move || {
                 let rpc = stack.rpc_client();
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1) * 0x1000_0001);
+                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((c as u64 + 1) * 0x1000_0001));
                 // (user index or usize::MAX for hot, idempotency key, generation id, prediction)
                 let mut mine: Vec<(usize, String, String, Option<String>)> = Vec::new();
                 let mut webhooks: Vec<(String, String, String)> = Vec::new();

@@ -33,7 +33,7 @@ const QUEUE_WORKERS: usize = 8;
 const ACCOUNTS: usize = 10_000;
 /// Tasks (and baseline jobs) queued before each queue measurement: more than 8 workers get
 /// through in WARMUP + MEASURE here; a measurement that drains them is timed up to the end.
-const QUEUE_ROWS: i32 = 60_000;
+const QUEUE_ROWS: i32 = 200_000;
 
 pub fn run(db_url: &str) -> Result<Vec<BenchRow>> {
     let tag = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();

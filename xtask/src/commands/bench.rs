@@ -76,20 +76,22 @@ pub fn run(_args: &[String]) -> Result<()> {
     let api = env.get("API_URL");
     let anon = env.get("SUPABASE_ANON_KEY");
 
+    let bearer = format!("Bearer {token}");
+    let rpc_url = |f: &str| format!("{rest}/{f}");
     let me = latency(|| {
-        agent
-            .get(&format!("{api}/v1/me"))
-            .set("authorization", &format!("Bearer {token}"))
-            .call()
-            .map(|_| ())
+        call(
+            agent
+                .get(&format!("{api}/v1/me"))
+                .set("authorization", &bearer),
+            None,
+        )
     })?;
     let rpc = latency(|| {
-        agent
-            .post(&format!("{rest}/get_my_profile"))
+        let req = agent
+            .post(&rpc_url("get_my_profile"))
             .set("apikey", anon)
-            .set("authorization", &format!("Bearer {token}"))
-            .send_json(json!({}))
-            .map(|_| ())
+            .set("authorization", &bearer);
+        call(req, Some(json!({})))
     })?;
     rows.push(latency_row(
         "GET /v1/me via router (p50 / p99)",
@@ -104,22 +106,19 @@ pub fn run(_args: &[String]) -> Result<()> {
 
     let image = json!({"kind": "image", "model": "flux-schnell", "prompt": "bench", "params": {"num_outputs": 1}});
     let post = latency(|| {
-        agent
+        let req = agent
             .post(&format!("{api}/v1/generations"))
-            .set("authorization", &format!("Bearer {token}"))
-            .send_json(image.clone())
-            .map(|_| ())
+            .set("authorization", &bearer);
+        call(req, Some(image.clone()))
     })?;
+    let direct = json!({"p_kind": "image", "p_action": "generate_image", "p_model": "flux-schnell",
+                        "p_prompt": "bench", "p_params": {}, "p_units": 1});
     let create = latency(|| {
-        agent
-            .post(&format!("{rest}/create_generation"))
+        let req = agent
+            .post(&rpc_url("create_generation"))
             .set("apikey", anon)
-            .set("authorization", &format!("Bearer {token}"))
-            .send_json(
-                json!({"p_kind": "image", "p_action": "generate_image", "p_model": "flux-schnell",
-                              "p_prompt": "bench", "p_params": {}, "p_units": 1}),
-            )
-            .map(|_| ())
+            .set("authorization", &bearer);
+        call(req, Some(direct.clone()))
     })?;
     rows.push(latency_row(
         "POST /v1/generations (p50 / p99)",
@@ -169,16 +168,14 @@ impl Latency {
 
 /// Sequential requests after a warm-up (isolates compile, connections open): one client, so
 /// the numbers are per-request cost, not throughput.
-fn latency(mut call: impl FnMut() -> Result<(), ureq::Error>) -> Result<Latency> {
+fn latency(mut request: impl FnMut() -> Result<()>) -> Result<Latency> {
     for _ in 0..20 {
-        call().map_err(|e| anyhow::anyhow!("warm-up: {e}"))?;
+        request()?;
     }
     let mut ms = Vec::with_capacity(REQUESTS);
     for _ in 0..REQUESTS {
         let t = Instant::now();
-        if let Err(e) = call() {
-            bail!("request failed: {e}");
-        }
+        request()?;
         ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     ms.sort_by(|a, b| a.total_cmp(b));
@@ -187,6 +184,18 @@ fn latency(mut call: impl FnMut() -> Result<(), ureq::Error>) -> Result<Latency>
         p50: at(0.50),
         p99: at(0.99),
     })
+}
+
+/// One request; any non-2xx answer fails the bench rather than skewing it.
+fn call(req: ureq::Request, body: Option<Value>) -> Result<()> {
+    let sent = match body {
+        Some(b) => req.send_json(b),
+        None => req.call(),
+    };
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e) => bail!("request failed: {e}"),
+    }
 }
 
 fn latency_row(name: &str, l: &Latency, base_name: &str, base: &Latency) -> Row {
