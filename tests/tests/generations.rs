@@ -289,10 +289,10 @@ fn forged_stale_and_replayed_webhooks_change_nothing() {
         assert_eq!(resp.status, 200, "{what}: {resp:?}");
         resp.body
     };
-    assert_eq!(fake("deliver_tampered")["receiver_status"], 401);
-    assert_eq!(fake("deliver_stale")["receiver_status"], 400);
+    assert_eq!(fake("deliver_tampered")["status"], 401);
+    assert_eq!(fake("deliver_stale")["status"], 400);
     let replay = fake("redeliver");
-    assert_eq!(replay["receiver_status"], 200, "{replay:?}");
+    assert_eq!(replay["status"], 200, "{replay:?}");
     let after = credits(&stack, &user);
     assert_eq!(before["balance"], after["balance"]);
     assert_eq!(

@@ -1,9 +1,6 @@
 use super::{verify, AuthError, Claims, KeySet, Policy};
 use std::cell::RefCell;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 
 /// A token naming an unknown `kid` triggers a refetch, but not more often than this, so a
 /// flood of forged kids cannot turn into a flood of requests to the JWKS endpoint.
@@ -54,8 +51,8 @@ struct State {
     last_attempt: Option<i64>,
     last_success: Option<i64>,
     last_error: Option<String>,
-    in_flight: bool,
-    waiters: Vec<Waker>,
+    /// Fetches under way in this isolate.
+    in_flight: u32,
 }
 
 impl JwksCache {
@@ -66,8 +63,7 @@ impl JwksCache {
                 last_attempt: None,
                 last_success: None,
                 last_error: None,
-                in_flight: false,
-                waiters: Vec::new(),
+                in_flight: 0,
             }),
             pinned,
             jwks_url,
@@ -114,14 +110,16 @@ impl JwksCache {
             fetched = true;
         }
         let mut result = self.verify_now(token, policy, now_unix);
-        if matches!(result, Err(AuthError::UnknownKey { .. })) && !fetched {
-            if self.state.borrow().in_flight {
-                FetchDone { cache: self }.await;
-                result = self.verify_now(token, policy, now_unix);
-            } else if self.may_fetch(now_unix) {
-                self.refresh(now_unix, http).await;
-                result = self.verify_now(token, policy, now_unix);
-            }
+        // While another request's fetch is in flight this one fetches too, rather than wait:
+        // in Workers a request cannot wait on another request's I/O (the runtime cancels it
+        // as hung), so concurrent cold requests each fetch once.
+        let in_flight = self.state.borrow().in_flight > 0;
+        if matches!(result, Err(AuthError::UnknownKey { .. }))
+            && !fetched
+            && (in_flight || self.may_fetch(now_unix))
+        {
+            self.refresh(now_unix, http).await;
+            result = self.verify_now(token, policy, now_unix);
         }
         match result {
             Err(AuthError::UnknownKey { kid }) => match self.state.borrow().last_error.clone() {
@@ -147,7 +145,6 @@ impl JwksCache {
     fn may_fetch(&self, now: i64) -> bool {
         let state = self.state.borrow();
         self.jwks_url.is_some()
-            && !state.in_flight
             && state
                 .last_attempt
                 .is_none_or(|t| now - t >= JWKS_REFETCH_INTERVAL_SECS || now < t)
@@ -157,7 +154,7 @@ impl JwksCache {
         let Some(url) = &self.jwks_url else {
             return;
         };
-        // Recorded before the await so concurrent requests in this isolate wait for this fetch.
+        // Recorded before the await so concurrent requests in this isolate see the fetch.
         let mut guard = InFlight::start(&self.state, now);
         let outcome = http
             .get_text(url)
@@ -175,13 +172,12 @@ impl JwksCache {
                 Err(cause) => state.last_error = Some(format!("GET {url}: {cause}")),
             }
         }
-        // Only now wake the waiters, so they see the new keys.
         guard.completed = true;
     }
 }
 
-/// Marks a fetch in flight; on drop wakes the requests waiting for it. A fetch abandoned
-/// half-way (its request was cancelled) does not count against the refetch interval.
+/// Marks a fetch in flight. A fetch abandoned half-way (its request was cancelled) does not
+/// count against the refetch interval.
 struct InFlight<'a> {
     state: &'a RefCell<State>,
     previous_attempt: Option<i64>,
@@ -191,7 +187,7 @@ struct InFlight<'a> {
 impl<'a> InFlight<'a> {
     fn start(state: &'a RefCell<State>, now: i64) -> InFlight<'a> {
         let mut s = state.borrow_mut();
-        s.in_flight = true;
+        s.in_flight += 1;
         let previous_attempt = s.last_attempt.replace(now);
         InFlight {
             state,
@@ -204,31 +200,9 @@ impl<'a> InFlight<'a> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         let mut state = self.state.borrow_mut();
-        state.in_flight = false;
+        state.in_flight -= 1;
         if !self.completed {
             state.last_attempt = self.previous_attempt;
-        }
-        for waker in state.waiters.drain(..) {
-            waker.wake();
-        }
-    }
-}
-
-/// Resolves once no fetch is in flight.
-struct FetchDone<'a> {
-    cache: &'a JwksCache,
-}
-
-impl Future for FetchDone<'_> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut state = self.cache.state.borrow_mut();
-        if state.in_flight {
-            state.waiters.push(cx.waker().clone());
-            Poll::Pending
-        } else {
-            Poll::Ready(())
         }
     }
 }
