@@ -72,10 +72,15 @@ impl Worker {
         Ok(true)
     }
 
-    /// Stands in for the model: works for `params.render_ms` (default 1200 ms), heartbeating
+    /// Stands in for the model: works for the generation's `render_ms` param (default 1200 ms), heartbeating
     /// every third of the lease so a long render never loses its task.
     fn render(&self, id: &str, task: &Value) -> Result<Value> {
-        let total = Duration::from_millis(task["params"]["render_ms"].as_u64().unwrap_or(1200));
+        // The task carries the generation: its model, prompt and the params the user sent.
+        let total = Duration::from_millis(
+            task["params"]["params"]["render_ms"]
+                .as_u64()
+                .unwrap_or(1200),
+        );
         let beat = Duration::from_secs(self.lease_seconds / 3).max(Duration::from_millis(500));
         let started = Instant::now();
         while started.elapsed() < total {

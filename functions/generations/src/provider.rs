@@ -76,10 +76,14 @@ pub async fn submit(
             .unwrap_or_default()
             .trim_end_matches('/')
     );
-    let mut body = json!({ "input": input, "webhook": webhook, "webhook_events_filter": ["start", "completed"] });
+    // Only `completed`: Replicate retries no other event, and `start` can arrive before we
+    // have recorded the prediction id.
+    let mut body =
+        json!({ "input": input, "webhook": webhook, "webhook_events_filter": ["completed"] });
     let url = match provider_ref.split_once(':') {
-        Some((_, version)) => {
-            body["version"] = json!(version);
+        // Replicate accepts `owner/name:version` as the version, which keeps the model name.
+        Some(_) => {
+            body["version"] = json!(provider_ref);
             format!("{}/v1/predictions", api_url(deps))
         }
         None => format!("{}/v1/models/{provider_ref}/predictions", api_url(deps)),

@@ -215,7 +215,11 @@ fn concurrent_requests_for_a_new_key_each_fetch_instead_of_waiting() {
         poll_once(second.as_mut()),
         std::task::Poll::Ready(Ok(_))
     ));
-    assert_eq!(http.calls.get(), 2, "neither request waited on the other's I/O");
+    assert_eq!(
+        http.calls.get(),
+        2,
+        "neither request waited on the other's I/O"
+    );
 }
 
 #[test]

@@ -4,15 +4,15 @@
 //! - `POST /v1/models/{owner}/{name}/predictions` (official models)
 //! - `GET /v1/predictions`, `GET /v1/predictions/{id}`, `POST /v1/predictions/{id}/cancel`
 //! - `GET /v1/webhooks/default/secret`
-//! - `GET /files/{name}`: the output files the fake's predictions point at
+//! - `GET /files/{name}`: output files (files.rs)
 //!
 //! Every `/v1` route wants `Authorization: Bearer <token>` (or Replicate's older `Token <token>`).
 //! Any token is accepted except one containing `invalid`, which lets a test put a revoked token
 //! in genbase's pool. Errors are problem details, as Replicate's:
 //! `{"title", "detail", "status"}`.
 
-use crate::runner;
 use crate::store::{Event, Prediction, Status};
+use crate::{files, runner};
 use crate::{ids, webhook, App};
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
@@ -46,7 +46,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
     Router::new()
         .merge(v1)
-        .route("/files/{name}", get(file))
+        .route("/files/{name}", get(files::file))
         .fallback(|| async {
             problem(
                 StatusCode::NOT_FOUND,
@@ -384,7 +384,7 @@ async fn list(State(app): State<Arc<App>>) -> Response {
     )
 }
 
-fn not_found() -> Response {
+pub fn not_found() -> Response {
     problem(StatusCode::NOT_FOUND, "Not found", "Not found.")
 }
 
@@ -404,68 +404,6 @@ async fn cancel(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response
 
 async fn secret(State(app): State<Arc<App>>) -> Response {
     json_response(StatusCode::OK, &json!({ "key": app.config.webhook_secret }))
-}
-
-/// Serves `<prediction id>-<n>.<ext>` for predictions that succeeded: a 1x1 PNG, an empty WAV or
-/// a bare MP4 header. Enough for code that downloads or sniffs outputs; nothing renders them.
-async fn file(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
-    let Some((stem, ext)) = name.rsplit_once('.') else {
-        return not_found();
-    };
-    let Some((id, n)) = stem.rsplit_once('-') else {
-        return not_found();
-    };
-    let known = app.store.get(id).is_some_and(|p| {
-        p["status"] == "succeeded"
-            && p["output"]
-                .as_array()
-                .is_some_and(|o| n.parse::<usize>().is_ok_and(|i| i < o.len()))
-    });
-    if !known {
-        return not_found();
-    }
-    let (content_type, bytes): (&str, Vec<u8>) = match ext {
-        "png" => ("image/png", PNG_1X1.to_vec()),
-        "wav" => ("audio/wav", empty_wav()),
-        "mp4" => ("video/mp4", MP4_FTYP.to_vec()),
-        _ => return not_found(),
-    };
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, content_type)],
-        bytes,
-    )
-        .into_response()
-}
-
-/// A valid 1x1 transparent PNG.
-const PNG_1X1: [u8; 67] = [
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
-    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
-    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
-    0x42, 0x60, 0x82,
-];
-
-/// An MP4 `ftyp` box: what file sniffers look at.
-const MP4_FTYP: [u8; 24] = *b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isommp41";
-
-/// A RIFF/WAVE header for 16-bit mono 16 kHz PCM with no samples.
-fn empty_wav() -> Vec<u8> {
-    let mut w = Vec::with_capacity(44);
-    w.extend_from_slice(b"RIFF");
-    w.extend_from_slice(&36u32.to_le_bytes());
-    w.extend_from_slice(b"WAVEfmt ");
-    w.extend_from_slice(&16u32.to_le_bytes()); // fmt chunk size
-    w.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    w.extend_from_slice(&1u16.to_le_bytes()); // mono
-    w.extend_from_slice(&16_000u32.to_le_bytes()); // sample rate
-    w.extend_from_slice(&32_000u32.to_le_bytes()); // byte rate
-    w.extend_from_slice(&2u16.to_le_bytes()); // block align
-    w.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
-    w.extend_from_slice(b"data");
-    w.extend_from_slice(&0u32.to_le_bytes());
-    w
 }
 
 #[cfg(test)]

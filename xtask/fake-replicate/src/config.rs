@@ -9,8 +9,8 @@ fake-replicate: local fake of Replicate's predictions API (the part genbase uses
 Usage: fake-replicate --webhook-secret whsec_<base64> [options]
 
   --listen ADDR           address to listen on (default 127.0.0.1:0, i.e. any free port)
-  --webhook-secret S      Standard Webhooks signing secret, `whsec_` + base64 of the key
-                          (default: $REPLICATE_WEBHOOK_SECRET)
+  --webhook-secret S      Standard Webhooks signing secret: `whsec_` + base64 of a key of at
+                          least 16 bytes (default: $REPLICATE_WEBHOOK_SECRET)
   --public-url URL        base of the URLs put in predictions (urls.get, output files)
                           (default http://ADDR as bound)
   --delay-ms N            time from creation to completion (default 150)

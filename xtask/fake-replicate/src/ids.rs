@@ -10,7 +10,7 @@ pub fn prediction_id() -> String {
     random_from(b"0123456789abcdefghjkmnpqrstvwxyz", 26)
 }
 
-/// Standard Webhooks message ids, as Replicate (through Svix) sends them: `msg_` + 27 base62.
+/// Standard Webhooks message ids in the usual `msg_` + 27 base62 shape.
 pub fn message_id() -> String {
     format!(
         "msg_{}",

@@ -3,7 +3,8 @@
 //! protocol: the prediction object, problem-details errors, and Standard Webhooks signed
 //! webhooks with Replicate's event filter and retry rules.
 //!
-//! - `api`: the `/v1` endpoints and the output files;
+//! - `api`: the `/v1` endpoints;
+//! - `files`: the output files predictions point at;
 //! - `runner`: each prediction's simulated run, steered by markers in its input;
 //! - `store`: the in-memory state;
 //! - `webhook`: signing and delivery;
@@ -14,6 +15,7 @@
 pub mod api;
 pub mod config;
 pub mod control;
+pub mod files;
 pub mod ids;
 pub mod runner;
 pub mod store;

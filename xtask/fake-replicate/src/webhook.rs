@@ -25,6 +25,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 /// Replicate asks receivers to answer "within a few seconds"; past this the attempt failed.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MIN_KEY_BYTES: usize = 16;
 
 /// One webhook request exactly as sent; kept so `/_fake/redeliver` can replay it byte for byte.
 #[derive(Clone, Debug)]
@@ -52,8 +53,13 @@ impl Signer {
         let key = STANDARD
             .decode(encoded)
             .map_err(|e| format!("--webhook-secret must be whsec_ followed by base64: {e}"))?;
-        if key.is_empty() {
-            return Err("--webhook-secret decodes to an empty key".into());
+        // Replicate's keys are 32 bytes; genbase's verifier (rightly) refuses short ones, so a
+        // short key here would only show up later as every delivery being rejected.
+        if key.len() < MIN_KEY_BYTES {
+            return Err(format!(
+                "--webhook-secret key is {} bytes; use at least {MIN_KEY_BYTES}",
+                key.len()
+            ));
         }
         Ok(Signer {
             secret: format!("whsec_{encoded}"),
@@ -215,5 +221,6 @@ mod tests {
     fn rejects_secrets_that_are_not_base64() {
         assert!(Signer::from_secret("whsec_!!!").is_err());
         assert!(Signer::from_secret("whsec_").is_err());
+        assert!(Signer::from_secret("whsec_bm9wZQ==").is_err(), "4-byte key");
     }
 }

@@ -129,7 +129,15 @@ pub fn run(args: &[String]) -> Result<()> {
     step("end to end (workerd)", &mut || {
         let mut c = cargo();
         with_env(&mut c);
-        run_cmd(c.args(["test", "-p", "genbase-tests", "--", "--test-threads", "4"]))
+        run_cmd(c.args([
+            "test",
+            "--no-fail-fast",
+            "-p",
+            "genbase-tests",
+            "--",
+            "--test-threads",
+            "4",
+        ]))
     })?;
     drop(stack);
 
