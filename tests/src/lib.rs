@@ -27,9 +27,18 @@ pub struct Reply {
     pub status: u16,
     pub body: Value,
     pub request_id: Option<String>,
+    /// Response headers, names lower-cased.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The `error.code` of our JSON error body, asserting the body has that shape.
     pub fn error_code(&self) -> &str {
         let err = &self.body["error"];
@@ -165,6 +174,14 @@ pub fn send(
     };
     let status = resp.status();
     let request_id = resp.header("x-request-id").map(str::to_owned);
+    let headers = resp
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| {
+            resp.header(&n)
+                .map(|v| (n.to_ascii_lowercase(), v.to_string()))
+        })
+        .collect();
     let text = resp.into_string().unwrap_or_default();
     let body = if text.is_empty() {
         json!(null)
@@ -175,6 +192,7 @@ pub fn send(
         status,
         body,
         request_id,
+        headers,
     }
 }
 
@@ -239,6 +257,7 @@ impl RpcClient {
             status,
             body,
             request_id: None,
+            headers: Vec::new(),
         }
     }
 }

@@ -15,6 +15,32 @@ fn each_user_reads_their_own_profile() {
     assert!(ra.request_id.is_some());
     let rb = stack.get("/v1/me", Some(&b.token));
     assert_eq!(rb.body["email"], b.email);
+
+    // The request is logged after the response (ctx.wait_until), with who asked.
+    let request_id = ra.request_id.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let row = loop {
+        let rows = stack
+            .db()
+            .query(
+                "select function, method, path, status_code, user_id from public.api_logs where request_id = $1",
+                &[&request_id],
+            )
+            .unwrap();
+        if let Some(r) = rows.into_iter().next() {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no api_logs row for {request_id}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(row.get::<_, String>(0), "profile");
+    assert_eq!(row.get::<_, String>(1), "GET");
+    assert_eq!(row.get::<_, String>(2), "/v1/me");
+    assert_eq!(row.get::<_, i32>(3), 200);
+    assert_eq!(row.get::<_, Option<uuid::Uuid>>(4), Some(a.id));
 }
 
 #[test]
@@ -159,15 +185,28 @@ fn unknown_paths_and_methods_get_json_errors() {
 #[test]
 fn cors_preflight_is_answered_for_configured_origins_only() {
     let stack = Stack::from_env();
-    let ok = genbase_tests::send(
-        &format!("{}/v1/me", stack.api_url),
-        "OPTIONS",
-        None,
-        None,
-        &[
-            ("origin", "http://localhost:3000"),
-            ("access-control-request-method", "PATCH"),
-        ],
-    );
+    let preflight = |origin: &str| {
+        genbase_tests::send(
+            &format!("{}/v1/me", stack.api_url),
+            "OPTIONS",
+            None,
+            None,
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "PATCH"),
+            ],
+        )
+    };
+    let ok = preflight("http://localhost:3000");
     assert!(ok.status == 204 || ok.status == 200, "{ok:?}");
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert!(ok
+        .header("access-control-allow-methods")
+        .unwrap_or("")
+        .contains("PATCH"));
+    let evil = preflight("https://evil.example");
+    assert_eq!(evil.header("access-control-allow-origin"), None, "{evil:?}");
 }

@@ -10,6 +10,8 @@ use crate::tools::Tools;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Ports {
@@ -96,10 +98,62 @@ pub fn dev_env_file() -> PathBuf {
 }
 
 pub struct Stack {
+    // Fields drop in order: the sweeper stops before Postgres does.
+    sweeper: Sweeper,
     pub env: StackEnv,
     pub pg: Postgres,
     // Stopped in reverse order of start when the stack drops.
     services: Vec<Service>,
+}
+
+/// What pg_cron does on Supabase (the migrations schedule it when the extension exists):
+/// every few seconds, return expired GPU leases to the queue and release expired holds.
+struct Sweeper {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sweeper {
+    const EVERY: Duration = Duration::from_secs(5);
+
+    fn start(db_url: String) -> Sweeper {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut db = None;
+            while !flag.load(Ordering::SeqCst) {
+                if db.is_none() {
+                    db = postgres::Client::connect(&db_url, postgres::NoTls).ok();
+                }
+                if let Some(c) = db.as_mut() {
+                    let swept = c.batch_execute(
+                        "select api.sweep_expired_leases(); select api.sweep_expired_holds();",
+                    );
+                    if let Err(e) = swept {
+                        eprintln!("xtask: sweep failed: {e}");
+                        db = None;
+                    }
+                }
+                let until = std::time::Instant::now() + Self::EVERY;
+                while !flag.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        });
+        Sweeper {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 pub struct Options {
@@ -193,10 +247,11 @@ impl Stack {
             build::build(&[], false)?;
             let vars = format!(
                 "SUPABASE_URL={api_url}\nSUPABASE_ANON_KEY={anon}\nSUPABASE_SERVICE_ROLE_KEY={service}\n\
-                 JWT_ISSUER={issuer}\nCORS_ORIGINS=http://localhost:3000,http://127.0.0.1:3000\n\
+                 JWT_ISSUER={issuer}\nJWT_SECRET={secret}\nCORS_ORIGINS=http://localhost:3000,http://127.0.0.1:3000\n\
                  REPLICATE_API_URL={provider_url}\nREPLICATE_API_TOKEN=r8_local_dev\n\
                  REPLICATE_WEBHOOK_SECRET={whsec}\nPUBLIC_URL={router_url}\n",
-                whsec = keys.webhook_secret
+                whsec = keys.webhook_secret,
+                secret = keys.jwt_secret,
             );
             let names = build::function_names()?;
             let mut wrangler = Command::new(paths::node_bin("wrangler"));
@@ -231,7 +286,13 @@ impl Stack {
                 opts.echo,
             )?);
         }
-        Ok(Stack { env, pg, services })
+        let sweeper = Sweeper::start(pg.url("postgres"));
+        Ok(Stack {
+            env,
+            pg,
+            services,
+            sweeper,
+        })
     }
 
     /// True while every service is still running.
