@@ -98,8 +98,8 @@ pub fn dev_env_file() -> PathBuf {
 }
 
 pub struct Stack {
-    // Fields drop in order: the sweeper stops before Postgres does.
-    sweeper: Sweeper,
+    // Held only to be dropped: fields drop in order, so the sweeper stops before Postgres.
+    _sweeper: Sweeper,
     pub env: StackEnv,
     pub pg: Postgres,
     // Stopped in reverse order of start when the stack drops.
@@ -286,12 +286,11 @@ impl Stack {
                 opts.echo,
             )?);
         }
-        let sweeper = Sweeper::start(pg.url("postgres"));
         Ok(Stack {
+            _sweeper: Sweeper::start(pg.url("postgres")),
             env,
             pg,
             services,
-            sweeper,
         })
     }
 
