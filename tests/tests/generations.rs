@@ -317,3 +317,87 @@ fn forged_stale_and_replayed_webhooks_change_nothing() {
     );
     assert_eq!(r.status, 400, "{r:?}");
 }
+
+#[test]
+fn a_provider_refusal_fails_the_generation_and_releases_the_hold() {
+    let stack = Stack::from_env();
+    let user = funded_user(&stack, "throttled", 50);
+    // The fake answers 429 for this marker, as Replicate does when rate limiting.
+    let r = start(&stack, &user, image("[throttle] a crowded sky", 1), None);
+    assert_eq!(r.status, 502, "{r:?}");
+    r.error_code();
+    let list = stack.get("/v1/generations", Some(&user.token));
+    assert_eq!(list.body["items"][0]["status"], "failed", "{list:?}");
+    let c = credits(&stack, &user);
+    assert_eq!(
+        (c["balance"].as_i64(), c["held"].as_i64()),
+        (Some(50), Some(0))
+    );
+}
+
+#[test]
+fn submissions_draw_tokens_from_the_pool_and_never_reveal_them() {
+    let stack = Stack::from_env();
+    let user = funded_user(&stack, "pool", 100);
+    let secret = format!("r8_pool_{}", uuid::Uuid::new_v4().simple());
+    stack
+        .db()
+        .execute(
+            "insert into public.provider_tokens (provider, label, token) values ('replicate', 'e2e', $1)",
+            &[&secret],
+        )
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let r = start(&stack, &user, image(&format!("pool {i}"), 1), None);
+        assert_eq!(r.status, 202, "{r:?}");
+        assert!(
+            !r.body.to_string().contains(&secret),
+            "a provider token leaked into a response"
+        );
+        ids.push(
+            r.body["generation"]["provider_prediction_id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let seen = genbase_tests::send(
+        &format!("{}/_fake/predictions", stack.provider_url),
+        "GET",
+        None,
+        None,
+        &[],
+    );
+    let used: Vec<&str> = seen
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| {
+            ids.iter()
+                .any(|id| p["prediction"]["id"] == id.as_str() || p["id"] == id.as_str())
+        })
+        .filter_map(|p| p["token"].as_str())
+        .collect();
+    assert_eq!(used.len(), 3, "{seen:?}");
+    let count: i64 = stack
+        .db()
+        .query_one(
+            "select request_count from public.provider_tokens where token = $1",
+            &[&secret],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        count >= 1 && used.contains(&secret.as_str()),
+        "the pool token was never used ({count})"
+    );
+    stack
+        .db()
+        .execute(
+            "update public.provider_tokens set is_active = false where token = $1",
+            &[&secret],
+        )
+        .unwrap();
+}

@@ -4,7 +4,7 @@
 //! audit finds nothing, no generation is charged twice, and a drained hot account ends at
 //! exactly zero available with every refusal a 402.
 
-use genbase_tests::{RpcClient, Stack, User};
+use genbase_tests::{Rng, RpcClient, Stack, User};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
@@ -12,17 +12,6 @@ const CLIENTS: usize = 32;
 const OPS_PER_CLIENT: usize = 40;
 /// flux-schnell costs 5 credits an image; balances are multiples of it so a drain ends at 0.
 const PRICE: i64 = 5;
-
-/// A small deterministic generator: each client's mix is reproducible from its seed.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
 
 fn start(rpc: &RpcClient, user: &User, key: &str) -> genbase_tests::Reply {
     rpc.call(

@@ -18,6 +18,7 @@
 //! The database is shared with tests running in parallel: everything here is created with
 //! unique names and filtered by this run's own task type, never by global counts.
 
+use genbase_tests::Rng;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Statement};
 use serde_json::{json, Value};
@@ -99,17 +100,6 @@ fn assert_backoff(task: Uuid, attempts: i64, seconds: f64) {
         seconds >= lo - 0.001 && seconds <= hi + 0.001,
         "task {task} failed on attempt {attempts} is due again after {seconds:.3} s, not within [{lo}, {hi}) s"
     );
-}
-
-/// A small deterministic generator per thread.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
 }
 
 /// One connection (one per thread) with its prepared statements.
