@@ -9,6 +9,8 @@ pub mod http;
 pub mod rpc;
 #[cfg(feature = "postgrest")]
 pub mod rpc_postgrest;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod validate;
 pub mod webhook;
 

@@ -8,3 +8,6 @@ mod request;
 pub use handler::handle;
 
 genbase_edge::entry!("generations", handle);
+
+#[cfg(test)]
+mod handler_tests;

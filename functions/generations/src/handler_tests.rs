@@ -1,0 +1,137 @@
+//! The handler's own decisions, with the upstream scripted: what it calls, as whom, and what
+//! it answers when the provider misbehaves.
+
+use crate::handle;
+use genbase_shared::deps::Inbound;
+use genbase_shared::error::ApiError;
+use genbase_shared::rpc::RpcAuth;
+use genbase_shared::testing::{block_on, ScriptedDeps};
+use serde_json::{json, Value};
+
+const BODY: &str = r#"{"kind":"image","model":"flux-schnell","prompt":"a fox"}"#;
+
+fn created(fresh: bool) -> Result<Value, ApiError> {
+    Ok(json!({
+        "generation": {"id": "7d1f0a36-1c55-4f43-9d57-8f2b7a1e0c11", "prompt": "a fox", "params": {}},
+        "created": fresh, "route": "provider", "provider_ref": "black-forest-labs/flux-schnell",
+    }))
+}
+
+fn no_pool_token() -> Result<Value, ApiError> {
+    Err(ApiError::unavailable("no active token for replicate"))
+}
+
+#[test]
+fn a_provider_failure_fails_the_generation_as_service_role_and_answers_502() {
+    let deps = ScriptedDeps::default()
+        .var("REPLICATE_API_TOKEN", "r8_env")
+        .answer("create_generation", created(true))
+        .answer("next_provider_token", no_pool_token())
+        .http(Ok(Inbound {
+            status: 500,
+            body: "{}".into(),
+        }))
+        .answer("fail_generation_submission", Ok(json!({})));
+    let req = ScriptedDeps::request("POST", "/v1/generations", BODY, &[]);
+    let err = block_on(handle(&req, &deps)).unwrap_err();
+    assert_eq!(err.status, 502);
+    assert_eq!(
+        deps.called(),
+        [
+            "create_generation",
+            "next_provider_token",
+            "fail_generation_submission"
+        ]
+    );
+    let calls = deps.upstream.calls.borrow();
+    assert!(
+        matches!(calls[0].2, RpcAuth::User(_)),
+        "the reservation runs as the user"
+    );
+    assert_eq!(calls[2].2, RpcAuth::ServiceRole);
+}
+
+#[test]
+fn the_prediction_goes_to_replicate_with_our_webhook_and_the_pool_token() {
+    let deps = ScriptedDeps::default()
+        .var("PUBLIC_URL", "https://api.example.com/")
+        .var("REPLICATE_API_URL", "https://replicate.test")
+        .answer("create_generation", created(true))
+        .answer(
+            "next_provider_token",
+            Ok(json!({"id": "t1", "token": "r8_pool"})),
+        )
+        .http(Ok(Inbound {
+            status: 201,
+            body: r#"{"id":"pred-1"}"#.into(),
+        }))
+        .answer("report_provider_token", Ok(Value::Null))
+        .answer(
+            "mark_generation_submitted",
+            Ok(json!({"id": "g", "status": "processing"})),
+        );
+    let req = ScriptedDeps::request(
+        "POST",
+        "/v1/generations",
+        BODY,
+        &[("idempotency-key", "k-1")],
+    );
+    let resp = block_on(handle(&req, &deps)).unwrap();
+    assert_eq!(resp.status, 202);
+    let sent = deps.sent.borrow();
+    assert_eq!(
+        sent[0].url,
+        "https://replicate.test/v1/models/black-forest-labs/flux-schnell/predictions"
+    );
+    assert!(sent[0]
+        .headers
+        .contains(&("authorization".into(), "Bearer r8_pool".into())));
+    let body: Value = serde_json::from_str(sent[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        body["webhook"],
+        "https://api.example.com/v1/webhooks/replicate"
+    );
+    assert_eq!(body["input"]["prompt"], "a fox");
+    assert!(
+        !resp.body.unwrap().to_string().contains("r8_pool"),
+        "the token never reaches a response"
+    );
+    let calls = deps.upstream.calls.borrow();
+    assert_eq!(calls[0].1["p_idempotency_key"], "k-1");
+    assert_eq!(calls[2].1, json!({"p_token_id": "t1", "p_ok": true}));
+}
+
+#[test]
+fn a_replayed_idempotency_key_submits_nothing_again() {
+    let deps = ScriptedDeps::default().answer("create_generation", created(false));
+    let req = ScriptedDeps::request(
+        "POST",
+        "/v1/generations",
+        BODY,
+        &[("idempotency-key", "k-1")],
+    );
+    let resp = block_on(handle(&req, &deps)).unwrap();
+    assert_eq!(resp.status, 200);
+    assert!(deps.sent.borrow().is_empty());
+    assert_eq!(deps.called(), ["create_generation"]);
+}
+
+#[test]
+fn invalid_input_is_refused_before_any_rpc() {
+    for (method, path, body) in [
+        ("POST", "/v1/generations", "{"),
+        ("POST", "/v1/generations", r#"{"kind":"image"}"#),
+        ("GET", "/v1/generations/not-a-uuid", ""),
+        ("GET", "/v1/generations?cursor=%%%", ""),
+    ] {
+        let deps = ScriptedDeps::default();
+        let mut req = ScriptedDeps::request(method, path, body, &[]);
+        if let Some((p, q)) = path.split_once('?') {
+            req.path = p.into();
+            req.query = genbase_shared::http::parse_query(q);
+        }
+        let err = block_on(handle(&req, &deps)).unwrap_err();
+        assert_eq!(err.status, 400, "{method} {path} {body}");
+        assert!(deps.called().is_empty());
+    }
+}

@@ -1,0 +1,166 @@
+//! A scripted [`Deps`] for handler tests (feature `testing`, dev-dependencies only): RPC and
+//! outbound HTTP answers come from a script and every call is recorded, while token checks use
+//! the real [`Authenticator`] with an HS256 secret, so a function's own logic runs under plain
+//! `cargo test` and nothing of ours is faked.
+
+use crate::auth::{mint_hs256, Authenticator, Claims, JwksCache, KeySet, Policy};
+use crate::deps::{Deps, Inbound, Outbound};
+use crate::error::ApiError;
+use crate::http::ApiRequest;
+use crate::rpc::{Rpc, RpcAuth};
+use serde_json::{json, Value};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+const SECRET: &[u8] = b"handler-tests-secret-of-32-bytes!";
+pub const NOW: i64 = 1_795_305_600;
+pub const USER_ID: &str = "a11ce000-0000-4000-8000-000000000001";
+
+/// The upstream side, separate so [`ScriptedDeps::rpc`] can hand out a reference to it.
+#[derive(Default)]
+pub struct ScriptedRpc {
+    answers: RefCell<VecDeque<(String, Result<Value, ApiError>)>>,
+    /// Every call made: function, arguments, and who it was made as.
+    pub calls: RefCell<Vec<(String, Value, RpcAuth)>>,
+}
+
+impl Rpc for ScriptedRpc {
+    async fn call(&self, function: &str, args: Value, auth: &RpcAuth) -> Result<Value, ApiError> {
+        self.calls
+            .borrow_mut()
+            .push((function.to_string(), args, auth.clone()));
+        let (expected, answer) = self
+            .answers
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| panic!("unscripted RPC call: {function}"));
+        assert_eq!(expected, function, "RPCs called out of order");
+        answer
+    }
+}
+
+pub struct ScriptedDeps {
+    pub upstream: ScriptedRpc,
+    pub sent: RefCell<Vec<Outbound>>,
+    http_answers: RefCell<VecDeque<Result<Inbound, String>>>,
+    vars: Vec<(String, String)>,
+    authenticator: Authenticator,
+}
+
+impl Default for ScriptedDeps {
+    fn default() -> Self {
+        let keys = JwksCache::new(KeySet::empty().with_hs256_secret(SECRET), None);
+        let policy = Policy {
+            audience: Some("authenticated".into()),
+            ..Policy::default()
+        };
+        ScriptedDeps {
+            upstream: ScriptedRpc::default(),
+            sent: RefCell::new(Vec::new()),
+            http_answers: RefCell::new(VecDeque::new()),
+            vars: Vec::new(),
+            authenticator: Authenticator::new(keys, policy),
+        }
+    }
+}
+
+impl ScriptedDeps {
+    /// The next RPC must be `function`, and gets `answer`.
+    pub fn answer(self, function: &str, answer: Result<Value, ApiError>) -> Self {
+        self.upstream
+            .answers
+            .borrow_mut()
+            .push_back((function.into(), answer));
+        self
+    }
+
+    /// The next outbound HTTP request gets `answer`.
+    pub fn http(self, answer: Result<Inbound, String>) -> Self {
+        self.http_answers.borrow_mut().push_back(answer);
+        self
+    }
+
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.into(), value.into()));
+        self
+    }
+
+    /// Names of the RPCs called, in order.
+    pub fn called(&self) -> Vec<String> {
+        self.upstream
+            .calls
+            .borrow()
+            .iter()
+            .map(|(f, ..)| f.clone())
+            .collect()
+    }
+
+    /// A valid user token for [`USER_ID`].
+    pub fn user_token() -> String {
+        let claims = json!({"sub": USER_ID, "role": "authenticated", "aud": "authenticated",
+                            "exp": NOW + 3600, "iat": NOW, "email": "alice@example.com"});
+        mint_hs256(&claims, SECRET, None)
+    }
+
+    /// A request as the caller with `body`.
+    pub fn request(method: &str, path: &str, body: &str, headers: &[(&str, &str)]) -> ApiRequest {
+        let mut all = vec![(
+            "authorization".to_string(),
+            format!("Bearer {}", Self::user_token()),
+        )];
+        all.extend(headers.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ApiRequest::new(method, path, Vec::new(), all, body.as_bytes().to_vec())
+    }
+}
+
+impl Deps for ScriptedDeps {
+    type Rpc = ScriptedRpc;
+
+    fn rpc(&self) -> &ScriptedRpc {
+        &self.upstream
+    }
+
+    fn now_unix(&self) -> i64 {
+        NOW
+    }
+
+    fn var(&self, name: &str) -> Option<String> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    async fn authenticate(&self, req: &ApiRequest) -> Result<Claims, ApiError> {
+        self.authenticator
+            .authenticate(req.header("authorization"), NOW, &NoHttp)
+            .await
+    }
+
+    async fn send(&self, req: Outbound) -> Result<Inbound, String> {
+        self.sent.borrow_mut().push(req);
+        self.http_answers
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| panic!("unscripted outbound request"))
+    }
+}
+
+struct NoHttp;
+
+impl crate::auth::HttpGet for NoHttp {
+    async fn get_text(&self, url: &str) -> Result<String, String> {
+        Err(format!("no network in handler tests ({url})"))
+    }
+}
+
+/// Runs a handler future to completion (they never wait on real I/O here).
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
