@@ -273,6 +273,8 @@ impl Stack {
                     "warn",
                     "--show-interactive-dev-session=false",
                 ])
+                .arg("--persist-to")
+                .arg(paths::state().join("wrangler-state"))
                 .env("WRANGLER_SEND_METRICS", "false")
                 .env("GENBASE_PREBUILT", "1")
                 .env("XDG_CONFIG_HOME", paths::state().join("wrangler-config"));
