@@ -19,14 +19,15 @@ thread_local! {
 
 pub struct EdgeDeps {
     pub env: Env,
-    pub rpc: PostgrestRpc,
+    /// Shared with the request logger, so one client serves the whole request.
+    pub rpc: Rc<PostgrestRpc>,
     authenticator: Rc<Authenticator>,
     /// The verified user, remembered for the request log.
     pub user_id: Cell<Option<Uuid>>,
 }
 
 impl EdgeDeps {
-    pub fn new(env: Env, config: &Config) -> Result<EdgeDeps, ApiError> {
+    pub fn new(env: Env, config: &Config, rpc: Rc<PostgrestRpc>) -> Result<EdgeDeps, ApiError> {
         let authenticator = AUTHENTICATOR.with(|cell| {
             if let Some(a) = cell.get() {
                 return Ok(a.clone());
@@ -48,7 +49,7 @@ impl EdgeDeps {
             Ok::<_, ApiError>(a)
         })?;
         Ok(EdgeDeps {
-            rpc: rpc_for(config)?,
+            rpc,
             env,
             authenticator,
             user_id: Cell::new(None),

@@ -29,10 +29,12 @@ where
     let (method, path) = (req.method().to_string(), req.path());
 
     let mut user_id = None;
-    let result = match read_request(req, &request_id).await {
-        Err(e) => Err(e),
-        Ok(api_req) if api_req.method == "OPTIONS" => Ok(cors.preflight(&api_req)),
-        Ok(api_req) => match EdgeDeps::new(env, &config) {
+    let rpc = rpc_for(&config).map(Rc::new);
+    let result = match (read_request(req, &request_id).await, &rpc) {
+        (Err(e), _) => Err(e),
+        (_, Err(e)) => Err(e.clone()),
+        (Ok(api_req), _) if api_req.method == "OPTIONS" => Ok(cors.preflight(&api_req)),
+        (Ok(api_req), Ok(rpc)) => match EdgeDeps::new(env, &config, rpc.clone()) {
             Err(e) => Err(e),
             Ok(deps) => {
                 let deps = Rc::new(deps);
@@ -53,7 +55,7 @@ where
     }
     let response = to_response(result, &request_id, origin.as_deref(), &cors)?;
 
-    let Ok(rpc) = rpc_for(&config) else {
+    let Ok(rpc) = rpc else {
         return Ok(response);
     };
     let duration_ms = (Date::now().as_millis().saturating_sub(started)) as i64;
