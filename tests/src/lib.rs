@@ -167,10 +167,15 @@ pub fn send(
         Some(b) => req.send_string(b),
         None => req.call(),
     };
+    into_reply(result, &format!("{method} {url}"))
+}
+
+/// Any HTTP answer as a [`Reply`] (error statuses included); a transport failure panics.
+fn into_reply(result: Result<ureq::Response, ureq::Error>, what: &str) -> Reply {
     let resp = match result {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
+        Err(e) => panic!("{what}: {e}"),
     };
     let status = resp.status();
     let request_id = resp.header("x-request-id").map(str::to_owned);
@@ -245,20 +250,7 @@ impl RpcClient {
             .set("authorization", &format!("Bearer {bearer}"))
             .set("content-profile", "api")
             .send_json(args.clone());
-        let resp = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("rpc {function}: {e}"),
-        };
-        let status = resp.status();
-        let text = resp.into_string().unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            body,
-            request_id: None,
-            headers: Vec::new(),
-        }
+        into_reply(result, &format!("rpc {function}"))
     }
 }
 
