@@ -684,43 +684,7 @@ $$;
 
 grant execute on function api.log_request(text, text, text, int, int, uuid, text) to service_role;
 
-/** Sweeping and auditing */
-
-/**
- * Releases every open hold past its expiry and fails its generation. Returns how many
- * holds it released. A background job must never wait on a user's request: accounts
- * locked by a request right now are skipped (SKIP LOCKED) and left to the next run,
- * which also rules out deadlocks between concurrent sweeps.
- */
-create function api.sweep_expired_holds() returns int
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  v_hold record;
-  v_count int := 0;
-begin
-  for v_hold in
-    select id, generation_id, account_id from public.credit_holds
-    where status = 'open' and expires_at < now()
-    order by expires_at
-    limit 1000
-  loop
-    perform 1 from public.credit_accounts where id = v_hold.account_id for update skip locked;
-    continue when not found;
-    if v_hold.generation_id is not null
-       and (private.finish_generation(v_hold.generation_id, 'failed', null, 'credit hold expired')).id is not null then
-      v_count := v_count + 1;
-    elsif (private.resolve_hold(v_hold.id, null, null, 'hold expired')).id is not null then
-      v_count := v_count + 1;
-    end if;
-  end loop;
-  return v_count;
-end
-$$;
-
-grant execute on function api.sweep_expired_holds() to service_role;
+/** Auditing */
 
 /**
  * Re-derives the money invariants from the ledger and returns every violation as
@@ -794,16 +758,6 @@ as $$
 $$;
 
 grant execute on function api.audit_credits() to service_role;
-
-/** Schedules */
-
-do $$
-begin
-  if exists (select 1 from pg_extension where extname = 'pg_cron') then
-    perform cron.schedule('genbase-sweep-expired-holds', '* * * * *', 'select api.sweep_expired_holds()');
-  end if;
-end
-$$;
 
 /** Lock down */
 

@@ -1,5 +1,5 @@
 /**
- * Queue: GPU tasks leased to workers, plus the pool of provider API tokens.
+ * Queue: GPU tasks leased to workers.
  *
  * A generation routed to 'gpu' gets a task in the transaction that creates it. Workers
  * (authenticated by a key whose sha256 is stored) claim tasks with FOR UPDATE SKIP
@@ -67,33 +67,6 @@ create index tasks_status_type_idx on public.tasks (status, task_type);
 alter table public.tasks enable row level security;
 revoke all on public.tasks from anon, authenticated, service_role;
 grant select on public.tasks to service_role;
-
-/** Provider tokens */
-
-create table public.provider_tokens (
-  id uuid primary key default gen_random_uuid(),
-  provider text not null check (char_length(provider) between 1 and 64),
-  label text,
-  token text not null,
-  is_active boolean not null default true,
-  request_count bigint not null default 0,
-  error_count bigint not null default 0,
-  consecutive_errors int not null default 0,
-  last_used_at timestamptz,
-  disabled_at timestamptz,
-  created_at timestamptz not null default now(),
-  constraint provider_tokens_unique unique (provider, token)
-);
-
-comment on table public.provider_tokens is
-  'Round-robin pool of provider API tokens (service_role only). Prefer Supabase Vault for the secrets where available.';
-
-create index provider_tokens_rotation_idx on public.provider_tokens (provider, last_used_at nulls first)
-  where is_active;
-
-alter table public.provider_tokens enable row level security;
-revoke all on public.provider_tokens from anon, authenticated, service_role;
-grant select, insert, update, delete on public.provider_tokens to service_role;
 
 /** Queue helpers (private) */
 
@@ -489,47 +462,6 @@ $$;
 grant execute on function api.worker_fail(text, uuid, text, boolean) to service_role;
 
 /**
- * Returns tasks whose lease expired to the queue (the expired run counts as an
- * attempt; the last one makes the task dead). Returns how many it handled. Like the
- * hold sweep, it skips accounts a request holds right now rather than wait on them.
- */
-create function api.sweep_expired_leases() returns int
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  v_task record;
-  t public.tasks;
-  v_count int := 0;
-begin
-  for v_task in
-    select k.id, a.id as account_id
-    from public.tasks k
-    left join public.generations g on g.id = k.generation_id
-    left join public.credit_accounts a on a.owner_user_id = g.user_id
-    where k.status = 'running' and k.lease_expires_at < now()
-    order by k.lease_expires_at
-    limit 1000
-  loop
-    if v_task.account_id is not null then
-      perform 1 from public.credit_accounts where id = v_task.account_id for update skip locked;
-      continue when not found;
-    end if;
-    t := private.lock_task(v_task.id);
-    -- Re-checked under the lock: a heartbeat may have won the race.
-    if t.status = 'running' and t.lease_expires_at < now() then
-      perform private.fail_task(t, 'lease expired', true);
-      v_count := v_count + 1;
-    end if;
-  end loop;
-  return v_count;
-end
-$$;
-
-grant execute on function api.sweep_expired_leases() to service_role;
-
-/**
  * Queue health for admins: counts per status and type, the age of the oldest due
  * task, and the latest dead tasks.
  */
@@ -562,75 +494,6 @@ end
 $$;
 
 grant execute on function api.admin_queue_stats() to authenticated;
-
-/** Provider token API */
-
-/**
- * The least recently used active token of a provider (round robin; concurrent callers
- * get different tokens). PT503 when the provider has none.
- */
-create function api.next_provider_token(p_provider text) returns jsonb
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  v_token public.provider_tokens;
-begin
-  update public.provider_tokens
-  set last_used_at = clock_timestamp(), request_count = request_count + 1
-  where id = (
-    select id from public.provider_tokens
-    where provider = p_provider and is_active
-    order by last_used_at nulls first, id
-    limit 1
-    for update skip locked
-  )
-  returning * into v_token;
-  if not found then
-    raise exception using errcode = 'PT503', message = format('no active token for %s', p_provider);
-  end if;
-  return jsonb_build_object('id', v_token.id, 'token', v_token.token);
-end
-$$;
-
-grant execute on function api.next_provider_token(text) to service_role;
-
-/**
- * Records the outcome of a call made with a token; five consecutive errors disable it.
- */
-create function api.report_provider_token(p_token_id uuid, p_ok boolean) returns void
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  if p_ok is null then
-    raise exception using errcode = 'PT400', message = 'p_ok is required';
-  end if;
-  update public.provider_tokens set
-    error_count = error_count + case when p_ok then 0 else 1 end,
-    consecutive_errors = case when p_ok then 0 else consecutive_errors + 1 end,
-    is_active = is_active and (p_ok or consecutive_errors + 1 < 5),
-    disabled_at = case when is_active and not p_ok and consecutive_errors + 1 >= 5 then now() else disabled_at end
-  where id = p_token_id;
-  if not found then
-    raise exception using errcode = 'PT404', message = 'provider token not found';
-  end if;
-end
-$$;
-
-grant execute on function api.report_provider_token(uuid, boolean) to service_role;
-
-/** Schedules */
-
-do $$
-begin
-  if exists (select 1 from pg_extension where extname = 'pg_cron') then
-    perform cron.schedule('genbase-sweep-expired-leases', '* * * * *', 'select api.sweep_expired_leases()');
-  end if;
-end
-$$;
 
 /** Lock down */
 

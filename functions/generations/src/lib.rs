@@ -4,6 +4,7 @@
 mod handler;
 mod provider;
 mod request;
+mod tokens;
 
 pub use handler::handle;
 

@@ -1,54 +1,9 @@
 //! Submitting to Replicate (its predictions API) with a token from the pool, and canceling.
-//! The token never leaves this module: not in responses, not in logs.
 
+use crate::tokens;
 use genbase_shared::deps::{Deps, Outbound};
 use genbase_shared::error::ApiError;
-use genbase_shared::rpc::{Rpc, RpcAuth};
 use serde_json::{json, Value};
-
-struct PoolToken {
-    id: Option<Value>,
-    secret: String,
-}
-
-/// Next token, round-robin from `provider_tokens`; the `REPLICATE_API_TOKEN` var when the
-/// pool is empty (a single-token setup).
-async fn take_token(deps: &impl Deps) -> Result<PoolToken, ApiError> {
-    let picked = deps
-        .rpc()
-        .call(
-            "next_provider_token",
-            json!({"p_provider": "replicate"}),
-            &RpcAuth::ServiceRole,
-        )
-        .await;
-    match picked {
-        Ok(v) if v["token"].is_string() => Ok(PoolToken {
-            id: Some(v["id"].clone()),
-            secret: v["token"].as_str().unwrap_or_default().to_string(),
-        }),
-        // PT503: the pool has no active token for this provider.
-        Ok(_) | Err(ApiError { status: 503, .. }) => deps
-            .var("REPLICATE_API_TOKEN")
-            .map(|secret| PoolToken { id: None, secret })
-            .ok_or_else(|| ApiError::unavailable("no provider token configured")),
-        Err(e) => Err(e),
-    }
-}
-
-async fn report(deps: &impl Deps, token: &PoolToken, ok: bool) {
-    if let Some(id) = &token.id {
-        // Best effort: a lost counter update must not fail the user's request.
-        let _ = deps
-            .rpc()
-            .call(
-                "report_provider_token",
-                json!({"p_token_id": id, "p_ok": ok}),
-                &RpcAuth::ServiceRole,
-            )
-            .await;
-    }
-}
 
 fn api_url(deps: &impl Deps) -> String {
     deps.var("REPLICATE_API_URL")
@@ -64,7 +19,7 @@ pub async fn submit(
     provider_ref: &str,
     generation: &Value,
 ) -> Result<String, ApiError> {
-    let token = take_token(deps).await?;
+    let token = tokens::take(deps).await?;
     let mut input = generation["params"]
         .as_object()
         .cloned()
@@ -110,14 +65,14 @@ pub async fn submit(
         ))),
         Err(e) => Err(ApiError::bad_gateway(format!("provider unreachable: {e}"))),
     };
-    report(deps, &token, result.is_ok()).await;
+    tokens::report(deps, &token, result.is_ok()).await;
     result
 }
 
 /// Asks the provider to stop; the credits were already released in SQL, so a failure here
 /// only costs the provider's compute, never the user's credits.
 pub async fn cancel(deps: &impl Deps, prediction_id: &str) {
-    let Ok(token) = take_token(deps).await else {
+    let Ok(token) = tokens::take(deps).await else {
         return;
     };
     let _ = deps

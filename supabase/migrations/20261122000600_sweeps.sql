@@ -1,0 +1,97 @@
+/**
+ * Sweeps: the background jobs that end what nobody else will: credit holds past their
+ * expiry and GPU task leases that ran out. pg_cron runs them on a hosted project; the
+ * local stack's sweeper runs the same functions.
+ */
+
+/**
+ * Releases every open hold past its expiry and fails its generation. Returns how many
+ * holds it released. A background job must never wait on a user's request: accounts
+ * locked by a request right now are skipped (SKIP LOCKED) and left to the next run,
+ * which also rules out deadlocks between concurrent sweeps.
+ */
+create function api.sweep_expired_holds() returns int
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_hold record;
+  v_count int := 0;
+begin
+  for v_hold in
+    select id, generation_id, account_id from public.credit_holds
+    where status = 'open' and expires_at < now()
+    order by expires_at
+    limit 1000
+  loop
+    perform 1 from public.credit_accounts where id = v_hold.account_id for update skip locked;
+    continue when not found;
+    if v_hold.generation_id is not null
+       and (private.finish_generation(v_hold.generation_id, 'failed', null, 'credit hold expired')).id is not null then
+      v_count := v_count + 1;
+    elsif (private.resolve_hold(v_hold.id, null, null, 'hold expired')).id is not null then
+      v_count := v_count + 1;
+    end if;
+  end loop;
+  return v_count;
+end
+$$;
+
+grant execute on function api.sweep_expired_holds() to service_role;
+
+/**
+ * Returns tasks whose lease expired to the queue (the expired run counts as an
+ * attempt; the last one makes the task dead). Returns how many it handled. Like the
+ * hold sweep, it skips accounts a request holds right now rather than wait on them.
+ */
+create function api.sweep_expired_leases() returns int
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_task record;
+  t public.tasks;
+  v_count int := 0;
+begin
+  for v_task in
+    select k.id, a.id as account_id
+    from public.tasks k
+    left join public.generations g on g.id = k.generation_id
+    left join public.credit_accounts a on a.owner_user_id = g.user_id
+    where k.status = 'running' and k.lease_expires_at < now()
+    order by k.lease_expires_at
+    limit 1000
+  loop
+    if v_task.account_id is not null then
+      perform 1 from public.credit_accounts where id = v_task.account_id for update skip locked;
+      continue when not found;
+    end if;
+    t := private.lock_task(v_task.id);
+    -- Re-checked under the lock: a heartbeat may have won the race.
+    if t.status = 'running' and t.lease_expires_at < now() then
+      perform private.fail_task(t, 'lease expired', true);
+      v_count := v_count + 1;
+    end if;
+  end loop;
+  return v_count;
+end
+$$;
+
+grant execute on function api.sweep_expired_leases() to service_role;
+
+/** Schedules */
+
+do $$
+begin
+  if exists (select 1 from pg_extension where extname = 'pg_cron') then
+    perform cron.schedule('genbase-sweep-expired-holds', '* * * * *', 'select api.sweep_expired_holds()');
+    perform cron.schedule('genbase-sweep-expired-leases', '* * * * *', 'select api.sweep_expired_leases()');
+  end if;
+end
+$$;
+
+/** Lock down */
+
+revoke execute on all functions in schema api, private from public;
