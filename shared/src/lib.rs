@@ -6,6 +6,7 @@ pub mod clock;
 pub mod deps;
 pub mod error;
 pub mod http;
+pub mod limits;
 pub mod rpc;
 #[cfg(feature = "postgrest")]
 pub mod rpc_postgrest;

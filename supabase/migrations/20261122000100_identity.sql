@@ -53,10 +53,11 @@ create policy "Users can view their own profile"
   on public.profiles for select to authenticated
   using (id = (select auth.uid()));
 
-create policy "Users can update their own profile"
+-- A disabled user reads their profile and changes nothing.
+create policy "Active users can update their own profile"
   on public.profiles for update to authenticated
-  using (id = (select auth.uid()))
-  with check (id = (select auth.uid()));
+  using (id = (select auth.uid()) and is_active)
+  with check (id = (select auth.uid()) and is_active);
 
 -- Column grants are the real fence: role, is_active and email are not writable by users.
 revoke all on public.profiles from anon, authenticated, service_role;
@@ -154,15 +155,84 @@ create trigger on_auth_user_email_changed
   for each row when (old.email is distinct from new.email)
   execute function private.handle_user_email_change();
 
+/** Input limits */
+
+/**
+ * Every length, size and range limit on client input, in one place. SQL checks read them
+ * through private.input_limit; a function that checks a limit itself before calling SQL
+ * uses a constant from genbase_shared::limits, and an end-to-end test fails when the two
+ * disagree. Keys are named for the HTTP API's fields.
+ */
+create function private.input_limits() returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'prompt_chars', 20000,
+    'params_bytes', 16384,
+    'model_chars', 128,
+    'idempotency_key_chars', 200,
+    'page_limit_max', 100,
+    'reason_chars', 500,
+    'credit_amount_max', 1000000000,
+    'worker_name_chars', 100,
+    'worker_capabilities_max', 50,
+    'task_type_chars', 64,
+    'claim_limit_max', 100,
+    'lease_seconds_min', 10,
+    'lease_seconds_max', 3600,
+    'task_output_bytes', 16384,
+    'task_error_chars', 2000,
+    'task_duration_seconds_max', 86400
+  )
+$$;
+
+/**
+ * One limit by name; a typo is a bug, so it fails loudly rather than returning null.
+ */
+create function private.input_limit(p_name text) returns bigint
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  v_limit bigint := (private.input_limits() ->> p_name)::bigint;
+begin
+  if v_limit is null then
+    raise exception 'unknown input limit %', p_name;
+  end if;
+  return v_limit;
+end
+$$;
+
+/**
+ * The limits, for clients and for the agreement test. Plain data, no caller involved.
+ */
+create function api.input_limits() returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select private.input_limits()
+$$;
+
+grant execute on function api.input_limits() to authenticated, service_role;
+-- SECURITY INVOKER reads check limits too.
+grant execute on function private.input_limits(), private.input_limit(text) to authenticated, service_role;
+
 /** Private helpers */
 
 /**
- * True when the user is an active admin or super_admin. Only SECURITY DEFINER
- * functions call this (API roles have no usage on `private`).
+ * True when the user is an active admin or super_admin. SECURITY DEFINER because RLS
+ * policies on profiles call it: reading profiles under the caller's own policies would
+ * recurse. It reveals one boolean about the caller and is the only function in `private`
+ * the API roles may execute.
  */
 create function private.is_admin(p_user_id uuid default auth.uid()) returns boolean
 language sql
 stable
+security definer
 set search_path = ''
 as $$
   select exists (
@@ -171,8 +241,17 @@ as $$
   )
 $$;
 
+grant usage on schema private to authenticated, service_role;
+grant execute on function private.is_admin(uuid) to authenticated;
+
+create policy "Admins can view every profile"
+  on public.profiles for select to authenticated
+  using ((select private.is_admin()));
+
 /**
- * The caller's user id, or PT401 when the request carries no user.
+ * The caller's user id for a write: PT401 when the request carries no user, PT403 when
+ * their account is disabled (a disabled user keeps reading their data through RLS, and
+ * does nothing else). Every write path for users starts here.
  */
 create function private.require_user() returns uuid
 language plpgsql
@@ -184,6 +263,9 @@ declare
 begin
   if v_uid is null then
     raise exception using errcode = 'PT401', message = 'authentication required';
+  end if;
+  if not coalesce((select is_active from public.profiles where id = v_uid), false) then
+    raise exception using errcode = 'PT403', message = 'account is disabled';
   end if;
   return v_uid;
 end
@@ -254,6 +336,9 @@ begin
   if v_uid is null then
     raise exception using errcode = 'PT401', message = 'authentication required';
   end if;
+  if not coalesce((select is_active from public.profiles where id = v_uid), true) then
+    raise exception using errcode = 'PT403', message = 'account is disabled';
+  end if;
   if patch is null or jsonb_typeof(patch) <> 'object' then
     raise exception using errcode = 'PT400', message = 'patch must be a JSON object';
   end if;
@@ -309,22 +394,26 @@ $$;
 grant execute on function api.update_my_profile(jsonb) to authenticated;
 
 /**
- * Keyset page of all profiles, ordered by id. Admins only; SECURITY DEFINER because
- * RLS shows users nothing but their own row.
+ * Keyset page of all profiles, ordered by id, for admins. SECURITY INVOKER: the admin
+ * policy on profiles is what lets an admin see every row.
  */
 create function api.admin_list_profiles(p_limit int default 50, p_after uuid default null) returns jsonb
 language plpgsql
 stable
-security definer
 set search_path = ''
 as $$
 declare
   v_items jsonb;
   v_count int;
 begin
-  perform private.require_admin();
+  if auth.uid() is null then
+    raise exception using errcode = 'PT401', message = 'authentication required';
+  end if;
+  if not private.is_admin() then
+    raise exception using errcode = 'PT403', message = 'admin role required';
+  end if;
   if p_limit is null or p_limit not between 1 and 200 then
-    raise exception using errcode = 'PT400', message = 'p_limit must be between 1 and 200';
+    raise exception using errcode = 'PT400', message = 'limit must be between 1 and 200';
   end if;
 
   select coalesce(jsonb_agg(to_jsonb(p) order by p.id), '[]'::jsonb), count(*)

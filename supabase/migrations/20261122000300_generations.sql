@@ -18,16 +18,22 @@ create table public.generations (
   kind text not null check (kind in ('image', 'video', 'audio', 'music', 'text', 'tts')),
   action text not null,
   model text not null references public.ai_models (model),
-  prompt text check (char_length(prompt) <= 20000),
+  prompt text check (char_length(prompt) <= private.input_limit('prompt_chars')),
   params jsonb not null default '{}'::jsonb check (jsonb_typeof(params) = 'object'),
   status text not null default 'queued'
     check (status in ('queued', 'processing', 'succeeded', 'failed', 'canceled')),
-  -- Provider output, normalized to an object: urls, storage_paths, gcs_uri, thumbnails,
+  -- The validated params (defaults filled in): what was priced and sent on.
+  -- Provider output, normalized to an object: urls, text, storage_paths, thumbnails,
+  -- width, height, duration ...
+  -- Provider output, normalized to an object: urls, text, storage_paths, thumbnails,
   -- width, height, duration ...
   outputs jsonb not null default '{}'::jsonb check (jsonb_typeof(outputs) = 'object'),
+  -- What the user may read about a failure; the provider's or worker's own words stay in
+  -- generation_errors and tasks.last_error.
   error text,
   route text not null check (route in ('provider', 'gpu')),
   pricing_id bigint not null references public.pricing (id),
+  -- Reserved units: the most the validated params allow, in the price's unit.
   units numeric not null check (units > 0),
   credits_reserved bigint not null default 0 check (credits_reserved >= 0),
   credits_charged bigint check (credits_charged between 0 and credits_reserved),
@@ -35,7 +41,7 @@ create table public.generations (
   provider text,
   provider_prediction_id text,
   metrics jsonb,
-  idempotency_key text check (char_length(idempotency_key) between 1 and 200),
+  idempotency_key text check (char_length(idempotency_key) between 1 and private.input_limit('idempotency_key_chars')),
   request_hash text,
   is_favorite boolean not null default false,
   deleted_at timestamptz,
@@ -43,7 +49,7 @@ create table public.generations (
   updated_at timestamptz not null default now(),
   started_at timestamptz,
   completed_at timestamptz,
-  processing_time_ms int,
+  processing_time_ms bigint,
   constraint generations_idempotency unique (user_id, idempotency_key)
 );
 
@@ -66,9 +72,11 @@ create policy "Users can view their own generations"
   on public.generations for select to authenticated
   using (user_id = (select auth.uid()));
 
-create policy "Users can update their own generations"
+-- A disabled user reads their generations and changes nothing.
+create policy "Active users can update their own generations"
   on public.generations for update to authenticated
-  using (user_id = (select auth.uid()))
+  using (user_id = (select auth.uid())
+    and (select is_active from public.profiles where id = (select auth.uid())))
   with check (user_id = (select auth.uid()));
 
 -- Users may favorite and soft-delete directly; everything else goes through the RPCs.
@@ -99,7 +107,7 @@ begin
     else
       new.completed_at := now();
       new.processing_time_ms := greatest(0,
-        extract(epoch from new.completed_at - coalesce(new.started_at, new.created_at)) * 1000)::int;
+        extract(epoch from new.completed_at - coalesce(new.started_at, new.created_at)) * 1000)::bigint;
     end if;
   end if;
   new.updated_at := now();
@@ -110,6 +118,29 @@ $$;
 create trigger generations_status_transition
   before update on public.generations
   for each row execute function private.generation_status_transition();
+
+/**
+ * What went wrong, in the provider's or worker's own words: internal URLs, response
+ * bodies, stack traces. Users see only the sanitized generations.error; admins read this.
+ */
+create table public.generation_errors (
+  id bigint generated always as identity primary key,
+  generation_id uuid not null references public.generations (id) on delete cascade,
+  source text not null check (source in ('provider', 'submission', 'worker', 'sweep')),
+  detail text not null,
+  created_at timestamptz not null default now()
+);
+
+create index generation_errors_generation_idx on public.generation_errors (generation_id);
+
+alter table public.generation_errors enable row level security;
+
+create policy "Admins can view generation errors"
+  on public.generation_errors for select to authenticated
+  using ((select private.is_admin()));
+
+revoke all on public.generation_errors from anon, authenticated, service_role;
+grant select on public.generation_errors to authenticated, service_role;
 
 /** Webhook events and API logs */
 
@@ -169,27 +200,85 @@ as $$
   select case when g.id is not null then jsonb_build_object(
     'id', g.id, 'user_id', g.user_id, 'kind', g.kind, 'action', g.action, 'model', g.model,
     'prompt', g.prompt, 'params', g.params, 'status', g.status, 'outputs', g.outputs,
-    'error', g.error, 'credits_reserved', g.credits_reserved, 'credits_charged', g.credits_charged,
-    'cost_usd', g.cost_usd, 'provider', g.provider, 'provider_prediction_id', g.provider_prediction_id,
-    'is_favorite', g.is_favorite, 'created_at', g.created_at, 'started_at', g.started_at,
-    'completed_at', g.completed_at, 'processing_time_ms', g.processing_time_ms
+    'error', g.error, 'units', g.units, 'credits_reserved', g.credits_reserved,
+    'credits_charged', g.credits_charged, 'cost_usd', g.cost_usd, 'provider', g.provider,
+    'provider_prediction_id', g.provider_prediction_id, 'is_favorite', g.is_favorite,
+    'created_at', g.created_at, 'started_at', g.started_at, 'completed_at', g.completed_at,
+    'processing_time_ms', g.processing_time_ms
   ) end
+$$;
+
+-- The SECURITY INVOKER reads render with it.
+grant execute on function private.generation_json(public.generations) to authenticated;
+
+/**
+ * A provider's or worker's output as the generation's outputs object. Replicate returns
+ * a URL, a list of URLs, a list of text chunks (language models) or model-specific JSON.
+ */
+create function private.normalize_outputs(p_kind text, p_output jsonb) returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select case
+    when p_output is null or jsonb_typeof(p_output) = 'null' then null
+    when jsonb_typeof(p_output) = 'object' then p_output
+    when p_kind = 'text' and jsonb_typeof(p_output) = 'string' then jsonb_build_object('text', p_output)
+    when p_kind = 'text' and jsonb_typeof(p_output) = 'array' then jsonb_build_object('text',
+      (select coalesce(string_agg(e #>> '{}', '' order by n), '') from jsonb_array_elements(p_output) with ordinality a (e, n)))
+    when jsonb_typeof(p_output) = 'string' then jsonb_build_object('urls', jsonb_build_array(p_output))
+    when jsonb_typeof(p_output) = 'array'
+      and not exists (select 1 from jsonb_array_elements(p_output) e where jsonb_typeof(e) <> 'string')
+      then jsonb_build_object('urls', p_output)
+    else jsonb_build_object('raw', p_output)
+  end
+$$;
+
+/**
+ * The units a finished generation used, as measured: tokens the provider reports, images
+ * it returned, or p_measured (GPU seconds a worker reports). Null when nothing is
+ * measured: characters spoken and seconds of music are exactly what was asked for, since
+ * the provider got those values explicitly.
+ */
+create function private.measured_units(
+  p_unit text,
+  p_outputs jsonb,
+  p_metrics jsonb,
+  p_measured numeric
+) returns numeric
+language sql
+immutable
+set search_path = ''
+as $$
+  select coalesce(p_measured, case
+    when p_unit = '1k_tokens' and jsonb_typeof(p_metrics -> 'input_token_count') = 'number'
+      then round(((p_metrics ->> 'input_token_count')::numeric
+        + coalesce((p_metrics ->> 'output_token_count')::numeric, 0)) / 1000, 6)
+    when p_unit = 'image' and jsonb_typeof(p_outputs -> 'urls') = 'array'
+      then jsonb_array_length(p_outputs -> 'urls')::numeric
+  end)
 $$;
 
 /**
  * Moves a generation to a final status and settles or releases its hold, exactly once.
- * Locks the account, then the generation, then (in resolve_hold) the hold. Returns
- * null when the generation was already final, so late or repeated callers are no-ops.
- * On success the charge is ceil(min(p_units, quoted units) * price at creation);
- * p_units null charges the quote.
+ * Locks the account, then the generation, then (in resolve_hold) the hold. Returns null
+ * when the generation was already final, so late or repeated callers are no-ops.
+ *
+ * On success the charge is the measured usage at the price of creation, capped by the
+ * reservation: ceil(min(measured, reserved units) x price). More than reserved is never
+ * charged and never delivered: extra images are dropped, and metrics.overrun records what
+ * the provider or worker claimed. p_error is what the user reads; p_detail (the provider's
+ * or worker's words) goes to generation_errors.
  */
 create function private.finish_generation(
   p_generation_id uuid,
   p_status text,
   p_outputs jsonb default null,
   p_error text default null,
-  p_units numeric default null,
-  p_metrics jsonb default null
+  p_measured numeric default null,
+  p_metrics jsonb default null,
+  p_detail text default null,
+  p_detail_source text default 'provider'
 ) returns public.generations
 language plpgsql
 set search_path = ''
@@ -200,9 +289,10 @@ declare
   g public.generations;
   v_price public.pricing;
   v_hold_id uuid;
+  v_outputs jsonb;
+  v_metrics jsonb := coalesce(p_metrics, '{}'::jsonb);
+  v_measured numeric;
   v_units numeric;
-  v_tokens_in int;
-  v_tokens_out int;
   v_charge bigint := 0;
   v_cost numeric := 0;
 begin
@@ -220,23 +310,23 @@ begin
     return null;
   end if;
   select id into v_hold_id from public.credit_holds where generation_id = g.id;
+  v_outputs := private.normalize_outputs(g.kind, p_outputs);
 
   if p_status = 'succeeded' then
     select * into v_price from public.pricing where id = g.pricing_id;
-    v_tokens_in := nullif(coalesce(p_metrics ->> 'input_token_count', p_metrics ->> 'tokens_in'), '')::int;
-    v_tokens_out := nullif(coalesce(p_metrics ->> 'output_token_count', p_metrics ->> 'tokens_out'), '')::int;
-    -- Measured units when the caller gives none: tokens reported, images returned, or
-    -- the provider's billed compute seconds.
-    v_units := coalesce(p_units,
-      case
-        when v_price.unit = '1k_tokens' and v_tokens_in is not null
-          then (v_tokens_in + coalesce(v_tokens_out, 0)) / 1000.0
-        when v_price.unit = 'image' and jsonb_typeof(p_outputs -> 'urls') = 'array'
-          then jsonb_array_length(p_outputs -> 'urls')
-        when v_price.unit = 'second' and jsonb_typeof(p_metrics -> 'predict_time') = 'number'
-          then (p_metrics ->> 'predict_time')::numeric
-      end);
-    v_units := least(greatest(coalesce(v_units, g.units), 0), g.units);
+    v_measured := private.measured_units(v_price.unit, v_outputs, v_metrics, p_measured);
+    if v_measured < 0 then
+      v_measured := 0;
+    end if;
+    if v_measured > g.units then
+      v_metrics := v_metrics || jsonb_build_object('overrun', true, 'measured_units', v_measured);
+      if v_price.unit = 'image' then
+        v_outputs := jsonb_set(v_outputs, '{urls}',
+          (select jsonb_agg(u order by n) from jsonb_array_elements(v_outputs -> 'urls') with ordinality a (u, n)
+           where n <= g.units));
+      end if;
+    end if;
+    v_units := least(coalesce(v_measured, g.units), g.units);
     v_charge := least(ceil(v_units * v_price.credits_per_unit)::bigint, g.credits_reserved);
     v_cost := round(v_units * v_price.usd_per_unit, 6);
     if v_hold_id is not null then
@@ -244,24 +334,26 @@ begin
     end if;
     insert into public.usage_events (user_id, account_id, generation_id, action, provider, model,
       units, tokens_in, tokens_out, credits, cost_usd)
-    values (g.user_id, v_account.id, g.id, g.action, coalesce(g.provider, g.route), g.model,
-      v_units, v_tokens_in, v_tokens_out, v_charge, v_cost);
+    values (g.user_id, v_account.id, g.id, g.action, coalesce(g.provider, g.route), g.model, v_units,
+      case when jsonb_typeof(v_metrics -> 'input_token_count') = 'number' then (v_metrics ->> 'input_token_count')::numeric::bigint end,
+      case when jsonb_typeof(v_metrics -> 'output_token_count') = 'number' then (v_metrics ->> 'output_token_count')::numeric::bigint end,
+      v_charge, v_cost);
   elsif v_hold_id is not null then
     perform private.resolve_hold(v_hold_id, null, null, 'generation ' || p_status);
   end if;
 
+  if p_detail is not null then
+    insert into public.generation_errors (generation_id, source, detail)
+    values (g.id, p_detail_source, left(p_detail, 8000));
+  end if;
+
   update public.generations set
     status = p_status,
-    outputs = case
-      when p_outputs is null or jsonb_typeof(p_outputs) = 'null' then outputs
-      when jsonb_typeof(p_outputs) = 'object' then p_outputs
-      when jsonb_typeof(p_outputs) = 'array' then jsonb_build_object('urls', p_outputs)
-      else jsonb_build_object('urls', jsonb_build_array(p_outputs))
-    end,
-    error = case when p_status = 'succeeded' then null else left(coalesce(p_error, p_status), 2000) end,
+    outputs = coalesce(v_outputs, outputs),
+    error = case when p_status = 'succeeded' then null else left(coalesce(p_error, p_status), 500) end,
     credits_charged = v_charge,
     cost_usd = v_cost,
-    metrics = coalesce(p_metrics, metrics)
+    metrics = case when v_metrics = '{}'::jsonb then metrics else v_metrics end
   where id = g.id
   returning * into g;
   return g;
@@ -271,18 +363,18 @@ $$;
 /** Generations API */
 
 /**
- * Quotes, reserves the credits and records a queued generation in one transaction.
- * Idempotent per (user, p_idempotency_key): the same payload returns the first
- * generation with created = false, another payload is PT409. PT402 when credits are
- * short, with nothing written. route tells the function where to send it.
+ * Prices, reserves the credits and records a queued generation in one transaction. The
+ * server derives the units from the validated params (private.price); the client never
+ * states them. Idempotent per (user, p_idempotency_key): the same payload returns the
+ * first generation with created = false, another payload is PT409. PT402 when credits
+ * are short, with nothing written. route tells the function where to send it, and
+ * provider_input is exactly what it must send.
  */
 create function api.create_generation(
   p_kind text,
-  p_action text,
   p_model text,
   p_prompt text,
-  p_params jsonb,
-  p_units numeric,
+  p_params jsonb default '{}'::jsonb,
   p_idempotency_key text default null
 ) returns jsonb
 language plpgsql
@@ -299,33 +391,32 @@ declare
   g public.generations;
 begin
   if p_kind is null or p_kind not in ('image', 'video', 'audio', 'music', 'text', 'tts') then
-    raise exception using errcode = 'PT400', message = 'p_kind must be one of image, video, audio, music, text, tts';
+    raise exception using errcode = 'PT400', message = 'kind must be one of image, video, audio, music, text, tts';
   end if;
-  if char_length(p_prompt) > 20000 then
-    raise exception using errcode = 'PT400', message = 'p_prompt must be at most 20000 characters';
+  if p_model is null or char_length(p_model) not between 1 and private.input_limit('model_chars') then
+    raise exception using errcode = 'PT400',
+      message = format('model must be 1 to %s characters', private.input_limit('model_chars'));
   end if;
-  if p_params is not null and (jsonb_typeof(p_params) <> 'object' or octet_length(p_params::text) > 65536) then
-    raise exception using errcode = 'PT400', message = 'p_params must be a JSON object of at most 64 KB';
+  if char_length(btrim(coalesce(p_prompt, ''))) not between 1 and private.input_limit('prompt_chars') then
+    raise exception using errcode = 'PT400',
+      message = format('prompt must be 1 to %s characters', private.input_limit('prompt_chars'));
   end if;
-  if p_idempotency_key is not null and char_length(p_idempotency_key) not between 1 and 200 then
-    raise exception using errcode = 'PT400', message = 'p_idempotency_key must be 1 to 200 characters';
+  if p_idempotency_key is not null and char_length(p_idempotency_key) not between 1 and private.input_limit('idempotency_key_chars') then
+    raise exception using errcode = 'PT400',
+      message = format('Idempotency-Key must be 1 to %s characters', private.input_limit('idempotency_key_chars'));
   end if;
 
-  v_quote := private.quote(p_action, p_model, p_units);
+  v_quote := private.price(p_model, p_prompt, p_params);
   if v_quote ->> 'kind' <> p_kind then
     raise exception using errcode = 'PT400', message = format('model %s does not produce %s', p_model, p_kind);
   end if;
   v_route := case when v_quote ->> 'provider' = 'gpu' then 'gpu' else 'provider' end;
-  v_hash := encode(sha256(convert_to(jsonb_build_object('kind', p_kind, 'action', p_action,
-    'model', p_model, 'prompt', p_prompt, 'params', coalesce(p_params, '{}'::jsonb),
-    'units', p_units)::text, 'UTF8')), 'hex');
+  v_hash := encode(sha256(convert_to(jsonb_build_object('kind', p_kind, 'model', p_model,
+    'prompt', p_prompt, 'params', v_quote -> 'params')::text, 'UTF8')), 'hex');
 
   -- The account lock serializes this user's requests: the idempotency lookup below
   -- cannot race with a concurrent insert of the same key.
   v_account := private.lock_account(v_uid);
-  if not (select is_active from public.profiles where id = v_uid) then
-    raise exception using errcode = 'PT403', message = 'account is disabled';
-  end if;
 
   if p_idempotency_key is not null then
     select * into g from public.generations where user_id = v_uid and idempotency_key = p_idempotency_key;
@@ -334,7 +425,7 @@ begin
         raise exception using errcode = 'PT409', message = 'idempotency key reused with a different payload';
       end if;
       return jsonb_build_object('generation', private.generation_json(g), 'created', false,
-        'route', g.route, 'provider_ref', (select provider_ref from public.ai_models where model = g.model));
+        'route', g.route, 'provider_ref', v_quote -> 'provider_ref', 'provider_input', v_quote -> 'provider_input');
     end if;
   end if;
 
@@ -346,8 +437,8 @@ begin
 
   insert into public.generations (user_id, kind, action, model, prompt, params, route, pricing_id,
     units, credits_reserved, idempotency_key, request_hash)
-  values (v_uid, p_kind, p_action, p_model, p_prompt, coalesce(p_params, '{}'::jsonb), v_route,
-    (v_quote ->> 'pricing_id')::bigint, p_units, v_credits, p_idempotency_key, v_hash)
+  values (v_uid, p_kind, v_quote ->> 'action', p_model, p_prompt, v_quote -> 'params', v_route,
+    (v_quote ->> 'pricing_id')::bigint, (v_quote ->> 'units')::numeric, v_credits, p_idempotency_key, v_hash)
   returning * into g;
 
   if v_credits > 0 then
@@ -357,11 +448,11 @@ begin
   end if;
 
   return jsonb_build_object('generation', private.generation_json(g), 'created', true,
-    'route', v_route, 'provider_ref', v_quote ->> 'provider_ref');
+    'route', v_route, 'provider_ref', v_quote -> 'provider_ref', 'provider_input', v_quote -> 'provider_input');
 end
 $$;
 
-grant execute on function api.create_generation(text, text, text, text, jsonb, numeric, text) to authenticated;
+grant execute on function api.create_generation(text, text, text, jsonb, text) to authenticated;
 
 /**
  * Records that the function submitted a provider-routed generation; it becomes
@@ -382,7 +473,7 @@ declare
   g public.generations;
 begin
   if char_length(p_provider) not between 1 and 64 or char_length(p_prediction_id) not between 1 and 255 then
-    raise exception using errcode = 'PT400', message = 'p_provider and p_prediction_id are required';
+    raise exception using errcode = 'PT400', message = 'provider and prediction id are required';
   end if;
   select user_id into v_user_id from public.generations where id = p_generation_id;
   if not found then
@@ -411,10 +502,11 @@ end
 $$;
 
 grant execute on function api.mark_generation_submitted(uuid, text, text) to service_role;
-
 /**
- * Fails a generation the function could not submit and releases its hold. Repeating
- * the call returns the failed generation; PT409 when it finished otherwise.
+ * Fails a generation the function could not submit and releases its hold. p_error is
+ * the function's own account of why (provider status, transport error); it goes to
+ * generation_errors, and the user reads a sanitized message. Repeating the call returns
+ * the failed generation; PT409 when it finished otherwise.
  */
 create function api.fail_generation_submission(p_generation_id uuid, p_error text) returns jsonb
 language plpgsql
@@ -424,7 +516,9 @@ as $$
 declare
   g public.generations;
 begin
-  g := private.finish_generation(p_generation_id, 'failed', null, coalesce(p_error, 'submission failed'));
+  g := private.finish_generation(p_generation_id, 'failed', null,
+    'the provider could not start this generation; no credits were charged', null, null,
+    coalesce(p_error, 'submission failed'), 'submission');
   if g.id is null then
     select * into g from public.generations where id = p_generation_id;
     if g.status <> 'failed' then
@@ -438,20 +532,21 @@ $$;
 grant execute on function api.fail_generation_submission(uuid, text) to service_role;
 
 /**
- * One of the caller's generations; PT404 for another user's or a soft-deleted one.
+ * One generation; PT404 when it is not visible or soft-deleted. SECURITY INVOKER: the
+ * table's policies decide whose generations the caller sees.
  */
 create function api.get_generation(p_id uuid) returns jsonb
 language plpgsql
 stable
-security definer
 set search_path = ''
 as $$
 declare
-  v_uid uuid := private.require_user();
   g public.generations;
 begin
-  select * into g from public.generations
-  where id = p_id and user_id = v_uid and deleted_at is null;
+  if auth.uid() is null then
+    raise exception using errcode = 'PT401', message = 'authentication required';
+  end if;
+  select * into g from public.generations where id = p_id and deleted_at is null;
   if not found then
     raise exception using errcode = 'PT404', message = 'generation not found';
   end if;
@@ -463,7 +558,8 @@ grant execute on function api.get_generation(uuid) to authenticated;
 
 /**
  * The caller's generations, newest first, keyset-paged on (created_at, id); soft-deleted
- * ones excluded. next_cursor is null on the last page.
+ * ones excluded. next_cursor is null on the last page. SECURITY INVOKER: RLS decides which
+ * rows exist for the caller; the user_id condition only lets the planner use the index.
  */
 create function api.list_generations(
   p_kind text default null,
@@ -474,19 +570,22 @@ create function api.list_generations(
 ) returns jsonb
 language plpgsql
 stable
-security definer
 set search_path = ''
 as $$
 declare
-  v_uid uuid := private.require_user();
+  v_uid uuid := auth.uid();
   v_items jsonb;
   v_count int;
 begin
-  if p_limit is null or p_limit not between 1 and 100 then
-    raise exception using errcode = 'PT400', message = 'p_limit must be between 1 and 100';
+  if v_uid is null then
+    raise exception using errcode = 'PT401', message = 'authentication required';
+  end if;
+  if p_limit is null or p_limit not between 1 and private.input_limit('page_limit_max') then
+    raise exception using errcode = 'PT400',
+      message = format('limit must be between 1 and %s', private.input_limit('page_limit_max'));
   end if;
   if (p_cursor_created_at is null) <> (p_cursor_id is null) then
-    raise exception using errcode = 'PT400', message = 'p_cursor_created_at and p_cursor_id go together';
+    raise exception using errcode = 'PT400', message = 'cursor is not valid';
   end if;
 
   -- One row more than asked tells whether a next page exists.
@@ -562,7 +661,7 @@ begin
     raise exception using errcode = 'PT401', message = 'authentication required';
   end if;
   if p_month is null then
-    raise exception using errcode = 'PT400', message = 'p_month is required';
+    raise exception using errcode = 'PT400', message = 'month is required';
   end if;
   v_from := date_trunc('month', p_month)::timestamp at time zone 'UTC';
 
@@ -588,20 +687,21 @@ $$;
 grant execute on function api.get_monthly_usage(date) to authenticated;
 
 /**
- * Applies a provider webhook exactly once per (provider, p_webhook_id). starting /
- * processing move a queued generation to processing; succeeded settles, failed and
- * canceled release. PT404 (and nothing recorded, so the provider retries) when no
- * generation has this prediction id yet.
+ * Applies a provider's report on a prediction exactly once per (provider, p_webhook_id):
+ * a webhook, or the reconciler's look-up at the provider under a synthetic id. starting /
+ * processing move a queued generation to processing; succeeded settles at the measured
+ * usage, failed and canceled release. The provider's output is stored normalized; its
+ * error text goes to generation_errors, and the user reads a sanitized message. PT404 (and
+ * nothing recorded, so the provider retries) when no generation has this prediction id yet.
  */
 create function api.handle_provider_webhook(
   p_provider text,
   p_webhook_id text,
   p_prediction_id text,
   p_status text,
-  p_output jsonb,
-  p_error text,
-  p_units numeric,
-  p_metrics jsonb
+  p_output jsonb default null,
+  p_error text default null,
+  p_metrics jsonb default null
 ) returns jsonb
 language plpgsql
 security definer
@@ -613,20 +713,17 @@ declare
   g public.generations;
 begin
   if p_status is null or p_status not in ('starting', 'processing', 'succeeded', 'failed', 'canceled') then
-    raise exception using errcode = 'PT400', message = 'p_status must be starting, processing, succeeded, failed or canceled';
+    raise exception using errcode = 'PT400', message = 'status must be starting, processing, succeeded, failed or canceled';
   end if;
   if char_length(p_webhook_id) not between 1 and 255 or char_length(p_prediction_id) not between 1 and 255
      or char_length(p_provider) not between 1 and 64 then
-    raise exception using errcode = 'PT400', message = 'p_provider, p_webhook_id and p_prediction_id are required';
-  end if;
-  if p_units < 0 then
-    raise exception using errcode = 'PT400', message = 'p_units must not be negative';
+    raise exception using errcode = 'PT400', message = 'webhook-id and the prediction id are required (at most 255 characters)';
   end if;
 
   insert into public.webhook_events (provider, webhook_id, prediction_id, status, payload_sha256)
   values (p_provider, p_webhook_id, p_prediction_id, p_status,
     encode(sha256(convert_to(jsonb_build_object('status', p_status, 'output', p_output, 'error', p_error,
-      'units', p_units, 'metrics', p_metrics)::text, 'UTF8')), 'hex'))
+      'metrics', p_metrics)::text, 'UTF8')), 'hex'))
   on conflict (provider, webhook_id) do nothing
   returning id into v_event_id;
 
@@ -638,14 +735,19 @@ begin
     return jsonb_build_object('duplicate', true, 'generation', private.generation_json(g));
   end if;
   if v_generation_id is null then
-    raise exception using errcode = 'PT404', message = format('no generation for prediction %s', p_prediction_id);
+    raise exception using errcode = 'PT404', message = format('no generation for prediction %s', left(p_prediction_id, 255));
   end if;
 
   if p_status in ('starting', 'processing') then
     update public.generations set status = 'processing'
     where id = v_generation_id and status = 'queued';
+  elsif p_status = 'succeeded' then
+    perform private.finish_generation(v_generation_id, 'succeeded', p_output, null, null, p_metrics);
   else
-    perform private.finish_generation(v_generation_id, p_status, p_output, p_error, p_units, p_metrics);
+    perform private.finish_generation(v_generation_id, p_status, p_output,
+      case p_status when 'failed' then 'the provider could not complete this generation; no credits were charged'
+                    else 'canceled by the provider; no credits were charged' end,
+      null, p_metrics, p_error, 'provider');
   end if;
 
   select * into g from public.generations where id = v_generation_id;
@@ -653,7 +755,7 @@ begin
 end
 $$;
 
-grant execute on function api.handle_provider_webhook(text, text, text, text, jsonb, text, numeric, jsonb) to service_role;
+grant execute on function api.handle_provider_webhook(text, text, text, text, jsonb, text, jsonb) to service_role;
 
 /**
  * Appends one API request log row (the functions call this after responding).
@@ -673,7 +775,7 @@ set search_path = ''
 as $$
 begin
   if p_function is null or p_method is null or p_path is null or p_status is null then
-    raise exception using errcode = 'PT400', message = 'p_function, p_method, p_path and p_status are required';
+    raise exception using errcode = 'PT400', message = 'function, method, path and status are required';
   end if;
   insert into public.api_logs (function, method, path, status_code, duration_ms, user_id, request_id)
   values (left(p_function, 64), left(upper(p_method), 16), left(p_path, 2048), p_status, p_duration_ms,
@@ -688,12 +790,12 @@ grant execute on function api.log_request(text, text, text, int, int, uuid, text
 
 /**
  * Re-derives the money invariants from the ledger and returns every violation as
- * {check, ...}; an empty array means the books balance.
+ * {check, ...}; an empty array means the books balance. SECURITY INVOKER: only the
+ * service role, which reads every row, may run it.
  */
 create function api.audit_credits() returns jsonb
 language sql
 stable
-security definer
 set search_path = ''
 as $$
   with sums as (

@@ -14,7 +14,7 @@
 
 create table public.workers (
   id uuid primary key default gen_random_uuid(),
-  name text not null check (char_length(name) between 1 and 100),
+  name text not null check (char_length(name) between 1 and private.input_limit('worker_name_chars')),
   -- Task types this worker may claim.
   capabilities text[] not null check (cardinality(capabilities) between 1 and 50),
   status text not null default 'active' check (status in ('active', 'disabled')),
@@ -48,6 +48,11 @@ create table public.tasks (
   output_location text,
   last_error text,
   duration_seconds numeric,
+  -- The most GPU seconds the task may bill: what its generation reserved. The worker is
+  -- told, the reference worker stops there, and a completion that reports more is charged
+  -- this and flagged.
+  max_seconds numeric check (max_seconds > 0),
+  overrun boolean not null default false,
   generation_id uuid unique references public.generations (id) on delete cascade,
   created_at timestamptz not null default now(),
   updated_at timestamptz not null default now(),
@@ -65,8 +70,13 @@ create index tasks_worker_idx on public.tasks (worker_id);
 create index tasks_status_type_idx on public.tasks (status, task_type);
 
 alter table public.tasks enable row level security;
+
+create policy "Admins can view tasks"
+  on public.tasks for select to authenticated
+  using ((select private.is_admin()));
+
 revoke all on public.tasks from anon, authenticated, service_role;
-grant select on public.tasks to service_role;
+grant select on public.tasks to authenticated, service_role;
 
 /** Queue helpers (private) */
 
@@ -116,12 +126,16 @@ declare
   v_key text := 'gw_' || replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '');
   v_id uuid;
 begin
-  if char_length(btrim(coalesce(p_name, ''))) not between 1 and 100 then
-    raise exception using errcode = 'PT400', message = 'p_name must be 1 to 100 characters';
+  if char_length(btrim(coalesce(p_name, ''))) not between 1 and private.input_limit('worker_name_chars') then
+    raise exception using errcode = 'PT400',
+      message = format('name must be 1 to %s characters', private.input_limit('worker_name_chars'));
   end if;
-  if coalesce(cardinality(p_capabilities), 0) not between 1 and 50
-     or exists (select 1 from unnest(p_capabilities) c where c is null or c !~ '^[a-z0-9_.-]{1,64}$') then
-    raise exception using errcode = 'PT400', message = 'p_capabilities must list 1 to 50 task types';
+  if coalesce(cardinality(p_capabilities), 0) not between 1 and private.input_limit('worker_capabilities_max')
+     or exists (select 1 from unnest(p_capabilities) c
+                where c is null or c !~ '^[a-z0-9_.-]+$' or char_length(c) > private.input_limit('task_type_chars')) then
+    raise exception using errcode = 'PT400', message = format(
+      'capabilities must list 1 to %s task types of 1 to %s characters [a-z0-9_.-]',
+      private.input_limit('worker_capabilities_max'), private.input_limit('task_type_chars'));
   end if;
   insert into public.workers (name, capabilities, key_hash, created_by)
   values (btrim(p_name), p_capabilities, private.worker_key_hash(v_key), p_created_by)
@@ -204,7 +218,9 @@ begin
     where id = t.id
     returning * into t;
     if t.generation_id is not null then
-      perform private.finish_generation(t.generation_id, 'failed', null, coalesce(p_error, 'task ' || t.status));
+      -- The worker's words stay in tasks.last_error; the user reads a sanitized message.
+      perform private.finish_generation(t.generation_id, 'failed', null,
+        'the GPU worker could not complete this generation; no credits were charged');
     end if;
   end if;
   return t;
@@ -214,19 +230,26 @@ $$;
 /** Generation hooks */
 
 /**
- * Enqueues the GPU task of a generation routed to 'gpu', in the creating transaction.
+ * Enqueues the GPU task of a generation routed to 'gpu', in the creating transaction. The
+ * task carries the validated input (the worker's names for the params) and its GPU-second
+ * budget, and nothing the client sent beyond that.
  */
 create function private.enqueue_generation_task() returns trigger
 language plpgsql
 set search_path = ''
 as $$
 begin
-  insert into public.tasks (task_type, params, generation_id)
+  insert into public.tasks (task_type, params, max_seconds, generation_id)
   select m.task_type,
          jsonb_build_object('generation_id', new.id, 'model', new.model, 'provider_ref', m.provider_ref,
-           'action', new.action, 'prompt', new.prompt, 'params', new.params, 'units', new.units),
+           'action', new.action, 'input', private.provider_input(m, new.prompt, new.params),
+           'max_seconds', b.max_seconds),
+         b.max_seconds,
          new.id
   from public.ai_models m
+  join public.pricing p on p.id = new.pricing_id
+  cross join lateral (select case p.unit when 'second' then new.units when 'minute' then new.units * 60 end
+                      as max_seconds) b
   where m.model = new.model;
   return new;
 end
@@ -258,6 +281,23 @@ create trigger generations_cancel_task
   after update of status on public.generations
   for each row when (new.status in ('canceled', 'failed') and old.status is distinct from new.status)
   execute function private.cancel_generation_task();
+
+/**
+ * PT400 unless a lease length is within the limits.
+ */
+create function private.check_lease_seconds(p_lease_seconds int) returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if p_lease_seconds is null
+     or p_lease_seconds not between private.input_limit('lease_seconds_min') and private.input_limit('lease_seconds_max') then
+    raise exception using errcode = 'PT400', message = format('lease_seconds must be between %s and %s',
+      private.input_limit('lease_seconds_min'), private.input_limit('lease_seconds_max'));
+  end if;
+end
+$$;
 
 /** Worker API (service_role: the worker gateway calls these with the worker's key) */
 
@@ -307,12 +347,11 @@ declare
   v_worker public.workers := private.authenticate_worker(p_worker_key);
   v_items jsonb;
 begin
-  if p_limit is null or p_limit not between 1 and 100 then
-    raise exception using errcode = 'PT400', message = 'p_limit must be between 1 and 100';
+  if p_limit is null or p_limit not between 1 and private.input_limit('claim_limit_max') then
+    raise exception using errcode = 'PT400',
+      message = format('limit must be between 1 and %s', private.input_limit('claim_limit_max'));
   end if;
-  if p_lease_seconds is null or p_lease_seconds not between 10 and 3600 then
-    raise exception using errcode = 'PT400', message = 'p_lease_seconds must be between 10 and 3600';
-  end if;
+  perform private.check_lease_seconds(p_lease_seconds);
 
   with candidates as (
     select id from public.tasks
@@ -336,7 +375,8 @@ begin
   )
   select coalesce(jsonb_agg(jsonb_build_object(
       'id', id, 'task_type', task_type, 'params', params, 'attempt', attempts,
-      'max_attempts', max_attempts, 'lease_expires_at', lease_expires_at, 'generation_id', generation_id)
+      'max_attempts', max_attempts, 'lease_expires_at', lease_expires_at, 'generation_id', generation_id,
+      'max_seconds', max_seconds)
     order by priority desc, run_at, id), '[]'::jsonb)
   into v_items
   from claimed;
@@ -369,9 +409,7 @@ declare
   v_worker public.workers := private.authenticate_worker(p_worker_key);
   v_lease timestamptz;
 begin
-  if p_lease_seconds is null or p_lease_seconds not between 10 and 3600 then
-    raise exception using errcode = 'PT400', message = 'p_lease_seconds must be between 10 and 3600';
-  end if;
+  perform private.check_lease_seconds(p_lease_seconds);
   update public.tasks
   set lease_expires_at = now() + make_interval(secs => p_lease_seconds), updated_at = now()
   where id = p_task_id and status = 'running' and worker_id = v_worker.id and lease_expires_at >= now()
@@ -386,8 +424,10 @@ $$;
 grant execute on function api.worker_heartbeat(text, uuid, int) to service_role;
 
 /**
- * Completes a leased task. Its generation succeeds and is charged, exactly once, for
- * the GPU time: ceil(min(duration, reserved units) x per-second price).
+ * Completes a leased task. Its generation succeeds and is charged, exactly once, for the
+ * GPU time reported, capped by the task's budget: ceil(min(duration, max_seconds) x
+ * per-second price). A report over the budget is charged the budget and flagged
+ * (tasks.overrun) for operators.
  */
 create function api.worker_complete(
   p_worker_key text,
@@ -404,11 +444,14 @@ declare
   t public.tasks;
   v_unit text;
 begin
-  if p_output is not null and jsonb_typeof(p_output) <> 'object' then
-    raise exception using errcode = 'PT400', message = 'p_output must be a JSON object';
+  if p_output is null or jsonb_typeof(p_output) <> 'object'
+     or octet_length(p_output::text) > private.input_limit('task_output_bytes') then
+    raise exception using errcode = 'PT400',
+      message = format('output must be a JSON object of at most %s bytes', private.input_limit('task_output_bytes'));
   end if;
-  if p_duration_seconds is null or not p_duration_seconds between 0 and 604800 then
-    raise exception using errcode = 'PT400', message = 'p_duration_seconds must be between 0 and 604800';
+  if p_duration_seconds is null or not p_duration_seconds between 0 and private.input_limit('task_duration_seconds_max') then
+    raise exception using errcode = 'PT400',
+      message = format('duration_seconds must be between 0 and %s', private.input_limit('task_duration_seconds_max'));
   end if;
 
   t := private.lock_leased_task(p_task_id, v_worker.id);
@@ -417,6 +460,7 @@ begin
     output = p_output,
     output_location = p_output ->> 'output_location',
     duration_seconds = p_duration_seconds,
+    overrun = p_duration_seconds > max_seconds,
     lease_expires_at = null,
     completed_at = now(),
     updated_at = now()
@@ -454,6 +498,10 @@ as $$
 declare
   v_worker public.workers := private.authenticate_worker(p_worker_key);
 begin
+  if char_length(p_error) > private.input_limit('task_error_chars') then
+    raise exception using errcode = 'PT400',
+      message = format('error must be at most %s characters', private.input_limit('task_error_chars'));
+  end if;
   return to_jsonb(private.fail_task(private.lock_leased_task(p_task_id, v_worker.id),
     coalesce(p_error, 'worker reported a failure'), coalesce(p_retryable, true)));
 end
@@ -463,16 +511,21 @@ grant execute on function api.worker_fail(text, uuid, text, boolean) to service_
 
 /**
  * Queue health for admins: counts per status and type, the age of the oldest due
- * task, and the latest dead tasks.
+ * task, and the latest dead tasks. SECURITY INVOKER: the admin policy on tasks is what
+ * lets an admin see them.
  */
 create function api.admin_queue_stats() returns jsonb
 language plpgsql
 stable
-security definer
 set search_path = ''
 as $$
 begin
-  perform private.require_admin();
+  if auth.uid() is null then
+    raise exception using errcode = 'PT401', message = 'authentication required';
+  end if;
+  if not private.is_admin() then
+    raise exception using errcode = 'PT403', message = 'admin role required';
+  end if;
   return jsonb_build_object(
     'by_status_type', (
       select coalesce(jsonb_agg(jsonb_build_object('status', status, 'task_type', task_type, 'count', n)

@@ -49,9 +49,10 @@ async fn start(
     let fresh = created["created"].as_bool().unwrap_or(false);
     if fresh && created["route"] == "provider" {
         let provider_ref = created["provider_ref"].as_str().unwrap_or_default();
-        match provider::submit(deps, provider_ref, &generation).await {
+        let id = generation["id"].as_str().unwrap_or_default();
+        match provider::submit(deps, provider_ref, id, &created["provider_input"]).await {
             Ok(prediction_id) => {
-                let args = json!({"p_generation_id": generation["id"], "p_provider": "replicate", "p_prediction_id": prediction_id});
+                let args = json!({"p_generation_id": id, "p_provider": "replicate", "p_prediction_id": prediction_id});
                 generation = deps
                     .rpc()
                     .call("mark_generation_submitted", args, &RpcAuth::ServiceRole)
@@ -59,7 +60,8 @@ async fn start(
             }
             Err(e) => {
                 // The hold must not outlive a submission that never happened.
-                let args = json!({"p_generation_id": generation["id"], "p_error": "provider submission failed"});
+                let detail = e.cause.clone().unwrap_or_else(|| e.message.clone());
+                let args = json!({"p_generation_id": id, "p_error": detail});
                 deps.rpc()
                     .call("fail_generation_submission", args, &RpcAuth::ServiceRole)
                     .await?;

@@ -1,5 +1,6 @@
 use super::invalid;
 use crate::error::ApiError;
+use crate::limits;
 use serde::Serialize;
 use std::fmt;
 use uuid::Uuid;
@@ -31,20 +32,21 @@ impl fmt::Display for Id {
     }
 }
 
-/// The `Idempotency-Key` header: 1 to 255 printable ASCII characters, kept exactly.
+/// The `Idempotency-Key` header: 1 to [`limits::IDEMPOTENCY_KEY_CHARS`] printable ASCII
+/// characters, kept exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
-    pub const MAX_LEN: usize = 255;
+    pub const MAX_LEN: usize = limits::IDEMPOTENCY_KEY_CHARS;
 
     pub fn parse(value: &str) -> Result<IdempotencyKey, ApiError> {
         let printable = value.bytes().all(|b| (0x20..0x7f).contains(&b));
         if value.trim().is_empty() || value.len() > Self::MAX_LEN || !printable {
             return Err(invalid(
                 "Idempotency-Key",
-                "must be 1 to 255 printable ASCII characters",
+                &format!("must be 1 to {} printable ASCII characters", Self::MAX_LEN),
             ));
         }
         Ok(IdempotencyKey(value.to_owned()))
@@ -103,17 +105,17 @@ mod tests {
     }
 
     #[test]
-    fn idempotency_keys_are_printable_ascii_up_to_255() {
+    fn idempotency_keys_are_printable_ascii_up_to_the_limit() {
         assert_eq!(
             IdempotencyKey::parse("order 42:retry-1").unwrap().as_str(),
             "order 42:retry-1"
         );
-        assert!(IdempotencyKey::parse(&"k".repeat(255)).is_ok());
+        assert!(IdempotencyKey::parse(&"k".repeat(IdempotencyKey::MAX_LEN)).is_ok());
         for bad in ["", "   ", "tab\there", "é", "line\n"] {
             let err = IdempotencyKey::parse(bad).unwrap_err();
             assert!(err.message.starts_with("Idempotency-Key "));
         }
-        assert!(IdempotencyKey::parse(&"k".repeat(256)).is_err());
+        assert!(IdempotencyKey::parse(&"k".repeat(IdempotencyKey::MAX_LEN + 1)).is_err());
     }
 
     #[test]
@@ -124,7 +126,7 @@ mod tests {
             match IdempotencyKey::parse(&s) {
                 Ok(key) => {
                     assert_eq!(key.as_str(), s);
-                    assert!(s.len() <= 255 && s.bytes().all(|b| (0x20..0x7f).contains(&b)));
+                    assert!(s.len() <= IdempotencyKey::MAX_LEN && s.bytes().all(|b| (0x20..0x7f).contains(&b)));
                 }
                 Err(err) => assert_eq!(err.status, 400),
             }

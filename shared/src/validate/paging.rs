@@ -12,7 +12,7 @@ pub struct Limit(u32);
 
 impl Limit {
     pub const DEFAULT: u32 = 20;
-    pub const MAX: u32 = 100;
+    pub const MAX: u32 = crate::limits::PAGE_LIMIT_MAX;
 
     /// From the `limit` query parameter, if any.
     pub fn parse(value: Option<&str>) -> Result<Limit, ApiError> {
@@ -21,7 +21,10 @@ impl Limit {
         };
         match value.trim().parse::<u32>() {
             Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Limit(n)),
-            _ => Err(invalid("limit", "must be an integer from 1 to 100")),
+            _ => Err(invalid(
+                "limit",
+                &format!("must be an integer from 1 to {}", Self::MAX),
+            )),
         }
     }
 

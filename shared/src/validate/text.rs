@@ -53,13 +53,14 @@ impl ShortText {
     }
 }
 
-/// A generation prompt: 1 to 4000 characters after trimming; newlines and tabs allowed.
+/// A generation prompt: 1 to [`crate::limits::PROMPT_CHARS`] characters after trimming;
+/// newlines and tabs allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Prompt(String);
 
 impl Prompt {
-    pub const MAX_CHARS: usize = 4000;
+    pub const MAX_CHARS: usize = crate::limits::PROMPT_CHARS;
 
     pub fn parse(value: &str) -> Result<Prompt, ApiError> {
         clean_text("prompt", value, Self::MAX_CHARS, true).map(Prompt)
@@ -193,10 +194,12 @@ mod tests {
         let p = Prompt::parse("  a cat\n\twearing a hat  ").unwrap();
         assert_eq!(p.as_str(), "a cat\n\twearing a hat");
         assert!(Prompt::parse("nul\0byte").is_err());
-        assert!(Prompt::parse(&"p".repeat(4000)).is_ok());
+        assert!(Prompt::parse(&"p".repeat(Prompt::MAX_CHARS)).is_ok());
         assert_eq!(
-            Prompt::parse(&"p".repeat(4001)).unwrap_err().message,
-            "prompt must be 1 to 4000 characters"
+            Prompt::parse(&"p".repeat(Prompt::MAX_CHARS + 1))
+                .unwrap_err()
+                .message,
+            format!("prompt must be 1 to {} characters", Prompt::MAX_CHARS)
         );
     }
 
@@ -204,9 +207,9 @@ mod tests {
     fn any_accepted_prompt_is_within_bounds() {
         let mut gen = Gen::new(5);
         for _ in 0..1000 {
-            let s = gen.string(MIXED, 4100);
+            let s = gen.string(MIXED, Prompt::MAX_CHARS + 100);
             if let Ok(p) = Prompt::parse(&s) {
-                assert!((1..=4000).contains(&p.as_str().chars().count()));
+                assert!((1..=Prompt::MAX_CHARS).contains(&p.as_str().chars().count()));
                 assert!(!p.as_str().contains('\0'));
             }
         }

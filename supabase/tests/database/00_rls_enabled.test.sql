@@ -4,7 +4,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(11);
+select plan(13);
 
 -- Objects our migrations own: extension members (pgtap, vector, ...) are not ours.
 create temp view our_functions as
@@ -53,26 +53,81 @@ select is_empty(
   'no function is executable by PUBLIC'
 );
 
+-- The private functions the API roles may run, each with its reason. Everything else in
+-- `private` is reachable only through SECURITY DEFINER functions.
+create temp table private_callable (signature text primary key, reason text not null);
+insert into private_callable values
+  ('private.is_admin(uuid)', 'RLS policies call it; SECURITY DEFINER so reading profiles.role does not recurse'),
+  ('private.input_limits()', 'pure data: SECURITY INVOKER reads check limits'),
+  ('private.input_limit(text)', 'pure data: SECURITY INVOKER reads check limits'),
+  ('private.generation_json(generations)', 'pure rendering used by the SECURITY INVOKER generation reads'),
+  ('private.price(text,text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
+  ('private.validate_params(text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
+  ('private.billable_units(ai_models,text,text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
+  ('private.provider_input(ai_models,text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote');
+
 select is_empty(
   $$ select signature from our_functions
      where nspname = 'private'
        and (has_function_privilege('anon', oid, 'execute')
             or has_function_privilege('authenticated', oid, 'execute')
-            or has_function_privilege('service_role', oid, 'execute')) $$,
-  'no private function is executable by an API role'
+            or has_function_privilege('service_role', oid, 'execute'))
+       and signature not in (select signature from private_callable) $$,
+  'no private function is executable by an API role unless it is on the allow-list'
 );
 
 select ok(
-  not has_schema_privilege('anon', 'private', 'usage')
-  and not has_schema_privilege('authenticated', 'private', 'usage')
-  and not has_schema_privilege('service_role', 'private', 'usage'),
-  'API roles have no usage on schema private'
+  not has_schema_privilege('anon', 'private', 'usage'),
+  'anon has no usage on schema private'
 );
 
 select is_empty(
   $$ select signature from our_functions
      where nspname in ('api', 'public') and has_function_privilege('anon', oid, 'execute') $$,
   'anon can execute no function'
+);
+
+-- Reads go through RLS: SECURITY DEFINER only where a write needs privileges the caller
+-- must not have. A new definer function fails here until it is listed with its reason.
+create temp table definer_allowed (name text primary key, reason text not null);
+insert into definer_allowed values
+  ('api.create_generation', 'reserves credits: writes the ledger, holds and accounts users cannot write'),
+  ('api.cancel_generation', 'releases the hold and moves the status'),
+  ('api.admin_adjust_credits', 'writes the ledger on another user''s account, admins only'),
+  ('api.admin_register_worker', 'creates a worker and its key, admins only'),
+  ('api.admin_list_provider_tokens', 'lists the pool without the token column, which RLS cannot hide; admins only'),
+  ('api.admin_enable_provider_token', 'writes provider_tokens, admins only'),
+  ('api.mark_generation_submitted', 'status transition for the function (service role)'),
+  ('api.fail_generation_submission', 'status transition and hold release (service role)'),
+  ('api.handle_provider_webhook', 'settles or releases exactly once (service role)'),
+  ('api.log_request', 'appends api_logs (service role)'),
+  ('api.next_provider_token', 'rotates the token pool (service role)'),
+  ('api.report_provider_token', 'records token health (service role)'),
+  ('api.register_worker', 'creates a worker and its key (service role)'),
+  ('api.worker_claim', 'leases tasks and moves generations to processing (worker key)'),
+  ('api.worker_heartbeat', 'extends a lease (worker key)'),
+  ('api.worker_complete', 'settles the generation at measured GPU time (worker key)'),
+  ('api.worker_fail', 'requeues or fails, releasing the hold (worker key)'),
+  ('api.sweep_expired_holds', 'releases expired holds (cron)'),
+  ('api.sweep_expired_leases', 'requeues expired leases (cron)'),
+  ('api.reconcile_candidates', 'claims stuck generations of every user for the reconciler, stamping them (service role or admin)'),
+  ('private.create_credit_account', 'trigger: profiles are inserted by roles that cannot write credit_accounts'),
+  ('private.handle_new_user', 'trigger on auth.users: creates the profile'),
+  ('private.handle_user_email_change', 'trigger on auth.users: mirrors the email'),
+  ('private.is_admin', 'RLS policies on profiles call it; reading profiles under RLS would recurse'),
+  ('private.schedule_sweeps', 'schedules pg_cron jobs, which needs the cron schema''s privileges');
+
+select is_empty(
+  $$ select nspname || '.' || proname from our_functions
+     where prosecdef and nspname || '.' || proname not in (select name from definer_allowed) $$,
+  'every SECURITY DEFINER function is on the allow-list with its reason'
+);
+
+-- Clients read the HTTP API's field names in errors, never a SQL parameter name.
+select is_empty(
+  $$ select signature from our_functions f join pg_proc p on p.oid = f.oid
+     where p.prosrc ~ 'message\s*=\s*(format\()?''[^'']*\mp_[a-z]' $$,
+  'no error message names a p_* parameter'
 );
 
 select is_empty(

@@ -162,7 +162,7 @@ select ok(
     > (api.admin_list_profiles(1) ->> 'next_after')::uuid,
   'keyset paging with next_after returns the following profile'
 );
-select throws_ok($$ select api.admin_list_profiles(0) $$, 'PT400', 'p_limit must be between 1 and 200', 'a zero limit is refused');
+select throws_ok($$ select api.admin_list_profiles(0) $$, 'PT400', 'limit must be between 1 and 200', 'a zero limit is refused');
 
 select * from finish();
 rollback;

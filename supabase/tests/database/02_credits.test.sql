@@ -62,12 +62,12 @@ select throws_ok(
 );
 select throws_ok(
   $$ select api.admin_adjust_credits('20000000-0000-4000-8000-00000000a11c', 'purchase', 5, 'x', 'g-kind') $$,
-  'PT400', 'p_kind must be grant or adjustment',
+  'PT400', 'kind must be grant or adjustment',
   'admins cannot forge purchases'
 );
 select throws_ok(
   $$ select api.admin_adjust_credits('20000000-0000-4000-8000-00000000a11c', 'grant', 5, '  ', 'g-reason') $$,
-  'PT400', 'p_reason is required (at most 500 characters)',
+  'PT400', 'reason is required (at most 500 characters)',
   'a reason is required'
 );
 select throws_ok(
@@ -107,28 +107,30 @@ select is(
   'the second page holds the older entry'
 );
 select is(
-  api.quote('generate_image', 'flux-schnell', 3),
-  '{"action": "generate_image", "model": "flux-schnell", "unit": "image", "units": 3, "credits": 15, "cost_usd": 0.009}'::jsonb,
-  'quote prices units at the active price'
+  api.quote('flux-schnell', 'a fox', '{"num_outputs": 3}'),
+  '{"action": "generate_image", "model": "flux-schnell", "kind": "image", "unit": "image", "units": 3, "credits": 15,
+    "cost_usd": 0.009, "params": {"num_outputs": 3, "aspect_ratio": "1:1", "output_format": "webp",
+    "num_inference_steps": 4}}'::jsonb,
+  'quote derives the units from the params and prices them at the active price'
 );
 select is(
-  (api.quote('tts', 'kokoro-82m', 101) ->> 'credits')::int,
+  (api.quote('kokoro-82m', repeat('a', 101)) ->> 'credits')::int,
   3,
   'credits round up (101 characters x 0.02 = 2.02 -> 3)'
 );
 select throws_ok(
-  $$ select api.quote('generate_image', 'no-such-model', 1) $$,
-  'PT400', 'no active price for generate_image/no-such-model',
+  $$ select api.quote('no-such-model', 'x') $$,
+  'PT400', 'model no-such-model is not available',
   'an unknown model has no price'
 );
 select throws_ok(
-  $$ select api.quote('generate_image', 'flux-schnell', 0) $$,
-  'PT400', null,
-  'zero units are refused'
+  $$ select api.quote('flux-schnell', 'x', '{"num_outputs": 0}') $$,
+  'PT400', 'params.num_outputs must be an integer between 1 and 4',
+  'zero images are refused'
 );
 select throws_ok(
-  $$ select api.quote('generate_image', 'flux-schnell', 5) $$,
-  'PT400', null,
+  $$ select api.quote('kokoro-82m', repeat('a', 20001)) $$,
+  'PT400', 'this request needs 20001 character units; kokoro-82m allows 0 to 20000',
   'units above the model maximum are refused'
 );
 select throws_ok(
@@ -181,7 +183,7 @@ select is(
 set local role anon;
 select set_config('request.jwt.claims', '{"role": "anon"}', true);
 select throws_ok($$ select api.get_my_credits() $$, '42501', null, 'anon cannot execute get_my_credits');
-select throws_ok($$ select api.quote('generate_image', 'flux-schnell', 1) $$, '42501', null, 'anon cannot execute quote');
+select throws_ok($$ select api.quote('flux-schnell', 'x') $$, '42501', null, 'anon cannot execute quote');
 select throws_ok($$ select * from public.credit_ledger $$, '42501', null, 'anon cannot read the ledger');
 
 /** The ledger is append-only, even for the owner */

@@ -5,7 +5,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(55);
+select plan(59);
 
 insert into auth.users (id, email) values
   ('40000000-0000-4000-8000-00000000a11c', 'alice.queue@example.test'),
@@ -37,7 +37,7 @@ select is(
 );
 select throws_ok(
   $$ select api.register_worker('x', array[]::text[]) $$,
-  'PT400', 'p_capabilities must list 1 to 50 task types',
+  'PT400', 'capabilities must list 1 to 50 task types of 1 to 64 characters [a-z0-9_.-]',
   'a worker needs capabilities'
 );
 
@@ -49,20 +49,21 @@ select set_config('request.jwt.claims', '{"sub": "40000000-0000-4000-8000-000000
 
 insert into ids (name, id)
 select 'g1', (r -> 'generation' ->> 'id')::uuid
-from api.create_generation('video', 'generate_video', 'wan-2.1-gpu', 'a fox running', '{"fps": 24}', 600) r;
+from api.create_generation('video', 'wan-2.1-gpu', 'a fox running', '{"duration": 10}') r;
 select is(
-  api.create_generation('video', 'generate_video', 'wan-2.1-gpu', 'another', '{}', 10, 'gpu-key') ->> 'route',
+  api.create_generation('video', 'wan-2.1-gpu', 'another', '{"duration": 1}', 'gpu-key') ->> 'route',
   'gpu',
   'a gpu model routes to the queue'
 );
 
 reset role;
 select results_eq(
-  $$ select t.task_type, t.status, t.params ->> 'prompt', g.credits_reserved
+  $$ select t.task_type, t.status, t.params -> 'input', t.max_seconds, g.credits_reserved
      from public.tasks t join public.generations g on g.id = t.generation_id
      where g.id = (select id from ids where name = 'g1') $$,
-  $$ values ('wan_video', 'queued', 'a fox running', 300::bigint) $$,
-  'create_generation enqueued a task and reserved 600 s x 0.5 credits'
+  $$ values ('wan_video', 'queued', '{"prompt": "a fox running", "duration_seconds": 10, "resolution": "480p"}'::jsonb,
+             600::numeric, 300::bigint) $$,
+  'create_generation enqueued the validated input with a budget of 10 s x 60 GPU s, and reserved 600 x 0.5 credits'
 );
 -- Only g1 is due; the other GPU task waits.
 update public.tasks set run_at = now() + interval '1 day'
@@ -134,6 +135,11 @@ select results_eq(
   $$ values ('succeeded', 60::bigint, 'gs://bucket/fox.mp4') $$,
   'the generation succeeded and was charged 120 s x 0.5 credits'
 );
+select is(
+  (select overrun from public.tasks where id = (select id from ids where name = 't1')),
+  false,
+  'a completion within the budget is not flagged'
+);
 select throws_ok(
   format('select api.worker_complete(%L, %L, %L, 999)', (select key from ids where name = 'a'), (select id from ids where name = 't1'), '{}'),
   'PT409', 'lease lost', 'a late second completion is refused'
@@ -150,7 +156,7 @@ reset role;
 set local role authenticated;
 select set_config('request.jwt.claims', '{"sub": "40000000-0000-4000-8000-00000000a11c", "role": "authenticated"}', true);
 insert into ids (name, id)
-select 'g2', (api.create_generation('video', 'generate_video', 'wan-2.1-gpu', 'retry me', '{}', 60) -> 'generation' ->> 'id')::uuid;
+select 'g2', (api.create_generation('video', 'wan-2.1-gpu', 'retry me', '{"duration": 1}') -> 'generation' ->> 'id')::uuid;
 
 reset role;
 set local role service_role;
@@ -161,7 +167,8 @@ select is(
     - 'params' - 'created_at' - 'updated_at' - 'started_at' - 'generation_id',
   jsonb_build_object('task_type', 'wan_video', 'priority', 0, 'status', 'queued', 'attempts', 1, 'max_attempts', 3,
     'lease_expires_at', null, 'worker_id', null, 'output', null, 'output_location', null,
-    'last_error', 'CUDA out of memory', 'duration_seconds', null, 'completed_at', null),
+    'last_error', 'CUDA out of memory', 'duration_seconds', null, 'completed_at', null,
+    'max_seconds', 60, 'overrun', false),
   'a retryable failure requeues the task'
 );
 select ok(
@@ -211,7 +218,7 @@ reset role;
 set local role authenticated;
 select set_config('request.jwt.claims', '{"sub": "40000000-0000-4000-8000-00000000a11c", "role": "authenticated"}', true);
 insert into ids (name, id)
-select 'g3', (api.create_generation('video', 'generate_video', 'wan-2.1-gpu', 'bad input', '{}', 30) -> 'generation' ->> 'id')::uuid;
+select 'g3', (api.create_generation('video', 'wan-2.1-gpu', 'bad input', '{"duration": 1}') -> 'generation' ->> 'id')::uuid;
 reset role;
 set local role service_role;
 insert into ids (name, id)
@@ -223,8 +230,13 @@ select is(
 );
 select is(
   (select status || ': ' || error from public.generations where id = (select id from ids where name = 'g3')),
-  'failed: invalid prompt',
-  'and its generation, with the worker''s error'
+  'failed: the GPU worker could not complete this generation; no credits were charged',
+  'and its generation, with a sanitized error for the user'
+);
+select is(
+  (select last_error from public.tasks where id = (select id from ids where name = 't3')),
+  'invalid prompt',
+  'the worker''s own words stay in the task'
 );
 
 /** Expired leases */
@@ -233,7 +245,7 @@ reset role;
 set local role authenticated;
 select set_config('request.jwt.claims', '{"sub": "40000000-0000-4000-8000-00000000a11c", "role": "authenticated"}', true);
 insert into ids (name, id)
-select 'g4', (api.create_generation('video', 'generate_video', 'wan-2.1-gpu', 'slow worker', '{}', 30) -> 'generation' ->> 'id')::uuid;
+select 'g4', (api.create_generation('video', 'wan-2.1-gpu', 'slow worker', '{"duration": 1}') -> 'generation' ->> 'id')::uuid;
 reset role;
 set local role service_role;
 insert into ids (name, id)
@@ -289,7 +301,7 @@ select throws_ok(
 reset role;
 set local role authenticated;
 select set_config('request.jwt.claims', '{"sub": "40000000-0000-4000-8000-00000000a11c", "role": "authenticated"}', true);
-select throws_ok($$ select * from public.tasks $$, '42501', null, 'users cannot read tasks');
+select is_empty($$ select * from public.tasks $$, 'users read no tasks');
 select throws_ok($$ select * from public.workers $$, '42501', null, 'users cannot read workers');
 select throws_ok($$ select * from public.provider_tokens $$, '42501', null, 'users cannot read provider tokens');
 select throws_ok(
@@ -331,16 +343,42 @@ select is(
   array['r8_first', 'r8_second', 'r8_first'],
   'tokens are handed out round robin'
 );
-select api.report_provider_token('40000000-0000-4000-8000-0000000000f2', false) from generate_series(1, 5);
+select api.report_provider_token('40000000-0000-4000-8000-0000000000f2', 'auth_error') from generate_series(1, 5);
 select is(
   array[api.next_provider_token('replicate-test') ->> 'token', api.next_provider_token('replicate-test') ->> 'token'],
   array['r8_first', 'r8_first'],
-  'five consecutive errors disable a token'
+  'five consecutive auth errors disable a token'
 );
 select throws_ok($$ select api.next_provider_token('nobody') $$, 'PT503', 'no active token for nobody',
   'a provider without tokens is unavailable');
 
 select is(api.audit_credits(), '[]'::jsonb, 'audit_credits finds no violation');
+
+/** A worker that reports more than the budget is charged the budget, and flagged */
+
+reset role;
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "40000000-0000-4000-8000-00000000a11c", "role": "authenticated"}', true);
+insert into ids (name, id)
+select 'g9', (api.create_generation('video', 'wan-2.1-gpu', 'overrun', '{"duration": 1}') -> 'generation' ->> 'id')::uuid;
+reset role;
+update public.tasks set run_at = now() + interval '1 day' where status = 'queued';
+update public.tasks set run_at = now() where generation_id = (select id from ids where name = 'g9');
+set local role service_role;
+insert into ids (name, id)
+select 't9', (api.worker_claim((select key from ids where name = 'a')) -> 0 ->> 'id')::uuid;
+select is(
+  (select (api.worker_complete((select key from ids where name = 'a'), (select id from ids where name = 't9'), '{}', 5000)
+     ->> 'overrun')::boolean),
+  true,
+  'a completion over the 60 s budget is flagged for operators'
+);
+select results_eq(
+  $$ select credits_charged, credits_reserved, (metrics ->> 'overrun')::boolean from public.generations
+     where id = (select id from ids where name = 'g9') $$,
+  $$ values (30::bigint, 30::bigint, true) $$,
+  'and charged the budget (60 s x 0.5), never the 5000 s reported'
+);
 
 select * from finish();
 rollback;
