@@ -1,10 +1,64 @@
 //! GPU generations end to end: `POST /v1/generations` for a model that runs on our own GPUs
-//! enqueues a task; the reference worker claims it over HTTP, heartbeats and completes it; the
-//! user sees it succeeded and charged by the measured duration.
+//! enqueues a task with a GPU-second budget; the reference worker claims it over HTTP,
+//! heartbeats and completes it; the user is charged the measured duration, never more than
+//! the budget, however long the worker ran or says it ran.
 
-use genbase_tests::Stack;
-use serde_json::json;
+use genbase_tests::{Stack, User};
+use serde_json::{json, Value};
 use xtask::gpu_worker::Worker;
+
+/// A GPU model and task type of this test's own, so parallel tests never steal its tasks.
+/// `units_per_value`: budgeted GPU seconds per second of video asked for.
+fn gpu_model(stack: &Stack, units_per_value: f64) -> (String, String) {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (model, task_type) = (format!("wan-e2e-{suffix}"), format!("wan_video_{suffix}"));
+    stack
+        .db()
+        .batch_execute(&format!(
+            "insert into public.ai_models (model, kind, provider, provider_ref, task_type, max_units, units_per_value)
+               values ('{model}', 'video', 'gpu', 'wan-2.1-t2v-14b', '{task_type}', 1800, {units_per_value});
+             insert into public.model_parameters (model, name, type, minimum, maximum, default_value, provider_name, drives_units)
+               values ('{model}', 'duration', 'integer', 1, 10, '5', 'duration_seconds', true);
+             insert into public.pricing (action, model, unit, credits_per_unit, usd_per_unit, active_from)
+               values ('generate_video', '{model}', 'second', 0.5, 0.000278, now() - interval '1 minute');"
+        ))
+        .unwrap();
+    (model, task_type)
+}
+
+fn worker_for(stack: &Stack, admin: &User, task_type: &str) -> (String, Worker) {
+    let reg = stack.json(
+        "POST",
+        "/v1/admin/workers",
+        Some(&admin.token),
+        &json!({"name": "e2e", "capabilities": [task_type]}),
+    );
+    assert_eq!(reg.status, 200, "{reg:?}");
+    let key = reg.body["worker_key"].as_str().unwrap().to_string();
+    let mut worker = Worker::new(&stack.api_url, &key, vec![task_type.to_string()]);
+    worker.render_ms_per_second = 150;
+    (key, worker)
+}
+
+fn start(stack: &Stack, user: &User, model: &str, body_params: Value) -> String {
+    let body =
+        json!({"kind": "video", "model": model, "prompt": "waves at dusk", "params": body_params});
+    let r = stack.json("POST", "/v1/generations", Some(&user.token), &body);
+    assert_eq!(r.status, 202, "{r:?}");
+    r.body["generation"]["id"].as_str().unwrap().to_string()
+}
+
+fn task_of(stack: &Stack, generation: &str) -> (f64, f64, bool, Value) {
+    let row = stack
+        .db()
+        .query_one(
+            "select coalesce(duration_seconds, 0)::float8, max_seconds::float8, overrun, params
+             from public.tasks where generation_id = $1",
+            &[&uuid::Uuid::parse_str(generation).unwrap()],
+        )
+        .unwrap();
+    (row.get(0), row.get(1), row.get(2), row.get(3))
+}
 
 #[test]
 fn a_gpu_generation_is_completed_by_the_reference_worker_and_charged_by_duration() {
@@ -13,38 +67,30 @@ fn a_gpu_generation_is_completed_by_the_reference_worker_and_charged_by_duration
     stack.make_admin(&admin);
     let user = stack.new_user("gpu");
     stack.grant(&admin, &user, 100);
-    // A model and task type of its own, so parallel tests never steal this task.
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    let (model, task_type) = (format!("wan-e2e-{suffix}"), format!("wan_video_{suffix}"));
-    stack
-        .db()
-        .batch_execute(&format!(
-            "insert into public.ai_models (model, kind, provider, provider_ref, task_type, max_units)
-               values ('{model}', 'video', 'gpu', 'wan-2.1-t2v-14b', '{task_type}', 1800);
-             insert into public.pricing (action, model, unit, credits_per_unit, usd_per_unit, active_from)
-               values ('generate_video', '{model}', 'second', 0.5, 0.000278, now() - interval '1 minute');"
-        ))
-        .unwrap();
+    let (model, task_type) = gpu_model(&stack, 1.0);
 
-    let body = json!({"kind": "video", "model": model, "prompt": "waves at dusk",
-                      "params": {"duration": 10, "render_ms": 1500}});
-    let r = stack.json("POST", "/v1/generations", Some(&user.token), &body);
-    assert_eq!(r.status, 202, "{r:?}");
-    let id = r.body["generation"]["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        r.body["generation"]["credits_reserved"], 5,
-        "10 s at 0.5 credit/s"
-    );
-
-    let reg = stack.json(
+    // Parameters the model does not declare never reach the worker.
+    let refused = stack.json(
         "POST",
-        "/v1/admin/workers",
-        Some(&admin.token),
-        &json!({"name": "e2e", "capabilities": [task_type]}),
+        "/v1/generations",
+        Some(&user.token),
+        &json!({"kind": "video", "model": model, "prompt": "x", "params": {"render_ms": 1}}),
     );
-    assert_eq!(reg.status, 200, "{reg:?}");
-    let key = reg.body["worker_key"].as_str().unwrap();
-    let worker = Worker::new(&stack.api_url, key, vec![task_type.clone()]);
+    assert_eq!(refused.status, 400, "{refused:?}");
+    let id = start(&stack, &user, &model, json!({"duration": 10}));
+    let g = stack.get(&format!("/v1/generations/{id}"), Some(&user.token));
+    assert_eq!(
+        g.body["credits_reserved"], 5,
+        "a budget of 10 GPU s at 0.5 credit/s"
+    );
+    let (_, budget, _, params) = task_of(&stack, &id);
+    assert_eq!(budget, 10.0);
+    assert_eq!(
+        params["input"],
+        json!({"prompt": "waves at dusk", "duration_seconds": 10})
+    );
+
+    let (key, worker) = worker_for(&stack, &admin, &task_type);
     assert!(
         worker.run_once().expect("worker loop"),
         "the worker found no task"
@@ -52,15 +98,9 @@ fn a_gpu_generation_is_completed_by_the_reference_worker_and_charged_by_duration
 
     let g = stack.get(&format!("/v1/generations/{id}"), Some(&user.token));
     assert_eq!(g.body["status"], "succeeded", "{g:?}");
-    let seconds: f64 = stack
-        .db()
-        .query_one(
-            "select duration_seconds::float8 from public.tasks where generation_id = $1",
-            &[&uuid::Uuid::parse_str(&id).unwrap()],
-        )
-        .unwrap()
-        .get(0);
-    assert!(seconds >= 1.5, "the worker rendered for at least 1.5 s");
+    let (seconds, _, overrun, _) = task_of(&stack, &id);
+    assert!(seconds >= 1.5, "the worker rendered 10 x 150 ms");
+    assert!(!overrun);
     let expected = (seconds.min(10.0) * 0.5).ceil() as i64;
     assert_eq!(g.body["credits_charged"], expected, "{g:?}");
     let c = stack.get("/v1/credits", Some(&user.token)).body;
@@ -71,7 +111,7 @@ fn a_gpu_generation_is_completed_by_the_reference_worker_and_charged_by_duration
 
     // Workers hold no user credentials: a worker key is refused on user endpoints and a user
     // token is refused on worker endpoints.
-    assert_eq!(stack.get("/v1/me", Some(key)).status, 401);
+    assert_eq!(stack.get("/v1/me", Some(&key)).status, 401);
     assert_eq!(
         stack
             .json("POST", "/v1/worker/claim", Some(&user.token), &json!({}))
@@ -81,4 +121,81 @@ fn a_gpu_generation_is_completed_by_the_reference_worker_and_charged_by_duration
     let q = stack.get("/v1/admin/queue", Some(&user.token));
     assert_eq!(q.status, 403, "{q:?}");
     assert_eq!(stack.get("/v1/admin/queue", Some(&admin.token)).status, 200);
+    assert_eq!(stack.audit(), json!([]));
+}
+
+#[test]
+fn no_worker_bills_more_than_the_budget() {
+    let stack = Stack::from_env();
+    let admin = stack.new_user("gpu-budget-admin");
+    stack.make_admin(&admin);
+    let user = stack.new_user("gpu-budget");
+    stack.grant(&admin, &user, 100);
+    // 0.1 GPU s per second of video: 10 s asked for is a budget of 1 s, and the reference
+    // worker needs 1.5 s.
+    let (model, task_type) = gpu_model(&stack, 0.1);
+    let (key, worker) = worker_for(&stack, &admin, &task_type);
+
+    let stopped = start(&stack, &user, &model, json!({"duration": 10}));
+    assert!(worker.run_once().expect("worker loop"));
+    let g = stack.get(&format!("/v1/generations/{stopped}"), Some(&user.token));
+    assert_eq!(
+        (
+            g.body["status"].as_str(),
+            g.body["credits_charged"].as_i64()
+        ),
+        (Some("failed"), Some(0)),
+        "the reference worker stops at its budget: {g:?}"
+    );
+    assert!(
+        !g.body["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("budget"),
+        "the worker's words stay in the task: {g:?}"
+    );
+
+    // A worker that claims to have run 9999 s is charged the budget and flagged.
+    let lying = start(&stack, &user, &model, json!({"duration": 10}));
+    let claimed = stack.send(
+        "POST",
+        "/v1/worker/claim",
+        Some(&key),
+        Some(&json!({"task_types": [task_type]}).to_string()),
+        &[("content-type", "application/json")],
+    );
+    assert_eq!(claimed.status, 200, "{claimed:?}");
+    let task = claimed.body[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        claimed.body[0]["max_seconds"].as_f64(),
+        Some(1.0),
+        "the worker is told its budget"
+    );
+    let done = stack.send(
+        "POST",
+        &format!("/v1/worker/tasks/{task}/complete"),
+        Some(&key),
+        Some(
+            &json!({"output": {"urls": ["http://x/y.mp4"]}, "duration_seconds": 9999}).to_string(),
+        ),
+        &[("content-type", "application/json")],
+    );
+    assert_eq!(done.status, 200, "{done:?}");
+    let g = stack.get(&format!("/v1/generations/{lying}"), Some(&user.token));
+    assert_eq!(
+        (
+            g.body["status"].as_str(),
+            g.body["credits_charged"].as_i64()
+        ),
+        (Some("succeeded"), Some(1)),
+        "charged ceil(1 s x 0.5), not 9999 s: {g:?}"
+    );
+    let (reported, budget, overrun, _) = task_of(&stack, &lying);
+    assert_eq!((reported, budget, overrun), (9999.0, 1.0, true));
+    let c = stack.get("/v1/credits", Some(&user.token)).body;
+    assert_eq!(
+        (c["balance"].as_i64(), c["held"].as_i64()),
+        (Some(99), Some(0))
+    );
+    assert_eq!(stack.audit(), json!([]));
 }

@@ -16,8 +16,8 @@ const PRICE: i64 = 5;
 fn start(rpc: &RpcClient, user: &User, key: &str) -> genbase_tests::Reply {
     rpc.call(
         "create_generation",
-        &json!({"p_kind": "image", "p_action": "generate_image", "p_model": "flux-schnell",
-                "p_prompt": "a lighthouse", "p_params": {}, "p_units": 1, "p_idempotency_key": key}),
+        &json!({"p_kind": "image", "p_model": "flux-schnell", "p_prompt": "a lighthouse",
+                "p_params": {"num_outputs": 1}, "p_idempotency_key": key}),
         Some(&user.token),
     )
 }
@@ -49,7 +49,7 @@ fn webhook(
         &json!({"p_provider": "replicate", "p_webhook_id": webhook_id, "p_prediction_id": prediction,
                 "p_status": status, "p_output": {"urls": ["http://x/1.png"]},
                 "p_error": if status == "failed" { json!("boom") } else { Value::Null },
-                "p_units": 1, "p_metrics": {"predict_time": 1.2}}),
+                "p_metrics": {"predict_time": 1.2}}),
         None,
     );
     assert_eq!(r.status, 200, "webhook: {r:?}");

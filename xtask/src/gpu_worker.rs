@@ -1,6 +1,10 @@
 //! The reference GPU worker: claims tasks over HTTP, heartbeats while "rendering", and
 //! completes them with the measured duration, so the whole loop can be watched locally.
 //! A real worker replaces `render` with the model call and keeps everything else.
+//!
+//! The protocol's budget rule: a task states `max_seconds`, the most GPU time it may bill.
+//! The worker stops there and fails the task (not retryable: another attempt would cost the
+//! same); a completion that reports more is charged `max_seconds` and flagged for operators.
 
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
@@ -11,6 +15,8 @@ pub struct Worker {
     pub key: String,
     pub task_types: Vec<String>,
     pub lease_seconds: u64,
+    /// Simulated render time per second of output asked for (`input.duration_seconds`).
+    pub render_ms_per_second: u64,
     agent: ureq::Agent,
 }
 
@@ -21,6 +27,7 @@ impl Worker {
             key: key.to_string(),
             task_types,
             lease_seconds: 30,
+            render_ms_per_second: 240,
             agent: ureq::AgentBuilder::new()
                 .timeout(Duration::from_secs(30))
                 .build(),
@@ -54,7 +61,15 @@ impl Worker {
         let id = task["id"].as_str().unwrap_or_default().to_string();
         let started = Instant::now();
         match self.render(&id, &task) {
-            Ok(output) => {
+            Ok(None) => {
+                let budget = task["max_seconds"].as_f64().unwrap_or_default();
+                self.post(
+                    &format!("/v1/worker/tasks/{id}/fail"),
+                    json!({"error": format!("GPU budget of {budget} s reached"), "retryable": false}),
+                )?;
+                eprintln!("worker: task {id} stopped at its budget of {budget} s");
+            }
+            Ok(Some(output)) => {
                 let seconds = started.elapsed().as_secs_f64();
                 self.post(
                     &format!("/v1/worker/tasks/{id}/complete"),
@@ -72,29 +87,37 @@ impl Worker {
         Ok(true)
     }
 
-    /// Stands in for the model: works for the generation's `render_ms` param (default 1200 ms), heartbeating
-    /// every third of the lease so a long render never loses its task.
-    fn render(&self, id: &str, task: &Value) -> Result<Value> {
-        // The task carries the generation: its model, prompt and the params the user sent.
-        let total = Duration::from_millis(
-            task["params"]["params"]["render_ms"]
-                .as_u64()
-                .unwrap_or(1200),
-        );
+    /// Stands in for the model: "renders" `render_ms_per_second` for each second of video the
+    /// validated input asks for, heartbeating every third of the lease so a long render never
+    /// loses its task. `None` when the task's GPU budget ran out first.
+    fn render(&self, id: &str, task: &Value) -> Result<Option<Value>> {
+        // The task carries the validated input (the worker's names) and its budget.
+        let seconds = task["params"]["input"]["duration_seconds"]
+            .as_u64()
+            .unwrap_or(5);
+        let total = Duration::from_millis(seconds * self.render_ms_per_second);
+        let budget = task["max_seconds"]
+            .as_f64()
+            .filter(|s| (0.0..1e9).contains(s))
+            .map_or(Duration::MAX, Duration::from_secs_f64);
         let beat = Duration::from_secs(self.lease_seconds / 3).max(Duration::from_millis(500));
         let started = Instant::now();
         while started.elapsed() < total {
-            std::thread::sleep(beat.min(total.saturating_sub(started.elapsed())));
-            if started.elapsed() < total {
+            if started.elapsed() >= budget {
+                return Ok(None);
+            }
+            let left = total.min(budget).saturating_sub(started.elapsed());
+            std::thread::sleep(beat.min(left));
+            if started.elapsed() < total.min(budget) {
                 self.post(
                     &format!("/v1/worker/tasks/{id}/heartbeat"),
                     json!({"lease_seconds": self.lease_seconds}),
                 )?;
             }
         }
-        Ok(json!({
+        Ok(Some(json!({
             "urls": [format!("http://127.0.0.1/outputs/{id}.mp4")],
             "storage_path": format!("generations/{id}.mp4"),
-        }))
+        })))
     }
 }

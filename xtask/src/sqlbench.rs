@@ -285,13 +285,12 @@ fn measure_money(db_url: &str, db: &mut Client, users: &[uuid::Uuid]) -> Result<
         |thread, c| {
             Ok(MoneyClient {
                 create: c.prepare(
-                    "select api.create_generation('image', 'generate_image', 'flux-schnell', 'a lighthouse',
-                       '{}'::jsonb, 1::numeric)",
+                    "select api.create_generation('image', 'flux-schnell', 'a lighthouse', '{}'::jsonb)",
                 )?,
                 submit: c.prepare("select api.mark_generation_submitted($1, 'replicate', $2)")?,
                 webhook: c.prepare(
                     "select api.handle_provider_webhook('replicate', $1, $2, 'succeeded',
-                       '{\"urls\": [\"https://example.com/1.png\"]}'::jsonb, null, 1::numeric,
+                       '{\"urls\": [\"https://example.com/1.png\"]}'::jsonb, null,
                        '{\"predict_time\": 1.2}'::jsonb)",
                 )?,
                 seq: 0,

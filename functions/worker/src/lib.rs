@@ -6,6 +6,7 @@
 use genbase_shared::deps::Deps;
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{route, ApiRequest, ApiResponse};
+use genbase_shared::limits;
 use genbase_shared::rpc::{Rpc, RpcAuth};
 use genbase_shared::validate::{Id, ShortText};
 use serde::Deserialize;
@@ -68,10 +69,12 @@ fn worker_key(req: &ApiRequest) -> Result<String, ApiError> {
 
 fn lease(seconds: Option<i64>) -> Result<i64, ApiError> {
     match seconds.unwrap_or(60) {
-        s @ 5..=3600 => Ok(s),
-        _ => Err(ApiError::validation(
-            "lease_seconds must be between 5 and 3600",
-        )),
+        s @ limits::LEASE_SECONDS_MIN..=limits::LEASE_SECONDS_MAX => Ok(s),
+        _ => Err(ApiError::validation(format!(
+            "lease_seconds must be between {} and {}",
+            limits::LEASE_SECONDS_MIN,
+            limits::LEASE_SECONDS_MAX
+        ))),
     }
 }
 
@@ -93,13 +96,21 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
                 .task_types
                 .map(|ts| {
                     ts.iter()
-                        .map(|t| ShortText::parse("task_types", t, 64).map(|t| t.into_string()))
+                        .map(|t| {
+                            ShortText::parse("task_types", t, limits::TASK_TYPE_CHARS)
+                                .map(|t| t.into_string())
+                        })
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .transpose()?;
             let limit = match c.limit.unwrap_or(1) {
-                n @ 1..=100 => n,
-                _ => return Err(ApiError::validation("limit must be between 1 and 100")),
+                n @ 1..=limits::CLAIM_LIMIT_MAX => n,
+                _ => {
+                    return Err(ApiError::validation(format!(
+                        "limit must be between 1 and {}",
+                        limits::CLAIM_LIMIT_MAX
+                    )))
+                }
             };
             let args = json!({"p_worker_key": key, "p_task_types": types, "p_limit": limit, "p_lease_seconds": lease(c.lease_seconds)?});
             ("worker_claim", args)
@@ -111,15 +122,17 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         }
         2 => {
             let c: Complete = req.json_body()?;
-            if !(c.duration_seconds.is_finite() && (0.0..=86_400.0).contains(&c.duration_seconds)) {
-                return Err(ApiError::validation(
-                    "duration_seconds must be between 0 and 86400",
-                ));
+            let max = limits::TASK_DURATION_SECONDS_MAX;
+            if !(c.duration_seconds.is_finite() && (0.0..=max).contains(&c.duration_seconds)) {
+                return Err(ApiError::validation(format!(
+                    "duration_seconds must be between 0 and {max}"
+                )));
             }
-            if !c.output.is_object() || c.output.to_string().len() > 16 * 1024 {
-                return Err(ApiError::validation(
-                    "output must be a JSON object of at most 16 KiB",
-                ));
+            if !c.output.is_object() || c.output.to_string().len() > limits::TASK_OUTPUT_BYTES {
+                return Err(ApiError::validation(format!(
+                    "output must be a JSON object of at most {} bytes",
+                    limits::TASK_OUTPUT_BYTES
+                )));
             }
             let args = json!({"p_worker_key": key, "p_task_id": Id::parse("id", &params[0])?, "p_output": c.output, "p_duration_seconds": c.duration_seconds});
             ("worker_complete", args)
@@ -128,7 +141,7 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
             let f: Fail = req.json_body()?;
             let args = json!({
                 "p_worker_key": key, "p_task_id": Id::parse("id", &params[0])?,
-                "p_error": ShortText::parse("error", &f.error, 2000)?.into_string(), "p_retryable": f.retryable,
+                "p_error": ShortText::parse("error", &f.error, limits::TASK_ERROR_CHARS)?.into_string(), "p_retryable": f.retryable,
             });
             ("worker_fail", args)
         }

@@ -119,8 +119,8 @@ pub fn run(_args: &[String]) -> Result<()> {
             .set("authorization", &bearer);
         call(req, Some(image.clone()))
     })?;
-    let direct = json!({"p_kind": "image", "p_action": "generate_image", "p_model": "flux-schnell",
-                        "p_prompt": "bench", "p_params": {}, "p_units": 1});
+    let direct = json!({"p_kind": "image", "p_model": "flux-schnell", "p_prompt": "bench",
+                        "p_params": {}});
     let create = latency(|| {
         let req = agent
             .post(&rpc_url("create_generation"))
