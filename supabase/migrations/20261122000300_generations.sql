@@ -72,6 +72,10 @@ create policy "Users can view their own generations"
   on public.generations for select to authenticated
   using (user_id = (select auth.uid()));
 
+create policy "Admins can view every generation"
+  on public.generations for select to authenticated
+  using ((select private.is_admin()));
+
 -- A disabled user reads their generations and changes nothing.
 create policy "Active users can update their own generations"
   on public.generations for update to authenticated
@@ -785,6 +789,45 @@ end
 $$;
 
 grant execute on function api.log_request(text, text, text, int, int, uuid, text) to service_role;
+
+/**
+ * One generation as operators see it: what the user sees, plus the provider's and the
+ * worker's own words about a failure, and its GPU task. SECURITY INVOKER: the admin
+ * policies on generations, generation_errors and tasks are what let an admin read them.
+ */
+create function api.admin_get_generation(p_id uuid) returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  g public.generations;
+begin
+  if auth.uid() is null then
+    raise exception using errcode = 'PT401', message = 'authentication required';
+  end if;
+  if not private.is_admin() then
+    raise exception using errcode = 'PT403', message = 'admin role required';
+  end if;
+  select * into g from public.generations where id = p_id;
+  if not found then
+    raise exception using errcode = 'PT404', message = 'generation not found';
+  end if;
+  return jsonb_build_object(
+    'generation', private.generation_json(g),
+    'metrics', g.metrics,
+    'errors', (select coalesce(jsonb_agg(jsonb_build_object('source', e.source, 'detail', e.detail,
+        'created_at', e.created_at) order by e.id), '[]'::jsonb)
+      from public.generation_errors e where e.generation_id = g.id),
+    'task', (select jsonb_build_object('id', t.id, 'status', t.status, 'attempts', t.attempts,
+        'last_error', t.last_error, 'duration_seconds', t.duration_seconds, 'max_seconds', t.max_seconds,
+        'overrun', t.overrun, 'worker_id', t.worker_id)
+      from public.tasks t where t.generation_id = g.id)
+  );
+end
+$$;
+
+grant execute on function api.admin_get_generation(uuid) to authenticated;
 
 /** Auditing */
 

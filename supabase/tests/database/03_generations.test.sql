@@ -4,7 +4,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(69);
+select plan(71);
 
 insert into auth.users (id, email) values
   ('30000000-0000-4000-8000-00000000a11c', 'alice.generations@example.test'),
@@ -362,6 +362,20 @@ select set_config('request.jwt.claims', '{"sub": "30000000-0000-4000-8000-000000
 select is((select count(*)::int from public.usage_events), 0, 'bob reads none of alice''s usage');
 select is((select count(*)::int from public.api_logs), 0, 'bob reads none of alice''s api logs');
 select is(api.get_monthly_usage(current_date) -> 'items', '[]'::jsonb, 'bob''s monthly usage is his own (empty)');
+
+select throws_ok(format('select api.admin_get_generation(%L)', (select id from ids where name = 'g3')),
+  'PT403', 'admin role required', 'the admin view is for admins');
+
+reset role;
+insert into auth.users (id, email) values ('30000000-0000-4000-8000-00000000ad01', 'admin.generations@example.test');
+update public.profiles set role = 'admin' where id = '30000000-0000-4000-8000-00000000ad01';
+set local role authenticated;
+select set_config('request.jwt.claims', '{"sub": "30000000-0000-4000-8000-00000000ad01", "role": "authenticated"}', true);
+select is(
+  api.admin_get_generation((select id from ids where name = 'g3')) -> 'errors' -> 0 ->> 'detail',
+  'upstream http://10.0.0.7:8080 said: CUDA OOM',
+  'an admin reads the provider''s own words'
+);
 
 reset role;
 set local role service_role;
