@@ -35,5 +35,8 @@ pub const CHECKED_IN_RUST: &[(&str, i64)] = &[
     ("lease_seconds_max", LEASE_SECONDS_MAX),
     ("task_output_bytes", TASK_OUTPUT_BYTES as i64),
     ("task_error_chars", TASK_ERROR_CHARS as i64),
-    ("task_duration_seconds_max", TASK_DURATION_SECONDS_MAX as i64),
+    (
+        "task_duration_seconds_max",
+        TASK_DURATION_SECONDS_MAX as i64,
+    ),
 ];

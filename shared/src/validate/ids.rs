@@ -126,7 +126,10 @@ mod tests {
             match IdempotencyKey::parse(&s) {
                 Ok(key) => {
                     assert_eq!(key.as_str(), s);
-                    assert!(s.len() <= IdempotencyKey::MAX_LEN && s.bytes().all(|b| (0x20..0x7f).contains(&b)));
+                    assert!(
+                        s.len() <= IdempotencyKey::MAX_LEN
+                            && s.bytes().all(|b| (0x20..0x7f).contains(&b))
+                    );
                 }
                 Err(err) => assert_eq!(err.status, 400),
             }
