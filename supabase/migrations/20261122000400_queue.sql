@@ -460,7 +460,7 @@ begin
     output = p_output,
     output_location = p_output ->> 'output_location',
     duration_seconds = p_duration_seconds,
-    overrun = p_duration_seconds > max_seconds,
+    overrun = coalesce(p_duration_seconds > max_seconds, false),
     lease_expires_at = null,
     completed_at = now(),
     updated_at = now()
