@@ -13,6 +13,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/admin/credits"),
     ("GET", "/v1/admin/queue"),
     ("POST", "/v1/admin/workers"),
+    ("GET", "/v1/admin/provider-tokens"),
+    ("POST", "/v1/admin/provider-tokens/:id/enable"),
 ];
 
 #[derive(Deserialize)]
@@ -32,7 +34,7 @@ struct Register {
 }
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    let (endpoint, _) = route(&req.method, &req.path, ROUTES)?;
+    let (endpoint, params) = route(&req.method, &req.path, ROUTES)?;
     let caller = require_user(req, deps).await?;
     let (function, args) = match endpoint {
         0 => {
@@ -61,7 +63,7 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
             ("admin_adjust_credits", args)
         }
         1 => ("admin_queue_stats", json!({})),
-        _ => {
+        2 => {
             let body: Register = req.json_body()?;
             let caps = body
                 .capabilities
@@ -75,6 +77,12 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
             }
             let args = json!({ "p_name": ShortText::parse("name", &body.name, 128)?.into_string(), "p_capabilities": caps });
             ("admin_register_worker", args)
+        }
+        // The pool's health, never a token's secret (SQL leaves it out).
+        3 => ("admin_list_provider_tokens", json!({})),
+        _ => {
+            let id = Id::parse("id", &params[0])?;
+            ("admin_enable_provider_token", json!({ "p_token_id": id }))
         }
     };
     let out = deps.rpc().call(function, args, &caller.auth).await?;
