@@ -107,13 +107,26 @@ fn a_failed_prediction_releases_the_hold() {
     let user = funded_user(&stack, "genfail", 50);
     let r = start(&stack, &user, image("[fail] a broken fox", 1), None);
     assert_eq!(r.status, 202, "{r:?}");
-    let done = wait_final(&stack, &user, r.body["generation"]["id"].as_str().unwrap());
+    let id = r.body["generation"]["id"].as_str().unwrap().to_string();
+    let done = wait_final(&stack, &user, &id);
     assert_eq!(done["status"], "failed");
+    assert_eq!(
+        done["error"], "the provider could not complete this generation; no credits were charged",
+        "the user reads a sanitized error"
+    );
     let after = credits(&stack, &user);
     assert_eq!(
         (after["balance"].as_i64(), after["held"].as_i64()),
         (Some(50), Some(0))
     );
+    // The provider's own words are for operators.
+    let admin = stack.new_user("genfail-ops");
+    stack.make_admin(&admin);
+    let view = stack.get(&format!("/v1/admin/generations/{id}"), Some(&admin.token));
+    assert_eq!(view.status, 200, "{view:?}");
+    assert_eq!(view.body["errors"][0]["detail"], "fake failure", "{view:?}");
+    let refused = stack.get(&format!("/v1/admin/generations/{id}"), Some(&user.token));
+    assert_eq!(refused.status, 403, "{refused:?}");
 }
 
 #[test]
