@@ -185,6 +185,102 @@ impl Drop for Postgres {
     }
 }
 
+/// Fault injection for tests: crashes the cluster whose data directory is `data` (the
+/// stack's `STACK_DIR`) the way a lost machine would: SIGKILL to the postmaster and every
+/// process it started, no shutdown checkpoint. Returns once none of them is left.
+pub fn crash(data: &Path) -> Result<()> {
+    let pid_file = std::fs::read_to_string(data.join("postmaster.pid"))
+        .with_context(|| format!("no running postgres in {}", data.display()))?;
+    let postmaster: i32 = pid_file
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .context("postmaster.pid does not start with a pid")?;
+    let mut victims = children_of(postmaster);
+    victims.push(postmaster);
+    // The postmaster first, so it cannot restart a backend killed before it.
+    victims.rotate_right(1);
+    for pid in &victims {
+        // SAFETY: kill has no memory preconditions; a pid that already exited is ignored.
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    // Gone means reaped too: a new postmaster takes a zombie's pid in postmaster.pid for a
+    // live server and refuses to start.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while let Some(left) = victims
+        .iter()
+        .find(|p| Path::new(&format!("/proc/{p}")).exists())
+    {
+        if Instant::now() > deadline {
+            let state = if is_zombie(*left) {
+                "unreaped"
+            } else {
+                "alive"
+            };
+            bail!("postgres process {left} is still {state} after SIGKILL");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// Starts a crashed cluster again with the options it last ran with (Postgres records them
+/// in `postmaster.opts`), and waits until it accepts connections after crash recovery.
+pub fn restart(data: &Path) -> Result<()> {
+    let opts = std::fs::read_to_string(data.join("postmaster.opts"))
+        .with_context(|| format!("no postmaster.opts in {}", data.display()))?;
+    // `/path/bin/postgres "-D" "/data" "-p" "5432"`: the binary, then quoted arguments.
+    let mut words = opts.split_whitespace().map(|w| w.trim_matches('"'));
+    let postgres = PathBuf::from(words.next().context("empty postmaster.opts")?);
+    let bin = postgres
+        .parent()
+        .context("postmaster.opts names no directory")?;
+    // Everything but `-D DIR` goes back through `pg_ctl -o` (the stack passes only `-p`).
+    let mut server_opts = Vec::new();
+    let mut skip_next = false;
+    for w in words {
+        match (skip_next, w) {
+            (true, _) => skip_next = false,
+            (false, "-D") => skip_next = true,
+            (false, w) => server_opts.push(w),
+        }
+    }
+    let log = data.join("server.log");
+    run(as_server_user(bin, "pg_ctl")
+        .arg("-D")
+        .arg(data)
+        .arg("-l")
+        .arg(&log)
+        .args(["-o", &server_opts.join(" "), "-w", "-t", "60", "start"])
+        .stdout(std::process::Stdio::null()))
+    .with_context(|| format!("restarting postgres; see {}", log.display()))
+}
+
+/// Pids whose parent is `parent` (Linux /proc).
+fn children_of(parent: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| proc_stat(*pid).is_some_and(|(_, ppid)| ppid == parent))
+        .collect()
+}
+
+fn is_zombie(pid: i32) -> bool {
+    proc_stat(pid).is_some_and(|(state, _)| state == 'Z')
+}
+
+/// State and parent pid from `/proc/PID/stat` (fields after the parenthesized name).
+fn proc_stat(pid: i32) -> Option<(char, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
 fn chown_to_server_user(dir: &Path) -> Result<()> {
     if unsafe { libc::geteuid() } == 0 {
         run(Command::new("chown")

@@ -106,17 +106,66 @@ pub struct Stack {
     services: Vec<Service>,
 }
 
-/// What pg_cron does on Supabase (the migrations schedule it when the extension exists):
-/// every few seconds, return expired GPU leases to the queue and release expired holds.
+/// What pg_cron and the generations Worker's Cron Trigger do on a deployment: every few
+/// seconds, return expired GPU leases to the queue, release expired holds, and (when the
+/// functions run) reconcile provider generations through `POST /v1/admin/reconcile`.
 struct Sweeper {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
+/// Where the sweeper reaches the reconciliation route, and how it signs its admin token.
+struct Reconcile {
+    api_url: String,
+    issuer: String,
+    keys: Keys,
+}
+
+impl Reconcile {
+    /// The operator account the local sweeper acts as. Reconciliation needs the provider
+    /// tokens, which only the generations Worker holds, so it is an HTTP call; the route takes
+    /// an admin's token (what an operator would use), minted the way `cargo xtask token`
+    /// does. The service-role key would not do: it is not a user token (no `aud`), and
+    /// functions accept user tokens only.
+    const ADMIN_EMAIL: &'static str = "reconciler@genbase.local";
+
+    fn token(&self, db: &mut postgres::Client) -> Result<String> {
+        let id = crate::users::ensure_user(db, Self::ADMIN_EMAIL)?;
+        db.execute(
+            "update public.profiles set role = 'admin' where id = $1 and role <> 'admin'",
+            &[&id],
+        )?;
+        let claims = crate::keys::access_token_claims(
+            &self.issuer,
+            &id.to_string(),
+            Self::ADMIN_EMAIL,
+            "authenticated",
+            crate::keys::now() + 3600,
+        );
+        self.keys.sign_es256(&claims)
+    }
+
+    fn run(&self, db: &mut postgres::Client) -> Result<()> {
+        let token = self.token(db)?;
+        let answer = ureq::post(&format!("{}/v1/admin/reconcile", self.api_url))
+            .set("authorization", &format!("Bearer {token}"))
+            .timeout(Duration::from_secs(60))
+            .call();
+        match answer {
+            Ok(_) => Ok(()),
+            Err(ureq::Error::Status(status, r)) => Err(anyhow::anyhow!(
+                "reconcile answered {status}: {}",
+                r.into_string().unwrap_or_default()
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 impl Sweeper {
     const EVERY: Duration = Duration::from_secs(5);
 
-    fn start(db_url: String) -> Sweeper {
+    fn start(db_url: String, reconcile: Option<Reconcile>) -> Sweeper {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
@@ -132,6 +181,11 @@ impl Sweeper {
                     if let Err(e) = swept {
                         eprintln!("xtask: sweep failed: {e}");
                         db = None;
+                    } else if let Some(r) = &reconcile {
+                        // A failed run (Postgres restarting, say) is retried on the next tick.
+                        if let Err(e) = r.run(c) {
+                            eprintln!("xtask: reconcile failed: {e}");
+                        }
                     }
                 }
                 let until = std::time::Instant::now() + Self::EVERY;
@@ -288,8 +342,13 @@ impl Stack {
                 opts.echo,
             )?);
         }
+        let reconcile = opts.with_functions.then(|| Reconcile {
+            api_url: router_url.clone(),
+            issuer: issuer.clone(),
+            keys,
+        });
         Ok(Stack {
-            _sweeper: Sweeper::start(pg.url("postgres")),
+            _sweeper: Sweeper::start(pg.url("postgres"), reconcile),
             env,
             pg,
             services,

@@ -12,6 +12,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/generations"),
     ("GET", "/v1/generations/:id"),
     ("POST", "/v1/generations/:id/cancel"),
+    // Served here, not by the admin function: it calls the provider with the pool's tokens.
+    ("POST", "/v1/admin/reconcile"),
 ];
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
@@ -28,6 +30,10 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
                 .await?;
             Ok(ApiResponse::ok(g))
         }
+        // SQL (reconcile_candidates) refuses a caller who is not an active admin.
+        4 => Ok(ApiResponse::ok(
+            crate::reconcile::run(deps, &caller.auth).await?,
+        )),
         _ => cancel(deps, &caller, Id::parse("id", &params[0])?).await,
     }
 }

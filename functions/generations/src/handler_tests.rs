@@ -14,6 +14,7 @@ fn created(fresh: bool) -> Result<Value, ApiError> {
     Ok(json!({
         "generation": {"id": "7d1f0a36-1c55-4f43-9d57-8f2b7a1e0c11", "prompt": "a fox", "params": {}},
         "created": fresh, "route": "provider", "provider_ref": "black-forest-labs/flux-schnell",
+        "provider_input": {"prompt": "a fox", "num_outputs": 1},
     }))
 }
 
@@ -89,16 +90,23 @@ fn the_prediction_goes_to_replicate_with_our_webhook_and_the_pool_token() {
     let body: Value = serde_json::from_str(sent[0].body.as_deref().unwrap()).unwrap();
     assert_eq!(
         body["webhook"],
-        "https://api.example.com/v1/webhooks/replicate"
+        "https://api.example.com/v1/webhooks/replicate?generation_id=7d1f0a36-1c55-4f43-9d57-8f2b7a1e0c11"
     );
-    assert_eq!(body["input"]["prompt"], "a fox");
+    assert_eq!(
+        body["input"],
+        json!({"prompt": "a fox", "num_outputs": 1}),
+        "exactly what SQL priced"
+    );
+    assert!(sent[0]
+        .headers
+        .contains(&("cancel-after".into(), "30m".into())));
     assert!(
         !resp.body.unwrap().to_string().contains("r8_pool"),
         "the token never reaches a response"
     );
     let calls = deps.upstream.calls.borrow();
     assert_eq!(calls[0].1["p_idempotency_key"], "k-1");
-    assert_eq!(calls[2].1, json!({"p_token_id": "t1", "p_ok": true}));
+    assert_eq!(calls[2].1, json!({"p_token_id": "t1", "p_outcome": "ok"}));
 }
 
 #[test]
@@ -133,5 +141,85 @@ fn invalid_input_is_refused_before_any_rpc() {
         let err = block_on(handle(&req, &deps)).unwrap_err();
         assert_eq!(err.status, 400, "{method} {path} {body}");
         assert!(deps.called().is_empty());
+    }
+}
+
+/// What each provider answer reports about the pool token: only 401/403 blame it; a 429 or a
+/// 5xx rests it; an error the request caused (a 422 for the user's input) is not its fault.
+#[test]
+fn a_failed_submission_reports_what_the_answer_says_about_the_token() {
+    let cases: [(Result<Inbound, String>, &str); 7] = [
+        (
+            Ok(Inbound {
+                status: 401,
+                body: "{}".into(),
+            }),
+            "auth_error",
+        ),
+        (
+            Ok(Inbound {
+                status: 403,
+                body: "{}".into(),
+            }),
+            "auth_error",
+        ),
+        (
+            Ok(Inbound {
+                status: 429,
+                body: "{}".into(),
+            }),
+            "rate_limited",
+        ),
+        (
+            Ok(Inbound {
+                status: 422,
+                body: "{}".into(),
+            }),
+            "request_error",
+        ),
+        (
+            Ok(Inbound {
+                status: 503,
+                body: "{}".into(),
+            }),
+            "server_error",
+        ),
+        (
+            Ok(Inbound {
+                status: 201,
+                body: "{}".into(),
+            }),
+            "server_error",
+        ),
+        (Err("connection refused".into()), "server_error"),
+    ];
+    for (answer, outcome) in cases {
+        // A provider 422 is the user's input: they read why; anything else is opaque.
+        let expected = match &answer {
+            Ok(Inbound { status: 422, .. }) => 422,
+            _ => 502,
+        };
+        let deps = ScriptedDeps::default()
+            .answer("create_generation", created(true))
+            .answer(
+                "next_provider_token",
+                Ok(json!({"id": "t1", "token": "r8_pool"})),
+            )
+            .http(answer)
+            .answer("report_provider_token", Ok(Value::Null))
+            .answer("fail_generation_submission", Ok(json!({})));
+        let req = ScriptedDeps::request("POST", "/v1/generations", BODY, &[]);
+        let err = block_on(handle(&req, &deps)).unwrap_err();
+        assert_eq!(err.status, expected, "{outcome}");
+        let calls = deps.upstream.calls.borrow();
+        assert_eq!(
+            (calls[2].0.as_str(), &calls[2].1, &calls[2].2),
+            (
+                "report_provider_token",
+                &json!({"p_token_id": "t1", "p_outcome": outcome}),
+                &RpcAuth::ServiceRole
+            ),
+            "{outcome}"
+        );
     }
 }

@@ -1,14 +1,17 @@
 //! The generations function: `POST /v1/generations` (reserve credits, record, submit to the
-//! provider or the GPU queue), `GET /v1/generations[/:id]`, `POST /v1/generations/:id/cancel`.
+//! provider or the GPU queue), `GET /v1/generations[/:id]`, `POST /v1/generations/:id/cancel`,
+//! and reconciliation with the provider (`POST /v1/admin/reconcile` and a Cron Trigger).
 
 mod handler;
 mod provider;
+mod reconcile;
 mod request;
 mod tokens;
 
 pub use handler::handle;
 
 genbase_edge::entry!("generations", handle);
+genbase_edge::scheduled!("generations", reconcile::scheduled);
 
 #[cfg(test)]
 mod handler_tests;

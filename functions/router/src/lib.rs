@@ -8,6 +8,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/v1/generations", "GENERATIONS"),
     ("/v1/credits", "CREDITS"),
     ("/v1/usage", "USAGE"),
+    // Reconciliation talks to the provider with the pool's tokens, which only the
+    // generations function holds; it must come before the `/v1/admin` prefix.
+    ("/v1/admin/reconcile", "GENERATIONS"),
     ("/v1/admin", "ADMIN"),
     ("/v1/webhooks", "WEBHOOKS"),
     ("/v1/worker", "WORKER"),

@@ -279,6 +279,44 @@ async fn create_prediction(
     version: String,
     create: Create,
 ) -> Response {
+    // Read before anything is created: a malformed deadline refuses the whole request.
+    let cancel_after = match headers.get("cancel-after").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(v)) => match parse_cancel_after(v) {
+            Ok(d) => Some(d),
+            Err(detail) => return invalid(detail).into_response(),
+        },
+        Some(Err(_)) => {
+            return invalid("Cancel-After: must be a duration such as 30s, 5m or 1h30m.")
+                .into_response()
+        }
+    };
+    if runner::has_marker(&create.input, "[reject]") {
+        // Replicate's answer to input its model schema refuses: 422 with `invalid_fields`.
+        let body = json!({
+            "title": "Input validation failed",
+            "detail": "- input.prompt: the fake was told to reject this input ([reject])",
+            "status": 422,
+            "invalid_fields": [{
+                "type": "invalid",
+                "field": "input.prompt",
+                "description": "the fake was told to reject this input ([reject])",
+            }],
+        });
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            [(header::CONTENT_TYPE, "application/problem+json")],
+            body.to_string(),
+        )
+            .into_response();
+    }
+    if runner::has_marker(&create.input, "[outage]") {
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Service Unavailable",
+            "Replicate is temporarily unavailable; please try again later.",
+        );
+    }
     if runner::has_marker(&create.input, "[throttle]") {
         let mut r = problem(
             StatusCode::TOO_MANY_REQUESTS,
@@ -317,6 +355,7 @@ async fn create_prediction(
         request: create.raw,
         outbox,
         last_completed: None,
+        extra_metrics: serde_json::Map::new(),
     };
     let mut body = app.store.insert(prediction);
     if let (Some(url), Some(queue)) = (create.webhook, queue) {
@@ -336,6 +375,15 @@ async fn create_prediction(
         app.config.delay,
         app.config.slow_delay,
     ));
+    if let Some(deadline) = cancel_after {
+        // The deadline counts from creation; a prediction still running then is canceled (and
+        // its `completed` webhook sent), one that ended first is left as it is.
+        let (store, id) = (app.store.clone(), id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(deadline).await;
+            runner::cancel(&store, &id);
+        });
+    }
 
     // `Prefer: wait[=n]` holds the answer until the prediction ends or n seconds (max 60) pass.
     if let Some(wait) = prefer_wait(headers) {
@@ -358,6 +406,52 @@ async fn create_prediction(
         }
     }
     json_response(StatusCode::CREATED, &body)
+}
+
+/// Replicate's shortest accepted `Cancel-After`.
+pub const MIN_CANCEL_AFTER: Duration = Duration::from_secs(5);
+
+/// `Cancel-After` as Replicate documents it: a duration made of numbers each followed by a unit
+/// (`ms`, `s`, `m`, `h`), such as `30s`, `5m` or `1h30m`; a bare number means seconds. At least
+/// 5 seconds.
+pub fn parse_cancel_after(value: &str) -> Result<Duration, String> {
+    let bad = || format!("Cancel-After: {value:?} is not a duration such as 30s, 5m or 1h30m.");
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(bad());
+    }
+    let total = if let Ok(secs) = v.parse::<f64>() {
+        Duration::try_from_secs_f64(secs).map_err(|_| bad())?
+    } else {
+        let mut total = Duration::ZERO;
+        let mut rest = v;
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .ok_or_else(bad)?;
+            let number: f64 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(rest.len());
+            let seconds_per = match &rest[..unit_len] {
+                "ms" => 0.001,
+                "s" => 1.0,
+                "m" => 60.0,
+                "h" => 3600.0,
+                _ => return Err(bad()),
+            };
+            rest = &rest[unit_len..];
+            total += Duration::try_from_secs_f64(number * seconds_per).map_err(|_| bad())?;
+        }
+        total
+    };
+    if total < MIN_CANCEL_AFTER {
+        return Err(format!(
+            "Cancel-After: {value:?} is shorter than the minimum of 5s."
+        ));
+    }
+    Ok(total)
 }
 
 fn prefer_wait(headers: &HeaderMap) -> Option<Duration> {
@@ -463,6 +557,19 @@ mod tests {
         assert_eq!(prefer_wait(&h), Some(MAX_WAIT));
         h.insert("prefer", "respond-async".parse().unwrap());
         assert_eq!(prefer_wait(&h), None);
+    }
+
+    #[test]
+    fn reads_cancel_after_like_replicate() {
+        let ok = |v: &str| parse_cancel_after(v).unwrap();
+        assert_eq!(ok("30s"), Duration::from_secs(30));
+        assert_eq!(ok("5m"), Duration::from_secs(300));
+        assert_eq!(ok("1h30m"), Duration::from_secs(5400));
+        assert_eq!(ok("45"), Duration::from_secs(45));
+        assert_eq!(ok("5500ms"), Duration::from_millis(5500));
+        for bad in ["", "soon", "4s", "10x", "m5", "-10s"] {
+            assert!(parse_cancel_after(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

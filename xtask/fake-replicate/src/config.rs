@@ -20,7 +20,8 @@ Usage: fake-replicate --webhook-secret whsec_<base64> [options]
   --help                  this text
 
 Prints `listening on http://ADDR` once it accepts requests; SIGINT/SIGTERM stop it.
-Outcomes are chosen by markers in the input's string values: [fail], [slow], [never], [throttle].
+Outcomes are chosen by markers in the input's string values: [fail], [slow], [never], [throttle],
+[reject], [outage], [overrun], [big:N], [nowebhook] (see README.md).
 Test hooks live under /_fake/ (see src/control.rs).";
 
 #[derive(Debug, Clone)]

@@ -11,7 +11,9 @@
 //!   signature made with the wrong key;
 //! - `POST /_fake/deliver_stale/{id}`: the completed body under a new webhook-id, correctly
 //!   signed, but stamped 10 minutes ago (outside the usual 5-minute tolerance);
-//! - `POST /_fake/reset`: forgets everything.
+//! - `POST /_fake/webhooks/pause`, `POST /_fake/webhooks/resume`: hold every webhook attempt
+//!   (none is spent or recorded) until resumed, then deliver them in order;
+//! - `POST /_fake/reset`: forgets everything (and resumes deliveries).
 //!
 //! Tampered and stale deliveries take a fresh webhook-id so a receiver that deduplicates on it
 //! cannot pass the test by ignoring them; what must reject them is the signature check. Each hook
@@ -51,6 +53,20 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_fake/redeliver/{id}", post(redeliver))
         .route("/_fake/deliver_tampered/{id}", post(deliver_tampered))
         .route("/_fake/deliver_stale/{id}", post(deliver_stale))
+        .route(
+            "/_fake/webhooks/pause",
+            post(|State(app): State<Arc<App>>| async move {
+                app.store.set_paused(true);
+                json_response(StatusCode::OK, &json!({ "paused": true }))
+            }),
+        )
+        .route(
+            "/_fake/webhooks/resume",
+            post(|State(app): State<Arc<App>>| async move {
+                app.store.set_paused(false);
+                json_response(StatusCode::OK, &json!({ "paused": app.store.is_paused() }))
+            }),
+        )
         .route(
             "/_fake/reset",
             post(|State(app): State<Arc<App>>| async move {

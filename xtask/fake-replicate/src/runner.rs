@@ -4,8 +4,14 @@
 //! - `[fail]`: ends `failed` with error "fake failure";
 //! - `[slow]`: succeeds after `--slow-ms` (2 s) instead of `--delay-ms` (150 ms);
 //! - `[never]`: stays `processing` until canceled;
-//! - `[throttle]`: the create request itself is answered 429 (see api.rs);
-//! - otherwise succeeds with `input.num_outputs` (default 1) file URLs.
+//! - `[throttle]`, `[reject]`, `[outage]`: the create request itself is answered 429, 422 or
+//!   503 and nothing is created (see api.rs);
+//! - `[overrun]`: succeeds with MORE than was asked (`num_outputs` + 2 files; for a text model
+//!   `max_tokens` + 100 tokens), as a provider ignoring a limit would;
+//! - `[big:N]`: succeeds with one output string of N bytes (a long text);
+//! - `[nowebhook]`: the `completed` webhook is never sent (the result is only visible by GET);
+//! - otherwise succeeds with `input.num_outputs` (default 1) file URLs, or for a text model
+//!   (see `is_text_model`) an array of token strings with token counts in `metrics`.
 //!
 //! Markers are looked for in every top-level string of `input` (`prompt` for image and video
 //! models, `text` for speech ones), so any model's input can carry them.
@@ -19,6 +25,16 @@ use std::time::{Duration, SystemTime};
 pub const DEFAULT_PREDICT_TIME: f64 = 1.5;
 /// Bounds the output array a test can ask for.
 const MAX_OUTPUTS: u64 = 16;
+/// Tokens a text model produces at most (the real ones stop at an end-of-sequence token long
+/// before `max_tokens`; a fixed small answer keeps tests fast).
+pub const TEXT_OUTPUT_TOKENS: u64 = 40;
+/// `max_tokens` when the input has none (Replicate's language models default to about 128-512).
+pub const DEFAULT_MAX_TOKENS: u64 = 128;
+/// How much an `[overrun]` prediction exceeds what was asked.
+const OVERRUN_OUTPUTS: u64 = 2;
+const OVERRUN_TOKENS: u64 = 100;
+/// Bounds `[big:N]` so a typo cannot make the fake allocate gigabytes.
+const MAX_BIG_BYTES: usize = 64 << 20;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -59,18 +75,92 @@ pub fn extension(model: &str) -> &'static str {
     }
 }
 
-fn outputs(base: &str, id: &str, model: &str, input: &Value) -> Value {
-    let n = input
+/// Language models on Replicate (`meta/meta-llama-3-8b-instruct`, ...) take `max_tokens` and
+/// stream their answer as an array of token strings.
+pub fn is_text_model(model: &str, input: &Value) -> bool {
+    model.to_ascii_lowercase().contains("llama") || input.get("max_tokens").is_some()
+}
+
+/// `[big:N]`: the N asked for, if the marker is there and N is a number.
+pub fn big_marker(input: &Value) -> Option<usize> {
+    input.as_object()?.values().find_map(|v| {
+        let s = v.as_str()?;
+        let rest = &s[s.find("[big:")? + 5..];
+        rest[..rest.find(']')?].trim().parse::<usize>().ok()
+    })
+}
+
+/// What a finished prediction carries: `output` and the model-specific `metrics` entries.
+pub struct Produced {
+    pub output: Value,
+    pub metrics: serde_json::Map<String, Value>,
+}
+
+pub fn produce(base: &str, id: &str, model: &str, input: &Value) -> Produced {
+    let overrun = has_marker(input, "[overrun]");
+    let mut metrics = serde_json::Map::new();
+    if is_text_model(model, input) {
+        let max_tokens = input
+            .get("max_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(DEFAULT_MAX_TOKENS);
+        let n = if overrun {
+            max_tokens + OVERRUN_TOKENS
+        } else {
+            max_tokens.min(TEXT_OUTPUT_TOKENS)
+        };
+        let words = input
+            .get("prompt")
+            .and_then(Value::as_str)
+            .map_or(0, |p| p.split_whitespace().count());
+        metrics.insert("input_token_count".into(), json!(words));
+        metrics.insert("output_token_count".into(), json!(n));
+        let output = match big_marker(input) {
+            Some(len) => json!(["x".repeat(len.min(MAX_BIG_BYTES))]),
+            // The first token has no leading space, the others do, as tokenizers split text.
+            None => Value::Array(
+                (0..n)
+                    .map(|i| {
+                        json!(if i == 0 {
+                            "tok0".to_string()
+                        } else {
+                            format!(" tok{i}")
+                        })
+                    })
+                    .collect(),
+            ),
+        };
+        return Produced { output, metrics };
+    }
+    if let Some(len) = big_marker(input) {
+        return Produced {
+            output: json!(["x".repeat(len.min(MAX_BIG_BYTES))]),
+            metrics,
+        };
+    }
+    let asked = input
         .get("num_outputs")
         .and_then(Value::as_u64)
         .unwrap_or(1)
         .clamp(1, MAX_OUTPUTS);
+    let n = if overrun {
+        asked + OVERRUN_OUTPUTS
+    } else {
+        asked
+    };
     let ext = extension(model);
-    Value::Array(
-        (0..n)
-            .map(|i| json!(format!("{base}/files/{id}-{i}.{ext}")))
-            .collect(),
-    )
+    if ext == "png" {
+        // Replicate's image models report how many images they made (and bill by it).
+        metrics.insert("image_count".into(), json!(n));
+    }
+    Produced {
+        output: Value::Array(
+            (0..n)
+                .map(|i| json!(format!("{base}/files/{id}-{i}.{ext}")))
+                .collect(),
+        ),
+        metrics,
+    }
 }
 
 fn predict_time(input: &Value) -> f64 {
@@ -107,7 +197,9 @@ pub async fn run(store: Arc<Store>, id: String, delay: Duration, slow_delay: Dur
         }
         match outcome {
             Outcome::Succeed => {
-                p.output = outputs(base, &p.id, &p.model, &p.input);
+                let produced = produce(base, &p.id, &p.model, &p.input);
+                p.output = produced.output;
+                p.extra_metrics = produced.metrics;
                 p.emit(Event::Output, base);
                 p.status = Status::Succeeded;
                 p.logs.push_str("fake-replicate: prediction succeeded\n");
@@ -171,6 +263,10 @@ mod tests {
         assert_eq!(extension("meta/musicgen"), "wav");
     }
 
+    fn outputs(base: &str, id: &str, model: &str, input: &Value) -> Value {
+        produce(base, id, model, input).output
+    }
+
     #[test]
     fn outputs_honour_num_outputs() {
         let o = outputs("http://h", "abc", "acme/img", &json!({"num_outputs": 3}));
@@ -191,5 +287,59 @@ mod tests {
         );
         assert_eq!(predict_time(&json!({"fake_predict_time": 7})), 7.0);
         assert_eq!(predict_time(&json!({})), DEFAULT_PREDICT_TIME);
+    }
+
+    #[test]
+    fn text_models_answer_with_tokens_and_counts() {
+        let p = produce(
+            "http://h",
+            "abc",
+            "meta/meta-llama-3-8b-instruct",
+            &json!({"prompt": "tell me  a story", "max_tokens": 10}),
+        );
+        assert_eq!(p.output.as_array().unwrap().len(), 10);
+        assert_eq!(p.output[0], "tok0");
+        assert_eq!(p.output[1], " tok1");
+        assert_eq!(p.metrics["input_token_count"], 4);
+        assert_eq!(p.metrics["output_token_count"], 10);
+        // No max_tokens: 128 allowed, 40 produced; `max_tokens` alone makes a text model.
+        let p = produce("http://h", "abc", "meta/llama-2", &json!({"prompt": "hi"}));
+        assert_eq!(p.metrics["output_token_count"], 40);
+        let p = produce("http://h", "abc", "acme/chat", &json!({"max_tokens": 500}));
+        assert_eq!(p.output.as_array().unwrap().len(), 40);
+    }
+
+    #[test]
+    fn overrun_produces_more_than_asked() {
+        let p = produce(
+            "http://h",
+            "abc",
+            "acme/img",
+            &json!({"prompt": "[overrun]", "num_outputs": 2}),
+        );
+        assert_eq!(p.output.as_array().unwrap().len(), 4);
+        assert_eq!(p.metrics["image_count"], 4);
+        let p = produce(
+            "http://h",
+            "abc",
+            "meta/llama",
+            &json!({"prompt": "[overrun]", "max_tokens": 10}),
+        );
+        assert_eq!(p.output.as_array().unwrap().len(), 110);
+        assert_eq!(p.metrics["output_token_count"], 110);
+    }
+
+    #[test]
+    fn big_marker_makes_one_long_string() {
+        assert_eq!(big_marker(&json!({"prompt": "a [big:12] b"})), Some(12));
+        assert_eq!(big_marker(&json!({"prompt": "[big:x]"})), None);
+        let p = produce(
+            "http://h",
+            "abc",
+            "meta/llama",
+            &json!({"prompt": "[big:1000]"}),
+        );
+        assert_eq!(p.output.as_array().unwrap().len(), 1);
+        assert_eq!(p.output[0].as_str().unwrap().len(), 1000);
     }
 }

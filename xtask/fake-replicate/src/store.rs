@@ -94,6 +94,8 @@ pub struct Prediction {
     pub outbox: Option<UnboundedSender<Outgoing>>,
     /// The last `completed` delivery attempt, kept byte for byte for `/_fake/redeliver`.
     pub last_completed: Option<Delivery>,
+    /// Model-specific metrics of a success (`image_count`, token counts), beside the times.
+    pub extra_metrics: serde_json::Map<String, Value>,
 }
 
 impl Prediction {
@@ -102,13 +104,21 @@ impl Prediction {
         let time = |t: Option<SystemTime>| t.map(ids::rfc3339);
         // Replicate fills `metrics` once the prediction has ended.
         let metrics = match (self.predict_time, self.completed_at) {
-            (Some(p), Some(done)) => json!({
-                "predict_time": p,
-                "total_time": done.duration_since(self.created_at).unwrap_or_default().as_secs_f64(),
-            }),
+            (Some(p), Some(done)) => {
+                let mut m = self.extra_metrics.clone();
+                m.insert("predict_time".into(), json!(p));
+                m.insert(
+                    "total_time".into(),
+                    json!(done
+                        .duration_since(self.created_at)
+                        .unwrap_or_default()
+                        .as_secs_f64()),
+                );
+                Value::Object(m)
+            }
             _ => json!({}),
         };
-        json!({
+        let mut body = json!({
             "id": self.id,
             "model": self.model,
             "version": self.version,
@@ -127,12 +137,24 @@ impl Prediction {
                 "get": format!("{base}/v1/predictions/{}", self.id),
                 "cancel": format!("{base}/v1/predictions/{}/cancel", self.id),
             },
-        })
+        });
+        // Replicate's prediction object (and so its webhook body) echoes the webhook settings
+        // when a webhook was given; a receiver can find its own tags in the URL's query.
+        if let Some(url) = &self.webhook {
+            body["webhook"] = json!(url);
+            body["webhook_events_filter"] =
+                json!(self.events.iter().map(|e| e.as_str()).collect::<Vec<_>>());
+        }
+        body
     }
 
     /// Queues a webhook for `event` with the current state, if a webhook was given and its
     /// filter asks for that event.
     pub fn emit(&self, event: Event, base: &str) {
+        // `[nowebhook]`: the provider "loses" the final webhook; only a GET finds the result.
+        if event == Event::Completed && crate::runner::has_marker(&self.input, "[nowebhook]") {
+            return;
+        }
         if let (Some(tx), true) = (&self.outbox, self.events.contains(&event)) {
             let body = serde_json::to_vec(&self.to_json(base)).unwrap_or_default();
             // A closed channel means the store was reset; nobody is waiting for this event.
@@ -188,6 +210,9 @@ pub struct Store {
     /// Base of every URL the fake hands out (`--public-url` or the bound address).
     pub base_url: String,
     inner: Mutex<Inner>,
+    /// `true` while `/_fake/webhooks/pause` holds every delivery back (a receiver outage that
+    /// outlasts the retries can then be staged without timing games).
+    paused: tokio::sync::watch::Sender<bool>,
 }
 
 impl Store {
@@ -195,7 +220,23 @@ impl Store {
         Store {
             base_url,
             inner: Mutex::new(Inner::default()),
+            paused: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    pub fn set_paused(&self, paused: bool) {
+        self.paused.send_replace(paused);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
+    }
+
+    /// Returns once deliveries are not paused.
+    pub async fn wait_unpaused(&self) {
+        let mut rx = self.paused.subscribe();
+        // Errors only if the sender is gone, i.e. the store itself: nothing left to wait for.
+        let _ = rx.wait_for(|paused| !paused).await;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -287,5 +328,6 @@ impl Store {
     /// delivery workers; their runners find nothing left to update and stop.
     pub fn reset(&self) {
         *self.lock() = Inner::default();
+        self.set_paused(false);
     }
 }

@@ -163,6 +163,8 @@ pub async fn worker(
         };
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=attempts {
+            // A paused fake holds the attempt (it is not spent) until resumed.
+            store.wait_unpaused().await;
             if !store.contains(&prediction_id) {
                 return;
             }

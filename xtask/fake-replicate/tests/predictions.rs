@@ -258,3 +258,112 @@ fn sigterm_stops_the_server_cleanly() {
         .expect("exits within 5 s");
     assert!(exit.success(), "{exit:?}");
 }
+
+#[test]
+fn reject_and_outage_markers_refuse_the_create_and_create_nothing() {
+    let fake = Fake::start(&[]);
+    let create = |prompt: &str| {
+        let body = json!({"version": "acme/sdxl:1", "input": {"prompt": prompt}}).to_string();
+        fake.call("POST", "/v1/predictions", Some(TOKEN), Some(&body))
+    };
+    let (status, err) = create("a cat [reject]");
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["title"], "Input validation failed");
+    assert_eq!(err["status"], 422);
+    assert_eq!(err["invalid_fields"][0]["field"], "input.prompt");
+    let (status, err) = create("a cat [outage]");
+    assert_eq!((status, &err["status"]), (503, &json!(503)), "{err}");
+    let (_, received) = fake.call("GET", "/_fake/predictions", None, None);
+    assert_eq!(received, json!([]), "nothing was created");
+}
+
+#[test]
+fn text_models_answer_with_tokens_and_count_them() {
+    let fake = Fake::start(&[]);
+    let (status, p) = fake.call(
+        "POST",
+        "/v1/models/meta/meta-llama-3-8b-instruct/predictions",
+        Some(TOKEN),
+        Some(r#"{"input": {"prompt": "write a  short poem", "max_tokens": 12}}"#),
+    );
+    assert_eq!(status, 201, "{p}");
+    let done = fake.wait_status(p["id"].as_str().unwrap(), "succeeded");
+    let tokens = done["output"].as_array().unwrap();
+    assert_eq!(tokens.len(), 12);
+    assert!(tokens.iter().all(Value::is_string), "{done}");
+    assert_eq!(done["metrics"]["input_token_count"], 4);
+    assert_eq!(done["metrics"]["output_token_count"], 12);
+
+    // No max_tokens: a llama answers 40 tokens; max_tokens alone marks a text model.
+    let p = fake.create(&json!({"version": "meta/llama-2-7b:1", "input": {"prompt": "hi"}}));
+    let done = fake.wait_status(p["id"].as_str().unwrap(), "succeeded");
+    assert_eq!(done["output"].as_array().unwrap().len(), 40);
+    assert_eq!(done["metrics"]["output_token_count"], 40);
+    let p = fake.create(
+        &json!({"version": "acme/chat:1", "input": {"prompt": "[overrun] hi", "max_tokens": 5}}),
+    );
+    let done = fake.wait_status(p["id"].as_str().unwrap(), "succeeded");
+    assert_eq!(done["output"].as_array().unwrap().len(), 105);
+    assert_eq!(done["metrics"]["output_token_count"], 105);
+}
+
+#[test]
+fn overrun_and_big_markers_produce_more_than_asked() {
+    let fake = Fake::start(&[]);
+    let p = fake.create(
+        &json!({"version": "acme/sdxl:1", "input": {"prompt": "[overrun] cat", "num_outputs": 3}}),
+    );
+    let done = fake.wait_status(p["id"].as_str().unwrap(), "succeeded");
+    assert_eq!(done["output"].as_array().unwrap().len(), 5);
+    assert_eq!(done["metrics"]["image_count"], 5);
+
+    let p = fake.create(
+        &json!({"version": "meta/llama-3:1", "input": {"prompt": "[big:2048] a long story"}}),
+    );
+    let done = fake.wait_status(p["id"].as_str().unwrap(), "succeeded");
+    let output = done["output"].as_array().unwrap();
+    assert_eq!(output.len(), 1);
+    assert_eq!(output[0].as_str().unwrap().len(), 2048);
+}
+
+#[test]
+fn cancel_after_cancels_a_prediction_still_running_at_its_deadline() {
+    let fake = Fake::start(&[]);
+    let hooks = Receiver::start();
+    let create = |prompt: &str, deadline: &str| {
+        let body = json!({
+            "version": "acme/sdxl:1",
+            "input": {"prompt": prompt},
+            "webhook": hooks.url,
+            "webhook_events_filter": ["completed"],
+        })
+        .to_string();
+        fake.call_with(
+            "POST",
+            "/v1/predictions",
+            Some(TOKEN),
+            Some(&body),
+            &[("Cancel-After", deadline)],
+        )
+    };
+    let (status, never) = create("[never]", "5s");
+    assert_eq!(status, 201, "{never}");
+    let (_, quick) = create("a cat", "5s");
+    let (never, quick) = (never["id"].as_str().unwrap(), quick["id"].as_str().unwrap());
+    fake.wait_status(quick, "succeeded");
+    std::thread::sleep(Duration::from_secs(4));
+    fake.wait_status(never, "processing");
+    std::thread::sleep(Duration::from_millis(1500));
+    let canceled = fake.wait_status(never, "canceled");
+    assert!(canceled["metrics"]["predict_time"].as_f64().unwrap() >= 4.5);
+    // One completed webhook each: the success, then the cancel; the success stays a success.
+    let got = hooks.wait_for(2);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].json()["status"], "canceled");
+    fake.wait_status(quick, "succeeded");
+
+    for bad in ["soon", "2s"] {
+        let (status, err) = create("a cat", bad);
+        assert_eq!(status, 422, "{bad}: {err}");
+    }
+}

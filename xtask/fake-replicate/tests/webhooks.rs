@@ -247,3 +247,76 @@ fn tampered_and_stale_deliveries_fail_verification_in_their_own_way() {
     assert_ne!(t.header("webhook-id"), genuine.header("webhook-id"));
     assert_ne!(s.header("webhook-id"), genuine.header("webhook-id"));
 }
+
+#[test]
+fn the_prediction_echoes_its_webhook_settings() {
+    let fake = Fake::start(&[]);
+    let hooks = Receiver::start();
+    let p = fake.create(&json!({
+        "version": "acme/sdxl:1", "input": {"prompt": "x"},
+        "webhook": hooks.url, "webhook_events_filter": ["completed"],
+    }));
+    assert_eq!(p["webhook"], hooks.url.as_str());
+    assert_eq!(p["webhook_events_filter"], json!(["completed"]));
+    let got = hooks.wait_for(1);
+    assert_eq!(got[0].json()["webhook"], hooks.url.as_str());
+    let (_, list) = fake.call("GET", "/v1/predictions", Some(support::TOKEN), None);
+    assert_eq!(list["results"][0]["webhook"], hooks.url.as_str());
+    // Without a webhook there is nothing to echo.
+    let bare = fake.create(&json!({"version": "acme/sdxl:1", "input": {"prompt": "x"}}));
+    assert!(bare.get("webhook").is_none(), "{bare}");
+}
+
+#[test]
+fn nowebhook_sends_no_completed_webhook_but_the_prediction_succeeds() {
+    let fake = Fake::start(&[]);
+    let hooks = Receiver::start();
+    let p = fake.create(&json!({
+        "version": "acme/sdxl:1", "input": {"prompt": "[nowebhook] x"}, "webhook": hooks.url,
+    }));
+    let id = p["id"].as_str().unwrap();
+    fake.wait_status(id, "succeeded");
+    // start, logs and output arrive; completed never does.
+    let got = hooks.wait_for(3);
+    std::thread::sleep(Duration::from_millis(500));
+    let statuses: Vec<String> = hooks
+        .all()
+        .iter()
+        .map(|r| r.json()["status"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["starting", "processing", "processing"],
+        "{got:?}"
+    );
+    assert_eq!(
+        fake.call("POST", &format!("/_fake/redeliver/{id}"), None, None)
+            .0,
+        409,
+        "there is no completed delivery to replay"
+    );
+}
+
+#[test]
+fn paused_deliveries_wait_and_then_arrive_in_order() {
+    let fake = Fake::start(&[]);
+    let hooks = Receiver::start();
+    assert_eq!(
+        fake.call("POST", "/_fake/webhooks/pause", None, None).0,
+        200
+    );
+    let p = fake.create(&json!({
+        "version": "acme/sdxl:1", "input": {"prompt": "x"}, "webhook": hooks.url,
+        "webhook_events_filter": ["start", "completed"],
+    }));
+    fake.wait_status(p["id"].as_str().unwrap(), "succeeded");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(hooks.all().is_empty(), "nothing is sent while paused");
+    let (_, deliveries) = fake.call("GET", "/_fake/deliveries", None, None);
+    assert_eq!(deliveries, json!([]), "no attempt is spent while paused");
+    let (status, state) = fake.call("POST", "/_fake/webhooks/resume", None, None);
+    assert_eq!((status, &state["paused"]), (200, &json!(false)));
+    let got = hooks.wait_for(2);
+    assert_eq!(got[0].json()["status"], "starting");
+    assert_eq!(got[1].json()["status"], "succeeded");
+}
