@@ -1,7 +1,12 @@
 /**
  * Sweeps: the background jobs that end what nobody else will: credit holds past their
- * expiry and GPU task leases that ran out. pg_cron runs them on a hosted project; the
- * local stack's sweeper runs the same functions.
+ * expiry and GPU task leases that ran out. pg_cron runs them on a hosted project (see
+ * private.schedule_sweeps); the local stack's sweeper runs the same functions.
+ *
+ * Every row is handled in its own subtransaction: one row whose processing raises (bad
+ * data, a bug, a constraint) is counted, reported with `raise warning` and skipped, and
+ * the others are still swept. Without that, one such row would fail every run for
+ * everyone, forever.
  */
 
 /**
@@ -18,6 +23,7 @@ as $$
 declare
   v_hold record;
   v_count int := 0;
+  v_failed int := 0;
 begin
   for v_hold in
     select id, generation_id, account_id from public.credit_holds
@@ -25,15 +31,25 @@ begin
     order by expires_at
     limit 1000
   loop
-    perform 1 from public.credit_accounts where id = v_hold.account_id for update skip locked;
-    continue when not found;
-    if v_hold.generation_id is not null
-       and (private.finish_generation(v_hold.generation_id, 'failed', null, 'credit hold expired')).id is not null then
-      v_count := v_count + 1;
-    elsif (private.resolve_hold(v_hold.id, null, null, 'hold expired')).id is not null then
-      v_count := v_count + 1;
-    end if;
+    begin
+      perform 1 from public.credit_accounts where id = v_hold.account_id for update skip locked;
+      continue when not found;
+      if v_hold.generation_id is not null
+         and (private.finish_generation(v_hold.generation_id, 'failed', null, 'credit hold expired')).id is not null then
+        v_count := v_count + 1;
+      elsif (private.resolve_hold(v_hold.id, null, null, 'hold expired')).id is not null then
+        v_count := v_count + 1;
+      end if;
+    exception when others then
+      -- Only this row's work is rolled back; the row stays open for the next run.
+      v_failed := v_failed + 1;
+      raise warning 'sweep_expired_holds: hold % (generation %) failed: % (SQLSTATE %)',
+        v_hold.id, v_hold.generation_id, sqlerrm, sqlstate;
+    end;
   end loop;
+  if v_failed > 0 then
+    raise warning 'sweep_expired_holds: % released, % failed', v_count, v_failed;
+  end if;
   return v_count;
 end
 $$;
@@ -54,6 +70,7 @@ declare
   v_task record;
   t public.tasks;
   v_count int := 0;
+  v_failed int := 0;
 begin
   for v_task in
     select k.id, a.id as account_id
@@ -64,17 +81,26 @@ begin
     order by k.lease_expires_at
     limit 1000
   loop
-    if v_task.account_id is not null then
-      perform 1 from public.credit_accounts where id = v_task.account_id for update skip locked;
-      continue when not found;
-    end if;
-    t := private.lock_task(v_task.id);
-    -- Re-checked under the lock: a heartbeat may have won the race.
-    if t.status = 'running' and t.lease_expires_at < now() then
-      perform private.fail_task(t, 'lease expired', true);
-      v_count := v_count + 1;
-    end if;
+    begin
+      if v_task.account_id is not null then
+        perform 1 from public.credit_accounts where id = v_task.account_id for update skip locked;
+        continue when not found;
+      end if;
+      t := private.lock_task(v_task.id);
+      -- Re-checked under the lock: a heartbeat may have won the race.
+      if t.status = 'running' and t.lease_expires_at < now() then
+        perform private.fail_task(t, 'lease expired', true);
+        v_count := v_count + 1;
+      end if;
+    exception when others then
+      v_failed := v_failed + 1;
+      raise warning 'sweep_expired_leases: task % failed: % (SQLSTATE %)',
+        v_task.id, sqlerrm, sqlstate;
+    end;
   end loop;
+  if v_failed > 0 then
+    raise warning 'sweep_expired_leases: % handled, % failed', v_count, v_failed;
+  end if;
   return v_count;
 end
 $$;
@@ -83,11 +109,36 @@ grant execute on function api.sweep_expired_leases() to service_role;
 
 /** Schedules */
 
+/**
+ * Schedules both sweeps with pg_cron, every minute. Idempotent: cron.schedule with a job
+ * name replaces that job, so calling it again leaves one job per sweep. The migration
+ * calls it when pg_cron is already installed; on a project where pg_cron is enabled
+ * later, the operator runs `select private.schedule_sweeps();` once (as postgres, e.g.
+ * in the SQL editor). SECURITY INVOKER: the jobs belong to, and run as, the caller.
+ * Returns the job ids by name.
+ */
+create function private.schedule_sweeps() returns jsonb
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if not exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron') then
+    raise exception 'pg_cron is not installed: enable it (create extension pg_cron, or the Integrations page on Supabase), then run select private.schedule_sweeps()';
+  end if;
+  return jsonb_build_object(
+    'genbase-sweep-expired-holds',
+    cron.schedule('genbase-sweep-expired-holds', '* * * * *', 'select api.sweep_expired_holds()'),
+    'genbase-sweep-expired-leases',
+    cron.schedule('genbase-sweep-expired-leases', '* * * * *', 'select api.sweep_expired_leases()'));
+end
+$$;
+
 do $$
 begin
   if exists (select 1 from pg_extension where extname = 'pg_cron') then
-    perform cron.schedule('genbase-sweep-expired-holds', '* * * * *', 'select api.sweep_expired_holds()');
-    perform cron.schedule('genbase-sweep-expired-leases', '* * * * *', 'select api.sweep_expired_leases()');
+    perform private.schedule_sweeps();
+  else
+    raise notice 'pg_cron is not installed, so the sweeps are not scheduled: after enabling it, run select private.schedule_sweeps();';
   end if;
 end
 $$;

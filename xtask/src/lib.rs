@@ -4,6 +4,7 @@ pub mod build;
 pub mod gpu_worker;
 pub mod keys;
 pub mod paths;
+pub mod pgcron;
 pub mod postgres;
 pub mod process;
 pub mod sqlbench;

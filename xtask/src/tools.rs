@@ -16,6 +16,14 @@ const PGTAP_DEBS: [&str; 2] = [
     "libtap-parser-sourcehandler-pgtap-perl",
 ];
 
+/// Debian's PostgreSQL 15 server (Supabase's oldest supported major) and its pg_cron, for the
+/// test step that runs the sweeps' schedules for real: the embedded PG 18 has no pg_cron, and
+/// PG 15 cannot load extensions from outside its own share folder, so both are unpacked into
+/// one tree. The server package is downloaded even where it is installed: the unpacked binaries
+/// find their share and lib folders relative to themselves, which puts pg_cron beside them
+/// without touching the system's PostgreSQL.
+const PG15_CRON_DEBS: [&str; 2] = ["postgresql-15", "postgresql-15-cron"];
+
 pub struct Tools {
     pub pg_bin: PathBuf,
     pub pgtap_root: PathBuf,
@@ -144,6 +152,56 @@ fn ensure_pgtap() -> Result<PathBuf> {
         }
     }
     Ok(root)
+}
+
+/// Debian's PostgreSQL 15 with pg_cron, unpacked into .genbase/pg15-cron; returns its `bin`
+/// folder. Its shared libraries (libicu, libssl, ...) come from the system: a machine with
+/// Debian's PostgreSQL packages available has them.
+pub fn ensure_pg15_cron() -> Result<PathBuf> {
+    let root = paths::state().join("pg15-cron");
+    let bin = root.join("usr/lib/postgresql/15/bin");
+    if bin.join("postgres").exists() && root.join("usr/lib/postgresql/15/lib/pg_cron.so").exists() {
+        return Ok(bin);
+    }
+    unpack_debs(
+        &PG15_CRON_DEBS,
+        &paths::state().join("debs-pg15-cron"),
+        &root,
+    )?;
+    // The server runs as the `postgres` OS user, which must read and execute the tree.
+    run(Command::new("chmod").args(["-R", "a+rX"]).arg(&root))?;
+    Ok(bin)
+}
+
+/// `apt-get download` of `debs` into `into`, then `dpkg-deb -x` of each into `root`.
+fn unpack_debs(debs: &[&str], into: &Path, root: &Path) -> Result<()> {
+    // Only this download's packages: an older version left behind must not be unpacked over it.
+    let _ = std::fs::remove_dir_all(into);
+    std::fs::create_dir_all(into)?;
+    let download = || {
+        Command::new("apt-get")
+            .arg("download")
+            .args(debs)
+            .current_dir(into)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    };
+    if !download() {
+        // A fresh machine may have no package lists yet.
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        if !download() {
+            bail!("apt-get download {debs:?} failed");
+        }
+    }
+    for entry in std::fs::read_dir(into)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "deb") {
+            run(Command::new("dpkg-deb").arg("-x").arg(&path).arg(root))
+                .with_context(|| format!("unpacking {}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// True when `a` exists and is at least as new as `b`.

@@ -55,9 +55,10 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         "p_webhook_id": webhook_id,
         "p_prediction_id": p.id,
         "p_status": p.status,
-        "p_output": outputs(&p.output),
+        // As the provider sent it: SQL normalizes it by the generation's kind and measures
+        // the usage from it and from the metrics.
+        "p_output": p.output,
         "p_error": error_text(&p.error),
-        "p_units": null,
         "p_metrics": p.metrics,
     });
     match deps
@@ -75,17 +76,6 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
     }
 }
 
-/// Replicate's `output` is a URL, a list of URLs, or model-specific JSON; we store URLs as a
-/// list and keep anything else as it came.
-fn outputs(output: &Value) -> Value {
-    match output {
-        Value::Null => Value::Null,
-        Value::String(url) => json!({ "urls": [url] }),
-        Value::Array(items) if items.iter().all(Value::is_string) => json!({ "urls": items }),
-        other => json!({ "raw": other }),
-    }
-}
-
 fn error_text(error: &Value) -> Value {
     match error {
         Value::Null => Value::Null,
@@ -94,23 +84,8 @@ fn error_text(error: &Value) -> Value {
     }
 }
 
-genbase_edge::entry!("webhooks", handle);
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn outputs_are_normalised_to_a_url_list() {
-        assert_eq!(
-            outputs(&json!("http://x/1.png")),
-            json!({"urls": ["http://x/1.png"]})
-        );
-        assert_eq!(outputs(&json!(["a", "b"])), json!({"urls": ["a", "b"]}));
-        assert_eq!(
-            outputs(&json!({"text": "hi"})),
-            json!({"raw": {"text": "hi"}})
-        );
-        assert_eq!(outputs(&Value::Null), Value::Null);
-    }
-}
+genbase_edge::entry!(
+    "webhooks",
+    handle,
+    body_limit = genbase_shared::http::MAX_WEBHOOK_BODY_BYTES
+);

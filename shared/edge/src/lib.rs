@@ -4,12 +4,15 @@
 //! request id, CORS headers and the one JSON error body. The request is logged to `api_logs`
 //! after the response is sent (`ctx.wait_until`), so logging never slows a client down.
 //!
-//! A function's whole entry point is `genbase_edge::entry!("name", handler::handle);`.
+//! A function's whole entry point is `genbase_edge::entry!("name", handler::handle);`, or
+//! `genbase_edge::entry!("name", handler::handle, body_limit = BYTES);` for a function whose
+//! bodies may be larger than a user endpoint's (the provider webhooks).
 
 #[cfg(target_arch = "wasm32")]
 mod config;
 #[cfg(target_arch = "wasm32")]
 mod deps;
+pub mod scheduled;
 #[cfg(target_arch = "wasm32")]
 mod serve;
 
@@ -18,11 +21,18 @@ pub use serve::serve;
 #[cfg(target_arch = "wasm32")]
 pub use worker;
 
+/// The default body limit of `entry!`, re-exported so the macro can name it.
+pub use genbase_shared::http::MAX_BODY_BYTES;
+
 /// Declares the Worker's fetch handler for a function whose logic is
-/// `async fn handle(&ApiRequest, &impl Deps) -> Result<ApiResponse, ApiError>`.
+/// `async fn handle(&ApiRequest, &impl Deps) -> Result<ApiResponse, ApiError>`. Bodies are
+/// limited to [`MAX_BODY_BYTES`] unless `body_limit = BYTES` says otherwise.
 #[macro_export]
 macro_rules! entry {
     ($name:literal, $handler:path) => {
+        $crate::entry!($name, $handler, body_limit = $crate::MAX_BODY_BYTES);
+    };
+    ($name:literal, $handler:path, body_limit = $limit:expr) => {
         #[cfg(target_arch = "wasm32")]
         #[$crate::worker::event(fetch)]
         async fn fetch(
@@ -30,7 +40,7 @@ macro_rules! entry {
             env: $crate::worker::Env,
             ctx: $crate::worker::Context,
         ) -> $crate::worker::Result<$crate::worker::Response> {
-            $crate::serve($name, req, env, ctx, |r, d| async move {
+            $crate::serve($name, $limit, req, env, ctx, |r, d| async move {
                 $handler(&r, &*d).await
             })
             .await

@@ -2,16 +2,22 @@
 
 use crate::config::Config;
 use crate::deps::{rpc_for, EdgeDeps};
+use futures_util::StreamExt;
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{accept_request_id, ApiRequest, ApiResponse, Cors, MAX_BODY_BYTES};
+use genbase_shared::http::{
+    accept_request_id, ApiRequest, ApiResponse, Cors, LimitedBody, MAX_DRAIN_BYTES,
+};
 use genbase_shared::rpc::{Rpc, RpcAuth};
 use serde_json::json;
 use std::future::Future;
 use std::rc::Rc;
-use worker::{console_error, Context, Date, Env, Request, Response};
+use worker::{console_error, ByteStream, Context, Date, Env, Request, Response};
 
+/// `body_limit` is the function's own (see the `entry!` macro): bodies over it are refused
+/// with 413 while being read.
 pub async fn serve<F, Fut>(
     function: &'static str,
+    body_limit: usize,
     req: Request,
     env: Env,
     ctx: Context,
@@ -30,7 +36,7 @@ where
 
     let mut user_id = None;
     let rpc = rpc_for(&config).map(Rc::new);
-    let result = match (read_request(req, &request_id).await, &rpc) {
+    let result = match (read_request(req, &request_id, body_limit).await, &rpc) {
         (Err(e), _) => Err(e),
         (_, Err(e)) => Err(e.clone()),
         (Ok(api_req), _) if api_req.method == "OPTIONS" => Ok(cors.preflight(&api_req)),
@@ -71,24 +77,34 @@ where
     Ok(response)
 }
 
-/// The runtime-free request; bodies over the limit are refused before being read in full
-/// when the client declares their length.
-async fn read_request(mut req: Request, request_id: &str) -> Result<ApiRequest, ApiError> {
+/// The runtime-free request. The body is read as a stream and refused (413) as soon as it
+/// passes `body_limit`, whatever `Content-Length` says: a declared length over the limit is
+/// refused before reading, and a false or missing one cannot make us keep more than the limit.
+async fn read_request(
+    mut req: Request,
+    request_id: &str,
+    body_limit: usize,
+) -> Result<ApiRequest, ApiError> {
     let declared = req
         .headers()
         .get("content-length")
         .ok()
         .flatten()
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
-    }
-    let body = req
-        .bytes()
-        .await
-        .map_err(|e| ApiError::invalid_json(format!("unreadable body: {e}")))?;
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+    let mut body = LimitedBody::new(body_limit, declared)?;
+    // A request without a body (GET) has no stream to read.
+    if req.inner().body().is_some() {
+        let mut stream = req
+            .stream()
+            .map_err(|e| ApiError::invalid_json(format!("unreadable body: {e}")))?;
+        while let Some(chunk) = stream.next().await {
+            let chunk =
+                chunk.map_err(|e| ApiError::invalid_json(format!("unreadable body: {e}")))?;
+            if let Err(too_large) = body.push(&chunk) {
+                drain(&mut stream).await;
+                return Err(too_large);
+            }
+        }
     }
     let url = req
         .url()
@@ -105,9 +121,24 @@ async fn read_request(mut req: Request, request_id: &str) -> Result<ApiRequest, 
             .entries()
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect(),
-        body,
+        body: body.into_bytes(),
         request_id: request_id.to_string(),
+        body_limit,
     })
+}
+
+/// Reads and discards the rest of a refused body, up to [`MAX_DRAIN_BYTES`], keeping none of
+/// it. workerd answers the next requests late (seconds, or not before a client times out) when
+/// a handler cancels a body mid-upload or leaves it unread, so the rest of a moderately
+/// oversized body is swallowed; beyond the cap the stream is dropped, which cancels the upload.
+async fn drain(stream: &mut ByteStream) {
+    let mut drained = 0usize;
+    while let Some(Ok(chunk)) = stream.next().await {
+        drained += chunk.len();
+        if drained > MAX_DRAIN_BYTES {
+            break;
+        }
+    }
 }
 
 fn to_response(

@@ -10,8 +10,8 @@ mod router;
 pub use cors::{Cors, ALLOWED_HEADERS, ALLOWED_METHODS, PREFLIGHT_MAX_AGE_SECS};
 pub use query::{parse_query, percent_decode};
 pub use request::{
-    accept_request_id, bearer_from_header, new_request_id, ApiRequest, MAX_BODY_BYTES,
-    REQUEST_ID_HEADER,
+    accept_request_id, bearer_from_header, new_request_id, ApiRequest, LimitedBody, MAX_BODY_BYTES,
+    MAX_DRAIN_BYTES, MAX_WEBHOOK_BODY_BYTES, REQUEST_ID_HEADER,
 };
 pub use response::ApiResponse;
 pub use router::{allowed_methods, match_route, route};

@@ -2,15 +2,24 @@ use crate::error::ApiError;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 
-/// Larger bodies are refused with 413; no endpoint needs more (prompts are <= 4000 chars).
+/// The body limit of user endpoints: larger bodies are refused with 413; no user endpoint
+/// needs more (prompts and params are far smaller).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The body limit of provider webhooks: a webhook carries the whole prediction (a long text
+/// output, logs, metrics), and one refused for its size is never settled.
+pub const MAX_WEBHOOK_BODY_BYTES: usize = 1024 * 1024;
+
+/// How much of a refused body a runtime reads and discards (never keeps) before dropping the
+/// connection's upload; see the Workers glue (`shared/edge`) for why it reads any of it.
+pub const MAX_DRAIN_BYTES: usize = 16 * 1024 * 1024;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
 const MAX_REQUEST_ID_LEN: usize = 64;
 
 /// A request as every function sees it, whatever the runtime.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiRequest {
     /// Upper case.
     pub method: String,
@@ -20,6 +29,23 @@ pub struct ApiRequest {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub request_id: String,
+    /// The most body this function accepts ([`MAX_BODY_BYTES`] unless its entry point says
+    /// otherwise); the runtime enforces it while reading, [`ApiRequest::json_body`] again.
+    pub body_limit: usize,
+}
+
+impl Default for ApiRequest {
+    fn default() -> Self {
+        ApiRequest {
+            method: String::new(),
+            path: String::new(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            request_id: String::new(),
+            body_limit: MAX_BODY_BYTES,
+        }
+    }
 }
 
 impl ApiRequest {
@@ -48,7 +74,14 @@ impl ApiRequest {
             headers,
             body,
             request_id,
+            body_limit: MAX_BODY_BYTES,
         }
+    }
+
+    /// The same request under another body limit (the function's, set by its entry point).
+    pub fn with_body_limit(mut self, limit: usize) -> ApiRequest {
+        self.body_limit = limit;
+        self
     }
 
     /// First value of a header, by case-insensitive name.
@@ -82,11 +115,11 @@ impl ApiRequest {
             .map(|(_, v)| v.as_str())
     }
 
-    /// 413 when the body is over [`MAX_BODY_BYTES`]; runtimes should also refuse early on
-    /// `content-length`.
+    /// 413 when the body is over this function's limit; runtimes refuse earlier, while
+    /// reading ([`LimitedBody`]).
     pub fn check_body_size(&self) -> Result<(), ApiError> {
-        if self.body.len() > MAX_BODY_BYTES {
-            return Err(ApiError::payload_too_large(MAX_BODY_BYTES));
+        if self.body.len() > self.body_limit {
+            return Err(ApiError::payload_too_large(self.body_limit));
         }
         Ok(())
     }
@@ -107,6 +140,41 @@ impl ApiRequest {
                 ApiError::invalid_json(format!("invalid JSON: {err}"))
             }
         })
+    }
+}
+
+/// A body read chunk by chunk that is refused (413) as soon as it passes its limit, so an
+/// oversized body is never buffered whole, whatever its `Content-Length` claims (a client may
+/// send none, or a false one).
+#[derive(Debug)]
+pub struct LimitedBody {
+    limit: usize,
+    bytes: Vec<u8>,
+}
+
+impl LimitedBody {
+    /// 413 at once when the declared length is already over the limit; otherwise room for the
+    /// declared length (never more than the limit, since the declaration may lie).
+    pub fn new(limit: usize, declared_len: Option<usize>) -> Result<LimitedBody, ApiError> {
+        if declared_len.is_some_and(|n| n > limit) {
+            return Err(ApiError::payload_too_large(limit));
+        }
+        Ok(LimitedBody {
+            limit,
+            bytes: Vec::with_capacity(declared_len.unwrap_or(0).min(limit)),
+        })
+    }
+
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), ApiError> {
+        if self.bytes.len() + chunk.len() > self.limit {
+            return Err(ApiError::payload_too_large(self.limit));
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
     }
 }
 
@@ -260,6 +328,59 @@ mod tests {
         );
         let err = request(&[], &big).json_body::<Input>().unwrap_err();
         assert_eq!((err.status, err.code.as_str()), (413, "payload_too_large"));
+    }
+
+    #[test]
+    fn a_larger_body_limit_is_honoured_by_json_body() {
+        let body = format!(
+            "{{\"name\":\"{}\",\"count\":1}}",
+            "x".repeat(MAX_BODY_BYTES * 4)
+        );
+        let req = request(&[], &body).with_body_limit(MAX_WEBHOOK_BODY_BYTES);
+        assert_eq!(
+            req.json_body::<Input>().unwrap().name.len(),
+            MAX_BODY_BYTES * 4
+        );
+
+        let over = format!(
+            "{{\"name\":\"{}\",\"count\":1}}",
+            "x".repeat(MAX_WEBHOOK_BODY_BYTES)
+        );
+        let err = request(&[], &over)
+            .with_body_limit(MAX_WEBHOOK_BODY_BYTES)
+            .json_body::<Input>()
+            .unwrap_err();
+        assert_eq!(err.status, 413);
+    }
+
+    #[test]
+    fn a_limited_body_refuses_a_declared_length_over_the_limit_before_reading() {
+        let err = LimitedBody::new(10, Some(11)).unwrap_err();
+        assert_eq!((err.status, err.code.as_str()), (413, "payload_too_large"));
+        assert!(LimitedBody::new(10, Some(10)).is_ok());
+    }
+
+    #[test]
+    fn a_limited_body_stops_at_the_chunk_that_passes_the_limit_whatever_was_declared() {
+        // Declared small (or not at all), sent large: the declaration is not trusted.
+        for declared in [Some(4), None] {
+            let mut body = LimitedBody::new(10, declared).unwrap();
+            body.push(b"12345").unwrap();
+            body.push(b"67890").unwrap();
+            let err = body.push(b"x").unwrap_err();
+            assert_eq!(err.status, 413);
+        }
+        let mut body = LimitedBody::new(10, None).unwrap();
+        body.push(b"abc").unwrap();
+        body.push(b"").unwrap();
+        body.push(b"def").unwrap();
+        assert_eq!(body.into_bytes(), b"abcdef");
+    }
+
+    #[test]
+    fn a_limited_body_never_preallocates_more_than_its_limit() {
+        let body = LimitedBody::new(16, Some(8)).unwrap();
+        assert!(body.bytes.capacity() >= 8 && body.bytes.capacity() <= 16);
     }
 
     #[test]

@@ -1,5 +1,8 @@
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Instant;
 use xtask::paths;
 use xtask::process::run as run_cmd;
@@ -12,6 +15,15 @@ pub fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
     let lint = !args.iter().any(|a| a == "--no-lint");
     let tools = tools::ensure_all()?;
+    // The sweeps' pg_cron schedules on Debian's PostgreSQL 15. It mostly waits for cron's next
+    // minute, so it runs beside the other steps and is joined at the end.
+    let mut pg_cron = Background::spawn({
+        let psql = tools.pg_bin.join("psql");
+        move |cancel| {
+            let bin = tools::ensure_pg15_cron()?;
+            xtask::pgcron::check(&bin, &psql, cancel)
+        }
+    });
     let cargo = || {
         let mut c = Command::new("cargo");
         c.current_dir(paths::root());
@@ -140,6 +152,11 @@ pub fn run(args: &[String]) -> Result<()> {
         ]))
     })?;
     drop(stack);
+    step("pg_cron schedules (PostgreSQL 15)", &mut || {
+        let summary = pg_cron.join()?;
+        eprintln!("{summary}");
+        Ok(())
+    })?;
 
     eprintln!(
         "\nall checks passed in {:.0}s:",
@@ -149,4 +166,41 @@ pub fn run(args: &[String]) -> Result<()> {
         eprintln!("  {name:<34} {secs:>6.1}s");
     }
     Ok(())
+}
+
+/// A step running on its own thread. Dropped before being joined (an earlier step failed),
+/// it asks the step to stop and waits for it, so nothing it started outlives the run.
+struct Background {
+    cancel: Arc<AtomicBool>,
+    handle: Option<JoinHandle<Result<String>>>,
+}
+
+impl Background {
+    fn spawn(f: impl FnOnce(&AtomicBool) -> Result<String> + Send + 'static) -> Background {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        Background {
+            cancel,
+            handle: Some(std::thread::spawn(move || f(&flag))),
+        }
+    }
+
+    fn join(&mut self) -> Result<String> {
+        let handle = self
+            .handle
+            .take()
+            .ok_or_else(|| anyhow!("background step already joined"))?;
+        handle
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("background step panicked")))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
 }
