@@ -289,6 +289,9 @@ begin
 end
 $$;
 
+-- SECURITY INVOKER admin reads check the caller with it.
+grant execute on function private.require_user(), private.require_admin() to authenticated;
+
 /** Identity API */
 
 /**
@@ -406,12 +409,7 @@ declare
   v_items jsonb;
   v_count int;
 begin
-  if auth.uid() is null then
-    raise exception using errcode = 'PT401', message = 'authentication required';
-  end if;
-  if not private.is_admin() then
-    raise exception using errcode = 'PT403', message = 'admin role required';
-  end if;
+  perform private.require_admin();
   if p_limit is null or p_limit not between 1 and 200 then
     raise exception using errcode = 'PT400', message = 'limit must be between 1 and 200';
   end if;

@@ -803,12 +803,7 @@ as $$
 declare
   g public.generations;
 begin
-  if auth.uid() is null then
-    raise exception using errcode = 'PT401', message = 'authentication required';
-  end if;
-  if not private.is_admin() then
-    raise exception using errcode = 'PT403', message = 'admin role required';
-  end if;
+  perform private.require_admin();
   select * into g from public.generations where id = p_id;
   if not found then
     raise exception using errcode = 'PT404', message = 'generation not found';

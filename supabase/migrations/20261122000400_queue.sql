@@ -520,12 +520,7 @@ stable
 set search_path = ''
 as $$
 begin
-  if auth.uid() is null then
-    raise exception using errcode = 'PT401', message = 'authentication required';
-  end if;
-  if not private.is_admin() then
-    raise exception using errcode = 'PT403', message = 'admin role required';
-  end if;
+  perform private.require_admin();
   return jsonb_build_object(
     'by_status_type', (
       select coalesce(jsonb_agg(jsonb_build_object('status', status, 'task_type', task_type, 'count', n)

@@ -231,6 +231,44 @@ impl Stack {
         assert_eq!(r.status, 200, "grant failed: {r:?}");
     }
 
+    /// A new user with `amount` credits, granted by a new admin of their own (tests never share
+    /// users): `(admin, user)`.
+    pub fn funded_user(&self, label: &str, amount: i64) -> (User, User) {
+        let admin = self.new_user(&format!("{label}-admin"));
+        self.make_admin(&admin);
+        let user = self.new_user(label);
+        self.grant(&admin, &user, amount);
+        (admin, user)
+    }
+
+    /// `GET /v1/credits` as `user`: balance, held, available and a ledger page.
+    pub fn credits(&self, user: &User) -> Value {
+        let r = self.get("/v1/credits", Some(&user.token));
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body
+    }
+
+    /// Polls `GET /v1/generations/:id` until the generation is final (the fake provider calls
+    /// back in ~150 ms); panics after 20 s.
+    pub fn wait_final(&self, user: &User, id: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = self.get(&format!("/v1/generations/{id}"), Some(&user.token));
+            assert_eq!(r.status, 200, "{r:?}");
+            if ["succeeded", "failed", "canceled"]
+                .contains(&r.body["status"].as_str().unwrap_or(""))
+            {
+                return r.body;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "generation {id} never finished: {:?}",
+                r.body
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Every invariant violation the ledger audit finds (must be empty).
     pub fn audit(&self) -> Value {
         let r = self.rpc_client().call("audit_credits", &json!({}), None);

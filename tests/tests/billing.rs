@@ -5,31 +5,9 @@
 
 use genbase_tests::{Reply, Stack, User};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-
-fn funded_user(stack: &Stack, label: &str, amount: i64) -> User {
-    let admin = stack.new_user(&format!("{label}-admin"));
-    stack.make_admin(&admin);
-    let user = stack.new_user(label);
-    stack.grant(&admin, &user, amount);
-    user
-}
 
 fn start(stack: &Stack, user: &User, body: Value) -> Reply {
     stack.json("POST", "/v1/generations", Some(&user.token), &body)
-}
-
-fn wait_final(stack: &Stack, user: &User, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = stack.get(&format!("/v1/generations/{id}"), Some(&user.token));
-        assert_eq!(r.status, 200, "{r:?}");
-        if ["succeeded", "failed", "canceled"].contains(&r.body["status"].as_str().unwrap_or("")) {
-            return r.body;
-        }
-        assert!(Instant::now() < deadline, "{id} never finished: {r:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The input the fake provider received for a prediction.
@@ -59,7 +37,7 @@ fn run(stack: &Stack, user: &User, body: Value, reserved: i64, charged: i64) -> 
     let r = start(stack, user, body.clone());
     assert_eq!(r.status, 202, "{body}: {r:?}");
     assert_eq!(r.body["generation"]["credits_reserved"], reserved, "{r:?}");
-    let g = wait_final(stack, user, r.body["generation"]["id"].as_str().unwrap());
+    let g = stack.wait_final(user, r.body["generation"]["id"].as_str().unwrap());
     assert_eq!(g["status"], "succeeded", "{g:?}");
     assert_eq!(g["credits_charged"], charged, "{g:?}");
     let c = stack.get("/v1/credits", Some(&user.token)).body;
@@ -74,7 +52,7 @@ fn run(stack: &Stack, user: &User, body: Value, reserved: i64, charged: i64) -> 
 #[test]
 fn the_client_cannot_choose_its_units() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "bypass", 1000);
+    let (_, user) = stack.funded_user("bypass", 1000);
     // The request from the review: a fraction of a unit for four images.
     let r = start(
         &stack,
@@ -131,7 +109,7 @@ fn the_client_cannot_choose_its_units() {
 #[test]
 fn images_are_charged_per_image_returned() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "bill-image", 1000);
+    let (_, user) = stack.funded_user("bill-image", 1000);
     // Four images on flux-schnell at 5 credits each.
     let g = run(
         &stack,
@@ -186,7 +164,7 @@ fn images_are_charged_per_image_returned() {
 #[test]
 fn music_is_charged_per_second_asked_for_and_sent() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "bill-music", 1000);
+    let (_, user) = stack.funded_user("bill-music", 1000);
     let g = run(
         &stack,
         &user,
@@ -218,7 +196,7 @@ fn music_is_charged_per_second_asked_for_and_sent() {
 #[test]
 fn speech_is_charged_per_character_spoken() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "bill-tts", 1000);
+    let (_, user) = stack.funded_user("bill-tts", 1000);
     let text = "Good evening. ".repeat(30); // 420 characters, 419 after trimming
     let chars = text.trim().chars().count() as f64;
     let credits = (chars * 0.02).ceil() as i64;
@@ -241,7 +219,7 @@ fn speech_is_charged_per_character_spoken() {
 #[test]
 fn text_is_charged_per_token_measured_and_capped_by_max_tokens() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "bill-text", 1000);
+    let (_, user) = stack.funded_user("bill-text", 1000);
     // Reserved: (prompt bytes + max_tokens) / 1000 = (11 + 4096) / 1000 -> 5 credits.
     // Measured by the provider: 2 input words + 40 output tokens -> 1 credit.
     let g = run(

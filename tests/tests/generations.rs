@@ -3,13 +3,6 @@
 
 use genbase_tests::{Reply, Stack, User};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-
-fn credits(stack: &Stack, user: &User) -> Value {
-    let r = stack.get("/v1/credits", Some(&user.token));
-    assert_eq!(r.status, 200, "{r:?}");
-    r.body
-}
 
 fn start(stack: &Stack, user: &User, body: Value, key: Option<&str>) -> Reply {
     let mut headers = vec![("content-type", "application/json")];
@@ -25,32 +18,6 @@ fn start(stack: &Stack, user: &User, body: Value, key: Option<&str>) -> Reply {
     )
 }
 
-/// Polls the generation until it reaches a final status (the fake provider calls back in ~150 ms).
-fn wait_final(stack: &Stack, user: &User, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = stack.get(&format!("/v1/generations/{id}"), Some(&user.token));
-        assert_eq!(r.status, 200, "{r:?}");
-        if ["succeeded", "failed", "canceled"].contains(&r.body["status"].as_str().unwrap_or("")) {
-            return r.body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "generation {id} never finished: {:?}",
-            r.body
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn funded_user(stack: &Stack, label: &str, amount: i64) -> User {
-    let admin = stack.new_user(&format!("{label}-admin"));
-    stack.make_admin(&admin);
-    let user = stack.new_user(label);
-    stack.grant(&admin, &user, amount);
-    user
-}
-
 fn image(prompt: &str, n: u32) -> Value {
     json!({"kind": "image", "model": "flux-schnell", "prompt": prompt, "params": {"num_outputs": n}})
 }
@@ -58,22 +25,22 @@ fn image(prompt: &str, n: u32) -> Value {
 #[test]
 fn a_generation_is_reserved_submitted_and_settled_by_the_webhook() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "gen", 100);
+    let (_, user) = stack.funded_user("gen", 100);
     let r = start(&stack, &user, image("a red fox", 2), None);
     assert_eq!(r.status, 202, "{r:?}");
     let id = r.body["generation"]["id"].as_str().unwrap().to_string();
     assert_eq!(r.body["generation"]["credits_reserved"], 10);
-    let during = credits(&stack, &user);
+    let during = stack.credits(&user);
     assert_eq!(
         during["held"].as_i64().unwrap() + during["available"].as_i64().unwrap(),
         100
     );
 
-    let done = wait_final(&stack, &user, &id);
+    let done = stack.wait_final(&user, &id);
     assert_eq!(done["status"], "succeeded", "{done:?}");
     assert_eq!(done["credits_charged"], 10);
     assert_eq!(done["outputs"]["urls"].as_array().map(Vec::len), Some(2));
-    let after = credits(&stack, &user);
+    let after = stack.credits(&user);
     assert_eq!(
         (
             after["balance"].as_i64(),
@@ -104,17 +71,17 @@ fn a_generation_is_reserved_submitted_and_settled_by_the_webhook() {
 #[test]
 fn a_failed_prediction_releases_the_hold() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "genfail", 50);
+    let (_, user) = stack.funded_user("genfail", 50);
     let r = start(&stack, &user, image("[fail] a broken fox", 1), None);
     assert_eq!(r.status, 202, "{r:?}");
     let id = r.body["generation"]["id"].as_str().unwrap().to_string();
-    let done = wait_final(&stack, &user, &id);
+    let done = stack.wait_final(&user, &id);
     assert_eq!(done["status"], "failed");
     assert_eq!(
         done["error"], "the provider could not complete this generation; no credits were charged",
         "the user reads a sanitized error"
     );
-    let after = credits(&stack, &user);
+    let after = stack.credits(&user);
     assert_eq!(
         (after["balance"].as_i64(), after["held"].as_i64()),
         (Some(50), Some(0))
@@ -132,7 +99,7 @@ fn a_failed_prediction_releases_the_hold() {
 #[test]
 fn the_same_idempotency_key_returns_the_same_generation() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "idem", 50);
+    let (_, user) = stack.funded_user("idem", 50);
     let first = start(&stack, &user, image("a kite", 1), Some("key-1"));
     assert_eq!(first.status, 202);
     let again = start(&stack, &user, image("a kite", 1), Some("key-1"));
@@ -143,18 +110,14 @@ fn the_same_idempotency_key_returns_the_same_generation() {
     );
     let other = start(&stack, &user, image("a different kite", 1), Some("key-1"));
     assert_eq!(other.status, 409, "{other:?}");
-    wait_final(
-        &stack,
-        &user,
-        first.body["generation"]["id"].as_str().unwrap(),
-    );
-    assert_eq!(credits(&stack, &user)["balance"], 45, "charged once");
+    stack.wait_final(&user, first.body["generation"]["id"].as_str().unwrap());
+    assert_eq!(stack.credits(&user)["balance"], 45, "charged once");
 }
 
 #[test]
 fn insufficient_credits_is_a_402_and_writes_nothing() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "poor", 4);
+    let (_, user) = stack.funded_user("poor", 4);
     let r = start(&stack, &user, image("too expensive", 1), None);
     assert_eq!(r.status, 402, "{r:?}");
     assert_eq!(r.error_code(), "insufficient_credits");
@@ -162,7 +125,7 @@ fn insufficient_credits_is_a_402_and_writes_nothing() {
         stack.get("/v1/generations", Some(&user.token)).body["items"],
         json!([])
     );
-    let c = credits(&stack, &user);
+    let c = stack.credits(&user);
     assert_eq!(
         (c["balance"].as_i64(), c["held"].as_i64()),
         (Some(4), Some(0))
@@ -172,7 +135,7 @@ fn insufficient_credits_is_a_402_and_writes_nothing() {
 #[test]
 fn bad_generation_requests_are_4xx_and_change_nothing() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "badgen", 50);
+    let (_, user) = stack.funded_user("badgen", 50);
     for (body, status) in [
         ("{oops", 400),
         (r#"{"kind": "image"}"#, 400),
@@ -224,14 +187,14 @@ fn bad_generation_requests_are_4xx_and_change_nothing() {
             .status,
         400
     );
-    assert_eq!(credits(&stack, &user)["balance"], 50);
+    assert_eq!(stack.credits(&user)["balance"], 50);
     assert_eq!(stack.get("/v1/generations", None).status, 401);
 }
 
 #[test]
 fn listing_pages_with_an_opaque_cursor() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "list", 100);
+    let (_, user) = stack.funded_user("list", 100);
     let mut ids = Vec::new();
     for i in 0..5 {
         let r = start(&stack, &user, image(&format!("[never] item {i}"), 1), None);
@@ -273,7 +236,7 @@ fn listing_pages_with_an_opaque_cursor() {
         &[],
     );
     assert_eq!(again.status, 409, "{again:?}");
-    let c = credits(&stack, &user);
+    let c = stack.credits(&user);
     assert_eq!(
         (c["balance"].as_i64(), c["held"].as_i64()),
         (Some(100), Some(0))
@@ -283,13 +246,13 @@ fn listing_pages_with_an_opaque_cursor() {
 #[test]
 fn forged_stale_and_replayed_webhooks_change_nothing() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "hook", 100);
+    let (_, user) = stack.funded_user("hook", 100);
     let r = start(&stack, &user, image("a heron", 1), None);
     let id = r.body["generation"]["id"].as_str().unwrap().to_string();
-    let done = wait_final(&stack, &user, &id);
+    let done = stack.wait_final(&user, &id);
     assert_eq!(done["status"], "succeeded");
     let prediction = done["provider_prediction_id"].as_str().unwrap().to_string();
-    let before = credits(&stack, &user);
+    let before = stack.credits(&user);
 
     let fake = |what: &str| -> Value {
         let resp = genbase_tests::send(
@@ -306,7 +269,7 @@ fn forged_stale_and_replayed_webhooks_change_nothing() {
     assert_eq!(fake("deliver_stale")["status"], 400);
     let replay = fake("redeliver");
     assert_eq!(replay["status"], 200, "{replay:?}");
-    let after = credits(&stack, &user);
+    let after = stack.credits(&user);
     assert_eq!(before["balance"], after["balance"]);
     assert_eq!(
         before["entries"], after["entries"],
@@ -334,14 +297,14 @@ fn forged_stale_and_replayed_webhooks_change_nothing() {
 #[test]
 fn a_provider_refusal_fails_the_generation_and_releases_the_hold() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "throttled", 50);
+    let (_, user) = stack.funded_user("throttled", 50);
     // The fake answers 429 for this marker, as Replicate does when rate limiting.
     let r = start(&stack, &user, image("[throttle] a crowded sky", 1), None);
     assert_eq!(r.status, 502, "{r:?}");
     r.error_code();
     let list = stack.get("/v1/generations", Some(&user.token));
     assert_eq!(list.body["items"][0]["status"], "failed", "{list:?}");
-    let c = credits(&stack, &user);
+    let c = stack.credits(&user);
     assert_eq!(
         (c["balance"].as_i64(), c["held"].as_i64()),
         (Some(50), Some(0))
@@ -351,7 +314,7 @@ fn a_provider_refusal_fails_the_generation_and_releases_the_hold() {
 #[test]
 fn submissions_draw_tokens_from_the_pool_and_never_reveal_them() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "pool", 100);
+    let (_, user) = stack.funded_user("pool", 100);
     let secret = format!("r8_pool_{}", uuid::Uuid::new_v4().simple());
     stack
         .db()

@@ -3,16 +3,8 @@
 //! no error a client reads names a SQL parameter (`p_*`).
 
 use genbase_shared::limits;
-use genbase_tests::{Reply, Stack, User};
+use genbase_tests::{Reply, Stack};
 use serde_json::{json, Value};
-
-fn funded_user(stack: &Stack, label: &str, amount: i64) -> (User, User) {
-    let admin = stack.new_user(&format!("{label}-admin"));
-    stack.make_admin(&admin);
-    let user = stack.new_user(label);
-    stack.grant(&admin, &user, amount);
-    (admin, user)
-}
 
 #[test]
 fn the_rust_copies_of_limits_are_the_sql_ones() {
@@ -35,7 +27,7 @@ fn the_rust_copies_of_limits_are_the_sql_ones() {
 #[test]
 fn both_sides_accept_the_limit_and_refuse_one_more() {
     let stack = Stack::from_env();
-    let (_, user) = funded_user(&stack, "limits-edge", 100);
+    let (_, user) = stack.funded_user("limits-edge", 100);
     let rpc = stack.rpc_client();
     let image = |prompt: String| json!({"kind": "image", "model": "flux-schnell", "prompt": format!("[never] {prompt}")});
     let at_limit = "p".repeat(limits::PROMPT_CHARS - "[never] ".len());
@@ -109,7 +101,7 @@ fn message(r: &Reply) -> String {
 #[test]
 fn no_error_message_names_a_sql_parameter() {
     let stack = Stack::from_env();
-    let (admin, user) = funded_user(&stack, "limits-names", 10);
+    let (admin, user) = stack.funded_user("limits-names", 10);
     let worker = stack.json(
         "POST",
         "/v1/admin/workers",

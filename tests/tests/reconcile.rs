@@ -11,21 +11,10 @@ use std::time::{Duration, Instant};
 /// flux-schnell's price per image.
 const PRICE: i64 = 5;
 
-fn funded_user(stack: &Stack, label: &str, amount: i64) -> (User, User) {
-    let admin = stack.new_user(&format!("{label}-admin"));
-    stack.make_admin(&admin);
-    let user = stack.new_user(label);
-    stack.grant(&admin, &user, amount);
-    (admin, user)
-}
-
+/// (balance, held)
 fn credits(stack: &Stack, user: &User) -> (i64, i64) {
-    let r = stack.get("/v1/credits", Some(&user.token));
-    assert_eq!(r.status, 200, "{r:?}");
-    (
-        r.body["balance"].as_i64().unwrap(),
-        r.body["held"].as_i64().unwrap(),
-    )
+    let c = stack.credits(user);
+    (c["balance"].as_i64().unwrap(), c["held"].as_i64().unwrap())
 }
 
 fn generation(stack: &Stack, user: &User, id: &str) -> Value {
@@ -108,7 +97,7 @@ fn poll_events(stack: &Stack, prediction: &str) -> i64 {
 #[test]
 fn a_result_whose_webhook_never_came_is_fetched_and_charged_once() {
     let stack = Stack::from_env();
-    let (admin, user) = funded_user(&stack, "rec-nowebhook", 100);
+    let (admin, user) = stack.funded_user("rec-nowebhook", 100);
     let r = stack.json(
         "POST",
         "/v1/generations",
@@ -181,7 +170,7 @@ fn cut_short(stack: &Stack, user: &User, prompt: &str) -> String {
 #[test]
 fn a_submission_never_made_is_failed_and_released() {
     let stack = Stack::from_env();
-    let (admin, user) = funded_user(&stack, "rec-orphan", 50);
+    let (admin, user) = stack.funded_user("rec-orphan", 50);
     let id = cut_short(&stack, &user, "a lighthouse that never was");
     assert_eq!(credits(&stack, &user), (50, PRICE));
     age(&stack, &id);
@@ -200,7 +189,7 @@ fn a_submission_never_made_is_failed_and_released() {
 #[test]
 fn a_submission_whose_answer_was_lost_is_found_at_the_provider_and_settled() {
     let stack = Stack::from_env();
-    let (admin, user) = funded_user(&stack, "rec-lost", 50);
+    let (admin, user) = stack.funded_user("rec-lost", 50);
     let id = cut_short(&stack, &user, "a lighthouse in fog");
     // The prediction was created (with our webhook URL carrying the generation id), but the
     // function never recorded it; its webhook is lost too.

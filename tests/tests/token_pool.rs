@@ -9,7 +9,7 @@
 //! that submit generations take `POOL` so that they do not draw each other's tokens.
 
 use genbase_tests::{Reply, Stack, User};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -103,14 +103,6 @@ fn active_pool(stack: &Stack) -> Vec<Uuid> {
         .collect()
 }
 
-fn funded_user(stack: &Stack, label: &str, amount: i64) -> (User, User) {
-    let admin = stack.new_user(&format!("{label}-admin"));
-    stack.make_admin(&admin);
-    let user = stack.new_user(label);
-    stack.grant(&admin, &user, amount);
-    (admin, user)
-}
-
 fn generate(stack: &Stack, user: &User, prompt: &str) -> Reply {
     stack.json(
         "POST",
@@ -140,17 +132,11 @@ fn provider_saw(stack: &Stack, secret: &str) -> Vec<u64> {
         .collect()
 }
 
-fn credits(stack: &Stack, user: &User) -> Value {
-    let r = stack.get("/v1/credits", Some(&user.token));
-    assert_eq!(r.status, 200, "{r:?}");
-    r.body
-}
-
 #[test]
 fn throttled_and_rejected_requests_never_take_a_token_out_of_the_pool() {
     let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
     let stack = Stack::from_env();
-    let (_admin, user) = funded_user(&stack, "pool-abuse", 1000);
+    let (_admin, user) = stack.funded_user("pool-abuse", 1000);
     let mut own = OwnTokens {
         stack: &stack,
         ids: Vec::new(),
@@ -280,7 +266,7 @@ fn throttled_and_rejected_requests_never_take_a_token_out_of_the_pool() {
             }
         }
     }
-    let c = credits(&stack, &user);
+    let c = stack.credits(&user);
     assert!(
         c["balance"].as_i64().unwrap_or(0) > 0,
         "the failures cost the user credits: {c}"
@@ -292,7 +278,7 @@ fn throttled_and_rejected_requests_never_take_a_token_out_of_the_pool() {
 fn five_auth_failures_disable_a_token_and_an_admin_re_enables_it() {
     let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
     let stack = Stack::from_env();
-    let (admin, user) = funded_user(&stack, "pool-auth", 1000);
+    let (admin, user) = stack.funded_user("pool-auth", 1000);
     let mut own = OwnTokens {
         stack: &stack,
         ids: Vec::new(),

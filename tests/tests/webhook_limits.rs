@@ -11,20 +11,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const KIB: usize = 1024;
 
-fn funded_user(stack: &Stack, label: &str, amount: i64) -> User {
-    let admin = stack.new_user(&format!("{label}-admin"));
-    stack.make_admin(&admin);
-    let user = stack.new_user(label);
-    stack.grant(&admin, &user, amount);
-    user
-}
-
-fn credits(stack: &Stack, user: &User) -> Value {
-    let r = stack.get("/v1/credits", Some(&user.token));
-    assert_eq!(r.status, 200, "{r:?}");
-    r.body
-}
-
 /// A generation the fake provider keeps `processing` (`[never]`), with its prediction id: it
 /// waits for a webhook only this test sends.
 fn waiting_generation(stack: &Stack, user: &User) -> (String, String) {
@@ -135,7 +121,7 @@ fn assert_too_large(status: u16, body: &Value, limit: usize) {
 #[test]
 fn a_signed_900_kib_webhook_settles_its_generation() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "bigwebhook", 100);
+    let (_, user) = stack.funded_user("bigwebhook", 100);
     let (id, prediction) = waiting_generation(&stack, &user);
     let webhook_id = format!("msg_{}", uuid::Uuid::new_v4().simple());
 
@@ -156,7 +142,7 @@ fn a_signed_900_kib_webhook_settles_its_generation() {
         Some(1),
         "{g:?}"
     );
-    let c = credits(&stack, &user);
+    let c = stack.credits(&user);
     assert_eq!(
         (c["balance"].as_i64(), c["held"].as_i64()),
         (Some(95), Some(0)),
@@ -169,9 +155,9 @@ fn a_signed_900_kib_webhook_settles_its_generation() {
 #[test]
 fn a_2_mib_webhook_is_refused_and_the_generation_is_settled_by_a_smaller_redelivery() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "hugewebhook", 100);
+    let (_, user) = stack.funded_user("hugewebhook", 100);
     let (id, prediction) = waiting_generation(&stack, &user);
-    let before = credits(&stack, &user);
+    let before = stack.credits(&user);
     assert_eq!(before["held"], 5, "{before:?}");
 
     // Declared (Content-Length) and undeclared (chunked) alike: refused while reading.
@@ -198,7 +184,7 @@ fn a_2_mib_webhook_is_refused_and_the_generation_is_settled_by_a_smaller_redeliv
         "refused webhooks change nothing: {g:?}"
     );
     assert_eq!(
-        credits(&stack, &user),
+        stack.credits(&user),
         before,
         "refused webhooks change nothing"
     );
@@ -215,7 +201,7 @@ fn a_2_mib_webhook_is_refused_and_the_generation_is_settled_by_a_smaller_redeliv
     let g = generation(&stack, &user, &id);
     assert_eq!(g["status"], "succeeded", "{g:?}");
     assert_eq!(g["credits_charged"], 5, "{g:?}");
-    let c = credits(&stack, &user);
+    let c = stack.credits(&user);
     assert_eq!(
         (c["balance"].as_i64(), c["held"].as_i64()),
         (Some(95), Some(0)),
@@ -227,7 +213,7 @@ fn a_2_mib_webhook_is_refused_and_the_generation_is_settled_by_a_smaller_redeliv
 #[test]
 fn user_endpoints_keep_the_64_kib_limit() {
     let stack = Stack::from_env();
-    let user = funded_user(&stack, "bigbody", 100);
+    let (_, user) = stack.funded_user("bigbody", 100);
     let padded = |size: usize| {
         let bare = json!({"kind": "image", "model": "flux-schnell", "prompt": ""}).to_string();
         json!({"kind": "image", "model": "flux-schnell", "prompt": "p".repeat(size - bare.len())})
@@ -253,5 +239,5 @@ fn user_endpoints_keep_the_64_kib_limit() {
         json!([]),
         "a refused body creates nothing: {list:?}"
     );
-    assert_eq!(credits(&stack, &user)["held"], 0);
+    assert_eq!(stack.credits(&user)["held"], 0);
 }

@@ -58,6 +58,8 @@ select is_empty(
 create temp table private_callable (signature text primary key, reason text not null);
 insert into private_callable values
   ('private.is_admin(uuid)', 'RLS policies call it; SECURITY DEFINER so reading profiles.role does not recurse'),
+  ('private.require_user()', 'the caller''s id, PT401/PT403: SECURITY INVOKER admin reads check the caller'),
+  ('private.require_admin()', 'PT403 unless an active admin: SECURITY INVOKER admin reads check the caller'),
   ('private.input_limits()', 'pure data: SECURITY INVOKER reads check limits'),
   ('private.input_limit(text)', 'pure data: SECURITY INVOKER reads check limits'),
   ('private.generation_json(generations)', 'pure rendering used by the SECURITY INVOKER generation reads'),

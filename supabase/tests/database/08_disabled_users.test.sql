@@ -69,9 +69,9 @@ select throws_ok($$ select api.admin_register_worker('w', array['wan_video']) $$
 select throws_ok(format('select api.admin_enable_provider_token(%L)', gen_random_uuid()),
   'PT403', 'account is disabled', 'nor re-enable a provider token');
 select throws_ok($$ select api.admin_list_profiles() $$,
-  'PT403', 'admin role required', 'nor list profiles');
+  'PT403', 'account is disabled', 'nor list profiles');
 select throws_ok($$ select api.admin_queue_stats() $$,
-  'PT403', 'admin role required', 'nor read the queue');
+  'PT403', 'account is disabled', 'nor read the queue');
 select throws_ok($$ select api.admin_list_provider_tokens() $$,
   'PT403', 'account is disabled', 'nor list provider tokens');
 
