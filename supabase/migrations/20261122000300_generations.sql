@@ -4,7 +4,7 @@
  * Life of a generation: create_generation quotes, reserves the credits (hold) and
  * inserts it `queued`, in one transaction. It then goes to a provider (Replicate: the
  * function submits and calls mark_generation_submitted; the provider's webhook
- * finishes it) or to the GPU queue (tasks migration). Finishing settles the hold at the
+ * finishes it) or to the GPU queue (queue migration). Finishing settles the hold at the
  * actual usage (never above the quote) or releases it; both happen exactly once.
  */
 
@@ -19,12 +19,10 @@ create table public.generations (
   action text not null,
   model text not null references public.ai_models (model),
   prompt text check (char_length(prompt) <= private.input_limit('prompt_chars')),
+  -- The validated params (defaults filled in): what was priced and sent on.
   params jsonb not null default '{}'::jsonb check (jsonb_typeof(params) = 'object'),
   status text not null default 'queued'
     check (status in ('queued', 'processing', 'succeeded', 'failed', 'canceled')),
-  -- The validated params (defaults filled in): what was priced and sent on.
-  -- Provider output, normalized to an object: urls, text, storage_paths, thumbnails,
-  -- width, height, duration ...
   -- Provider output, normalized to an object: urls, text, storage_paths, thumbnails,
   -- width, height, duration ...
   outputs jsonb not null default '{}'::jsonb check (jsonb_typeof(outputs) = 'object'),
@@ -61,9 +59,6 @@ create unique index generations_prediction_idx on public.generations (provider, 
 
 alter table public.credit_holds
   add constraint credit_holds_generation_fk
-  foreign key (generation_id) references public.generations (id) on delete set null;
-alter table public.usage_events
-  add constraint usage_events_generation_fk
   foreign key (generation_id) references public.generations (id) on delete set null;
 
 alter table public.generations enable row level security;
@@ -145,50 +140,6 @@ create policy "Admins can view generation errors"
 
 revoke all on public.generation_errors from anon, authenticated, service_role;
 grant select on public.generation_errors to authenticated, service_role;
-
-/** Webhook events and API logs */
-
-create table public.webhook_events (
-  id bigint generated always as identity primary key,
-  provider text not null,
-  webhook_id text not null check (char_length(webhook_id) between 1 and 255),
-  prediction_id text,
-  status text,
-  payload_sha256 text not null,
-  received_at timestamptz not null default now(),
-  constraint webhook_events_once unique (provider, webhook_id)
-);
-
-comment on table public.webhook_events is
-  'One row per processed provider webhook: the unique key makes delivery exactly-once.';
-
-alter table public.webhook_events enable row level security;
-revoke all on public.webhook_events from anon, authenticated, service_role;
-grant select on public.webhook_events to service_role;
-
-create table public.api_logs (
-  id bigint generated always as identity primary key,
-  function text not null,
-  method text not null,
-  path text not null,
-  status_code int not null,
-  duration_ms int,
-  user_id uuid references public.profiles (id) on delete set null,
-  request_id text,
-  created_at timestamptz not null default now()
-);
-
-create index api_logs_user_idx on public.api_logs (user_id, created_at desc);
-create index api_logs_created_idx on public.api_logs (created_at);
-
-alter table public.api_logs enable row level security;
-
-create policy "Users can view their own api logs"
-  on public.api_logs for select to authenticated
-  using (user_id = (select auth.uid()));
-
-revoke all on public.api_logs from anon, authenticated, service_role;
-grant select on public.api_logs to authenticated, service_role;
 
 /** Generation helpers (private) */
 
@@ -646,258 +597,6 @@ end
 $$;
 
 grant execute on function api.cancel_generation(uuid) to authenticated;
-
-/**
- * The caller's usage in one calendar month (UTC), per action and model.
- * SECURITY INVOKER: RLS decides what is visible.
- */
-create function api.get_monthly_usage(p_month date) returns jsonb
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  v_uid uuid := auth.uid();
-  v_from timestamptz;
-  v_items jsonb;
-begin
-  if v_uid is null then
-    raise exception using errcode = 'PT401', message = 'authentication required';
-  end if;
-  if p_month is null then
-    raise exception using errcode = 'PT400', message = 'month is required';
-  end if;
-  v_from := date_trunc('month', p_month)::timestamp at time zone 'UTC';
-
-  select coalesce(jsonb_agg(to_jsonb(u) order by u.action, u.model), '[]'::jsonb) into v_items
-  from (
-    select action, model, count(*) as count, sum(units) as units,
-           sum(tokens_in) as tokens_in, sum(tokens_out) as tokens_out,
-           sum(credits) as credits, sum(cost_usd) as cost_usd
-    from public.usage_events
-    where user_id = v_uid and created_at >= v_from and created_at < v_from + interval '1 month'
-    group by action, model
-  ) u;
-
-  return jsonb_build_object(
-    'month', to_char(v_from at time zone 'UTC', 'YYYY-MM-DD'),
-    'items', v_items,
-    'total_credits', coalesce((select sum((i ->> 'credits')::bigint) from jsonb_array_elements(v_items) i), 0),
-    'total_cost_usd', coalesce((select sum((i ->> 'cost_usd')::numeric) from jsonb_array_elements(v_items) i), 0)
-  );
-end
-$$;
-
-grant execute on function api.get_monthly_usage(date) to authenticated;
-
-/**
- * Applies a provider's report on a prediction exactly once per (provider, p_webhook_id):
- * a webhook, or the reconciler's look-up at the provider under a synthetic id. starting /
- * processing move a queued generation to processing; succeeded settles at the measured
- * usage, failed and canceled release. The provider's output is stored normalized; its
- * error text goes to generation_errors, and the user reads a sanitized message. PT404 (and
- * nothing recorded, so the provider retries) when no generation has this prediction id yet.
- */
-create function api.handle_provider_webhook(
-  p_provider text,
-  p_webhook_id text,
-  p_prediction_id text,
-  p_status text,
-  p_output jsonb default null,
-  p_error text default null,
-  p_metrics jsonb default null
-) returns jsonb
-language plpgsql
-security definer
-set search_path = ''
-as $$
-declare
-  v_event_id bigint;
-  v_generation_id uuid;
-  g public.generations;
-begin
-  if p_status is null or p_status not in ('starting', 'processing', 'succeeded', 'failed', 'canceled') then
-    raise exception using errcode = 'PT400', message = 'status must be starting, processing, succeeded, failed or canceled';
-  end if;
-  if char_length(p_webhook_id) not between 1 and 255 or char_length(p_prediction_id) not between 1 and 255
-     or char_length(p_provider) not between 1 and 64 then
-    raise exception using errcode = 'PT400', message = 'webhook-id and the prediction id are required (at most 255 characters)';
-  end if;
-
-  insert into public.webhook_events (provider, webhook_id, prediction_id, status, payload_sha256)
-  values (p_provider, p_webhook_id, p_prediction_id, p_status,
-    encode(sha256(convert_to(jsonb_build_object('status', p_status, 'output', p_output, 'error', p_error,
-      'metrics', p_metrics)::text, 'UTF8')), 'hex'))
-  on conflict (provider, webhook_id) do nothing
-  returning id into v_event_id;
-
-  select id into v_generation_id from public.generations
-  where provider = p_provider and provider_prediction_id = p_prediction_id;
-
-  if v_event_id is null then
-    select * into g from public.generations where id = v_generation_id;
-    return jsonb_build_object('duplicate', true, 'generation', private.generation_json(g));
-  end if;
-  if v_generation_id is null then
-    raise exception using errcode = 'PT404', message = format('no generation for prediction %s', left(p_prediction_id, 255));
-  end if;
-
-  if p_status in ('starting', 'processing') then
-    update public.generations set status = 'processing'
-    where id = v_generation_id and status = 'queued';
-  elsif p_status = 'succeeded' then
-    perform private.finish_generation(v_generation_id, 'succeeded', p_output, null, null, p_metrics);
-  else
-    perform private.finish_generation(v_generation_id, p_status, p_output,
-      case p_status when 'failed' then 'the provider could not complete this generation; no credits were charged'
-                    else 'canceled by the provider; no credits were charged' end,
-      null, p_metrics, p_error, 'provider');
-  end if;
-
-  select * into g from public.generations where id = v_generation_id;
-  return jsonb_build_object('duplicate', false, 'generation', private.generation_json(g));
-end
-$$;
-
-grant execute on function api.handle_provider_webhook(text, text, text, text, jsonb, text, jsonb) to service_role;
-
-/**
- * Appends one API request log row (the functions call this after responding).
- */
-create function api.log_request(
-  p_function text,
-  p_method text,
-  p_path text,
-  p_status int,
-  p_duration_ms int,
-  p_user_id uuid,
-  p_request_id text
-) returns void
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-  if p_function is null or p_method is null or p_path is null or p_status is null then
-    raise exception using errcode = 'PT400', message = 'function, method, path and status are required';
-  end if;
-  insert into public.api_logs (function, method, path, status_code, duration_ms, user_id, request_id)
-  values (left(p_function, 64), left(upper(p_method), 16), left(p_path, 2048), p_status, p_duration_ms,
-    -- A token for a deleted user must not make the log write fail.
-    (select id from public.profiles where id = p_user_id), left(p_request_id, 128));
-end
-$$;
-
-grant execute on function api.log_request(text, text, text, int, int, uuid, text) to service_role;
-
-/**
- * One generation as operators see it: what the user sees, plus the provider's and the
- * worker's own words about a failure, and its GPU task. SECURITY INVOKER: the admin
- * policies on generations, generation_errors and tasks are what let an admin read them.
- */
-create function api.admin_get_generation(p_id uuid) returns jsonb
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  g public.generations;
-begin
-  perform private.require_admin();
-  select * into g from public.generations where id = p_id;
-  if not found then
-    raise exception using errcode = 'PT404', message = 'generation not found';
-  end if;
-  return jsonb_build_object(
-    'generation', private.generation_json(g),
-    'metrics', g.metrics,
-    'errors', (select coalesce(jsonb_agg(jsonb_build_object('source', e.source, 'detail', e.detail,
-        'created_at', e.created_at) order by e.id), '[]'::jsonb)
-      from public.generation_errors e where e.generation_id = g.id),
-    'task', (select jsonb_build_object('id', t.id, 'status', t.status, 'attempts', t.attempts,
-        'last_error', t.last_error, 'duration_seconds', t.duration_seconds, 'max_seconds', t.max_seconds,
-        'overrun', t.overrun, 'worker_id', t.worker_id)
-      from public.tasks t where t.generation_id = g.id)
-  );
-end
-$$;
-
-grant execute on function api.admin_get_generation(uuid) to authenticated;
-
-/** Auditing */
-
-/**
- * Re-derives the money invariants from the ledger and returns every violation as
- * {check, ...}; an empty array means the books balance. SECURITY INVOKER: only the
- * service role, which reads every row, may run it.
- */
-create function api.audit_credits() returns jsonb
-language sql
-stable
-set search_path = ''
-as $$
-  with sums as (
-    select a.id, a.balance, a.held,
-           coalesce(sum(l.amount), 0) as ledger_balance, coalesce(sum(l.held_delta), 0) as ledger_held
-    from public.credit_accounts a
-    left join public.credit_ledger l on l.account_id = a.id
-    group by a.id
-  ), running as (
-    select id, account_id, balance_after, held_after,
-           sum(amount) over w as expected_balance, sum(held_delta) over w as expected_held
-    from public.credit_ledger
-    window w as (partition by account_id order by id)
-  ), resolutions as (
-    select h.id, h.status, h.amount, h.charged,
-           count(l.id) filter (where l.kind = 'reserve') as reserves,
-           count(l.id) filter (where l.kind in ('settle', 'release')) as resolves,
-           coalesce(-sum(l.amount) filter (where l.kind = 'settle'), 0) as settled
-    from public.credit_holds h
-    left join public.credit_ledger l on l.hold_id = h.id
-    group by h.id
-  ), violations as (
-    select jsonb_build_object('check', 'ledger_sum_mismatch', 'account_id', id, 'balance', balance,
-      'held', held, 'ledger_balance', ledger_balance, 'ledger_held', ledger_held) as v
-    from sums where balance <> ledger_balance or held <> ledger_held
-    union all
-    select jsonb_build_object('check', 'negative_available', 'account_id', id, 'balance', balance, 'held', held)
-    from public.credit_accounts where balance < held or held < 0
-    union all
-    select jsonb_build_object('check', 'ledger_chain_broken', 'entry_id', id, 'account_id', account_id)
-    from running where balance_after <> expected_balance or held_after <> expected_held
-    union all
-    select jsonb_build_object('check', 'held_vs_open_holds', 'account_id', a.id, 'held', a.held,
-      'open_holds', coalesce(sum(h.amount), 0))
-    from public.credit_accounts a
-    left join public.credit_holds h on h.account_id = a.id and h.status = 'open'
-    group by a.id having a.held <> coalesce(sum(h.amount), 0)
-    union all
-    select jsonb_build_object('check', 'expired_open_hold', 'hold_id', id, 'expires_at', expires_at)
-    from public.credit_holds where status = 'open' and expires_at < now() - interval '10 minutes'
-    union all
-    select jsonb_build_object('check', 'hold_resolution_mismatch', 'hold_id', id, 'status', status,
-      'reserves', reserves, 'resolves', resolves)
-    from resolutions
-    where reserves <> 1 or resolves > 1 or (status = 'open') <> (resolves = 0)
-       or (status = 'settled' and settled <> charged)
-    union all
-    select jsonb_build_object('check', 'generation_charged_twice', 'generation_id', generation_id,
-      'settlements', count(*))
-    from public.credit_ledger where kind = 'settle' and generation_id is not null
-    group by generation_id having count(*) > 1
-    union all
-    select jsonb_build_object('check', 'generation_charge_mismatch', 'generation_id', g.id,
-      'status', g.status, 'credits_charged', g.credits_charged, 'hold_status', h.status, 'hold_charged', h.charged)
-    from public.generations g
-    left join public.credit_holds h on h.generation_id = g.id
-    where (g.status in ('succeeded', 'failed', 'canceled') and h.status = 'open')
-       or (g.status in ('queued', 'processing') and h.status is distinct from 'open' and g.credits_reserved > 0)
-       or (h.status = 'settled' and g.credits_charged is distinct from h.charged)
-  )
-  select coalesce(jsonb_agg(v), '[]'::jsonb) from violations
-$$;
-
-grant execute on function api.audit_credits() to service_role;
 
 /** Lock down */
 
