@@ -2,7 +2,6 @@
 //! error type, request/response helpers, the RPC seam, input newtypes and webhook signatures.
 
 pub mod auth;
-pub mod clock;
 pub mod deps;
 pub mod error;
 pub mod http;
@@ -17,5 +16,6 @@ pub mod webhook;
 
 pub use error::ApiError;
 
-#[cfg(test)]
+// Also behind `testing`: `testing` re-exports its runner and generator for other crates' tests.
+#[cfg(any(test, feature = "testing"))]
 mod test_support;

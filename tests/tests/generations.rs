@@ -272,7 +272,7 @@ fn forged_stale_and_replayed_webhooks_change_nothing() {
     let after = stack.credits(&user);
     assert_eq!(before["balance"], after["balance"]);
     assert_eq!(
-        before["entries"], after["entries"],
+        before["items"], after["items"],
         "a replay must not add ledger entries"
     );
 

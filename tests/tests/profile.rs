@@ -174,12 +174,28 @@ fn a_user_edits_their_profile_but_cannot_raise_their_role() {
 fn unknown_paths_and_methods_get_json_errors() {
     let stack = Stack::from_env();
     let a = stack.new_user("paths");
-    let r = stack.get("/v1/nowhere", Some(&a.token));
+    let origin = [("origin", "http://localhost:3000")];
+    // Answered by the router itself: the same error body and CORS headers as a function's.
+    let r = stack.send("GET", "/v1/nowhere", Some(&a.token), None, &origin);
     assert_eq!(r.status, 404);
     assert_eq!(r.error_code(), "not_found");
-    let r = stack.send("DELETE", "/v1/me", Some(&a.token), None, &[]);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("http://localhost:3000"),
+        "{r:?}"
+    );
+    assert!(r.header("x-request-id").is_some(), "{r:?}");
+    // Answered by a function: unknown under its prefix, and a known path's other methods.
+    let r = stack.get("/v1/me/nowhere", Some(&a.token));
+    assert_eq!((r.status, r.error_code()), (404, "not_found"));
+    let r = stack.send("DELETE", "/v1/me", Some(&a.token), None, &origin);
     assert_eq!(r.status, 405);
-    r.error_code();
+    assert_eq!(r.error_code(), "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("GET, PATCH"), "{r:?}");
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
 }
 
 #[test]

@@ -1,40 +1,46 @@
+use crate::args::{
+    CancelGeneration, FailSubmission, GenerationKind, GenerationStatus, GenerationsPosition,
+    GetGeneration, ListGenerations, MarkSubmitted,
+};
 use crate::provider;
 use crate::request::StartBody;
 use genbase_shared::deps::{require_user, Caller, Deps};
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{route, ApiRequest, ApiResponse};
+use genbase_shared::http::{ApiRequest, ApiResponse};
 use genbase_shared::rpc::{Rpc, RpcAuth};
-use genbase_shared::validate::{Cursor, Id, Limit};
+use genbase_shared::validate::{Cursor, Id, Limit, Page};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-const ROUTES: &[(&str, &str)] = &[
-    ("POST", "/v1/generations"),
-    ("GET", "/v1/generations"),
-    ("GET", "/v1/generations/:id"),
-    ("POST", "/v1/generations/:id/cancel"),
-    // Served here, not by the admin function: it calls the provider with the pool's tokens.
-    ("POST", "/v1/admin/reconcile"),
-];
+genbase_shared::endpoints! {
+    enum Endpoint {
+        POST "/v1/generations" => Start,
+        GET "/v1/generations" => List,
+        GET "/v1/generations/:id" => Get { id: Id },
+        POST "/v1/generations/:id/cancel" => Cancel { id: Id },
+        // Served here, not by the admin function: it calls the provider with the pool's tokens.
+        POST "/v1/admin/reconcile" => Reconcile,
+    }
+}
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    let (endpoint, params) = route(&req.method, &req.path, ROUTES)?;
+    let endpoint = Endpoint::parse(&req.method, &req.path)?;
     let caller = require_user(req, deps).await?;
     match endpoint {
-        0 => start(req, deps, &caller).await,
-        1 => list(req, deps, &caller).await,
-        2 => {
-            let id = Id::parse("id", &params[0])?;
+        Endpoint::Start => start(req, deps, &caller).await,
+        Endpoint::List => list(req, deps, &caller).await,
+        Endpoint::Get { id } => {
             let g = deps
                 .rpc()
-                .call("get_generation", json!({"p_id": id}), &caller.auth)
+                .invoke(&GetGeneration { id }, &caller.auth)
                 .await?;
             Ok(ApiResponse::ok(g))
         }
+        Endpoint::Cancel { id } => cancel(deps, &caller, id).await,
         // SQL (reconcile_candidates) refuses a caller who is not an active admin.
-        4 => Ok(ApiResponse::ok(
+        Endpoint::Reconcile => Ok(ApiResponse::ok(
             crate::reconcile::run(deps, &caller.auth).await?,
         )),
-        _ => cancel(deps, &caller, Id::parse("id", &params[0])?).await,
     }
 }
 
@@ -46,11 +52,8 @@ async fn start(
     caller: &Caller,
 ) -> Result<ApiResponse, ApiError> {
     let body: StartBody = req.json_body()?;
-    let start = body.validate(req.header("idempotency-key"))?;
-    let created = deps
-        .rpc()
-        .call("create_generation", start.args, &caller.auth)
-        .await?;
+    let args = body.validate(req.header("idempotency-key"))?;
+    let created = deps.rpc().invoke(&args, &caller.auth).await?;
     let mut generation = created["generation"].clone();
     let fresh = created["created"].as_bool().unwrap_or(false);
     if fresh && created["route"] == "provider" {
@@ -58,19 +61,21 @@ async fn start(
         let id = generation["id"].as_str().unwrap_or_default();
         match provider::submit(deps, provider_ref, id, &created["provider_input"]).await {
             Ok(prediction_id) => {
-                let args = json!({"p_generation_id": id, "p_provider": "replicate", "p_prediction_id": prediction_id});
-                generation = deps
-                    .rpc()
-                    .call("mark_generation_submitted", args, &RpcAuth::ServiceRole)
-                    .await?;
+                let args = MarkSubmitted {
+                    generation_id: id,
+                    provider: "replicate",
+                    prediction_id: &prediction_id,
+                };
+                generation = deps.rpc().invoke(&args, &RpcAuth::ServiceRole).await?;
             }
             Err(e) => {
                 // The hold must not outlive a submission that never happened.
-                let detail = e.cause.clone().unwrap_or_else(|| e.message.clone());
-                let args = json!({"p_generation_id": id, "p_error": detail});
-                deps.rpc()
-                    .call("fail_generation_submission", args, &RpcAuth::ServiceRole)
-                    .await?;
+                let detail = e.cause.as_deref().unwrap_or(&e.message);
+                let args = FailSubmission {
+                    generation_id: id,
+                    error: detail,
+                };
+                deps.rpc().invoke(&args, &RpcAuth::ServiceRole).await?;
                 return Err(e);
             }
         }
@@ -82,40 +87,48 @@ async fn start(
     ))
 }
 
+/// What `api.list_generations` answers: the page, and the position after it under SQL's name.
+#[derive(Deserialize)]
+struct Listed {
+    items: Value,
+    next_cursor: Option<GenerationsPosition>,
+}
+
 async fn list(
     req: &ApiRequest,
     deps: &impl Deps,
     caller: &Caller,
 ) -> Result<ApiResponse, ApiError> {
-    let limit = Limit::parse(req.query_param("limit"))?;
-    let mut args = json!({
-        "p_kind": req.query_param("kind"), "p_status": req.query_param("status"), "p_limit": limit.get(),
-    });
-    if let Some(c) = req.query_param("cursor") {
-        let c = Cursor::decode(c)?;
-        let (Some(at), Some(id)) = (c["created_at"].as_str(), c["id"].as_str()) else {
-            return Err(ApiError::validation("cursor is not valid"));
-        };
-        args["p_cursor_created_at"] = json!(at);
-        args["p_cursor_id"] = json!(Id::parse("cursor", id)?);
-    }
-    let page = deps
-        .rpc()
-        .call("list_generations", args, &caller.auth)
-        .await?;
-    let next = match &page["next_cursor"] {
-        Value::Null => Value::Null,
-        c => json!(Cursor::encode(c)),
+    let cursor =
+        Cursor::<GenerationsPosition>::parse(req.query_param("cursor"))?.map(Cursor::into_position);
+    let args = ListGenerations {
+        kind: req
+            .query_param("kind")
+            .map(GenerationKind::parse)
+            .transpose()?,
+        status: req
+            .query_param("status")
+            .map(GenerationStatus::parse)
+            .transpose()?,
+        limit: Limit::parse(req.query_param("limit"))?,
+        cursor_id: cursor
+            .as_ref()
+            .map(|c| Id::parse("cursor", &c.id))
+            .transpose()?,
+        cursor_created_at: cursor.map(|c| c.created_at),
     };
-    Ok(ApiResponse::ok(
-        json!({ "items": page["items"], "next_cursor": next }),
-    ))
+    let answer = deps.rpc().invoke(&args, &caller.auth).await?;
+    let listed: Listed = serde_json::from_value(answer)
+        .map_err(|e| ApiError::bad_gateway(format!("list_generations answered {e}")))?;
+    let page = Page::new(listed.items, listed.next_cursor);
+    let body = serde_json::to_value(page).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(ApiResponse::ok(body))
 }
 
 async fn cancel(deps: &impl Deps, caller: &Caller, id: Id) -> Result<ApiResponse, ApiError> {
     let g = deps
         .rpc()
-        .call("cancel_generation", json!({"p_id": id}), &caller.auth)
+        .invoke(&CancelGeneration { id }, &caller.auth)
         .await?;
     if let Some(prediction) = g["provider_prediction_id"].as_str() {
         provider::cancel(deps, prediction).await;

@@ -2,6 +2,7 @@
 //! provider or the GPU queue), `GET /v1/generations[/:id]`, `POST /v1/generations/:id/cancel`,
 //! and reconciliation with the provider (`POST /v1/admin/reconcile` and a Cron Trigger).
 
+mod args;
 mod handler;
 mod provider;
 mod reconcile;

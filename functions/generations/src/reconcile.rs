@@ -19,10 +19,11 @@
 //! calling admin for the pick, which SQL checks; the finishing calls are service-role only),
 //! and from the local stack's sweeper through that route.
 
+use crate::args::{FailSubmission, MarkSubmitted, ReconcileCandidates};
 use crate::provider;
 use genbase_shared::deps::Deps;
 use genbase_shared::error::ApiError;
-use genbase_shared::rpc::{Rpc, RpcAuth};
+use genbase_shared::rpc::{ProviderWebhook, Rpc, RpcAuth};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -57,7 +58,7 @@ pub async fn scheduled(deps: &impl Deps) -> Result<Value, ApiError> {
 pub async fn run(deps: &impl Deps, auth: &RpcAuth) -> Result<Value, ApiError> {
     let picked = deps
         .rpc()
-        .call("reconcile_candidates", json!({ "p_limit": BATCH }), auth)
+        .invoke(&ReconcileCandidates { limit: BATCH }, auth)
         .await?;
     let items = picked["items"].as_array().cloned().unwrap_or_default();
     let mut tally = Tally::default();
@@ -182,17 +183,21 @@ async fn apply(
     error: &Value,
     metrics: &Value,
 ) -> Result<(), ApiError> {
-    let args = json!({
-        "p_provider": PROVIDER,
-        "p_webhook_id": format!("poll:{prediction_id}"),
-        "p_prediction_id": prediction_id,
-        "p_status": status,
-        "p_output": output,
-        "p_error": error,
-        "p_metrics": if metrics.is_object() { metrics.clone() } else { Value::Null },
-    });
+    let args = ProviderWebhook {
+        provider: PROVIDER,
+        webhook_id: format!("poll:{prediction_id}"),
+        prediction_id: prediction_id.to_string(),
+        status: status.to_string(),
+        output: output.clone(),
+        error: error.clone(),
+        metrics: if metrics.is_object() {
+            metrics.clone()
+        } else {
+            Value::Null
+        },
+    };
     deps.rpc()
-        .call("handle_provider_webhook", args, &RpcAuth::ServiceRole)
+        .invoke(&args, &RpcAuth::ServiceRole)
         .await
         .map(|_| ())
 }
@@ -206,25 +211,21 @@ async fn resolve_submission(
     tally: &mut Tally,
 ) -> Result<(), ApiError> {
     let Some(prediction) = prediction else {
-        let args = json!({
-            "p_generation_id": generation_id,
-            "p_error": "reconciliation: no prediction for this generation at the provider",
-        });
-        deps.rpc()
-            .call("fail_generation_submission", args, &RpcAuth::ServiceRole)
-            .await?;
+        let args = FailSubmission {
+            generation_id,
+            error: "reconciliation: no prediction for this generation at the provider",
+        };
+        deps.rpc().invoke(&args, &RpcAuth::ServiceRole).await?;
         tally.failed += 1;
         return Ok(());
     };
     let prediction_id = prediction["id"].as_str().unwrap_or_default();
-    let args = json!({
-        "p_generation_id": generation_id, "p_provider": PROVIDER, "p_prediction_id": prediction_id,
-    });
-    match deps
-        .rpc()
-        .call("mark_generation_submitted", args, &RpcAuth::ServiceRole)
-        .await
-    {
+    let args = MarkSubmitted {
+        generation_id,
+        provider: PROVIDER,
+        prediction_id,
+    };
+    match deps.rpc().invoke(&args, &RpcAuth::ServiceRole).await {
         Ok(_) => {}
         // Ended meanwhile (the user canceled): nobody pays for the rest of the run, so stop it.
         Err(ApiError { status: 409, .. }) => {

@@ -2,11 +2,12 @@
 //! client's to say: SQL validates `params` against the model's declared parameters and
 //! derives the units from them, so the body has no `units` and no `action`.
 
+use crate::args::{CreateGeneration, GenerationKind};
 use genbase_shared::error::ApiError;
 use genbase_shared::limits;
 use genbase_shared::validate::{IdempotencyKey, Prompt, ShortText};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,13 +24,8 @@ pub struct StartBody {
     action: Option<Value>,
 }
 
-#[derive(Debug, PartialEq)]
-pub struct Start {
-    pub args: Value,
-}
-
 impl StartBody {
-    pub fn validate(self, idempotency_key: Option<&str>) -> Result<Start, ApiError> {
+    pub fn validate(self, idempotency_key: Option<&str>) -> Result<CreateGeneration, ApiError> {
         if self.units.is_some() {
             return Err(ApiError::validation(
                 "units is decided by the server from params (num_outputs, duration, max_tokens, ...); do not send it",
@@ -42,13 +38,13 @@ impl StartBody {
         }
         let model = ShortText::parse("model", &self.model, limits::MODEL_CHARS)?;
         let prompt = Prompt::parse(&self.prompt)?;
-        let key = idempotency_key.map(IdempotencyKey::parse).transpose()?;
-        Ok(Start {
-            args: json!({
-                "p_kind": self.kind, "p_model": model, "p_prompt": prompt,
-                "p_params": Value::Object(self.params.unwrap_or_default()),
-                "p_idempotency_key": key,
-            }),
+        let idempotency_key = idempotency_key.map(IdempotencyKey::parse).transpose()?;
+        Ok(CreateGeneration {
+            kind: GenerationKind::parse(&self.kind)?,
+            model,
+            prompt,
+            params: self.params.unwrap_or_default(),
+            idempotency_key,
         })
     }
 }
@@ -57,7 +53,10 @@ impl StartBody {
 mod tests {
     use super::*;
 
-    fn parse(v: Value) -> Result<Start, ApiError> {
+    use genbase_shared::rpc::sql_args;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<CreateGeneration, ApiError> {
         serde_json::from_value::<StartBody>(v)
             .map_err(|e| ApiError::validation(e.to_string()))?
             .validate(None)
@@ -70,7 +69,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            s.args,
+            sql_args(&s).unwrap(),
             json!({"p_kind": "image", "p_model": "m", "p_prompt": "a cat",
                    "p_params": {"num_outputs": 3}, "p_idempotency_key": null})
         );
@@ -85,6 +84,7 @@ mod tests {
             json!({"kind": "image", "model": "m", "prompt": "p", "action": "generate_image"}),
             json!({"kind": "image", "model": "m", "prompt": "p", "credits": 0}),
             json!({"kind": "image", "model": "m", "prompt": "p", "params": [1]}),
+            json!({"kind": "picture", "model": "m", "prompt": "p"}),
         ] {
             assert_eq!(parse(v.clone()).map(|_| ()).unwrap_err().status, 400, "{v}");
         }

@@ -1,10 +1,11 @@
 //! The provider token pool: which token a call uses, and what its outcome says about the
 //! token. The secret never leaves this module and `provider`: not in responses, not in logs.
 
+use crate::args::{NextProviderToken, ReportProviderToken};
 use genbase_shared::deps::{Deps, Inbound};
 use genbase_shared::error::ApiError;
 use genbase_shared::rpc::{Rpc, RpcAuth};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub struct PoolToken {
     id: Option<Value>,
@@ -64,14 +65,10 @@ impl Outcome {
 /// Next token, round-robin from `provider_tokens`; the `REPLICATE_API_TOKEN` var when the
 /// pool has no token available (a single-token setup, or every pool token cooling down).
 pub async fn take(deps: &impl Deps) -> Result<PoolToken, ApiError> {
-    let picked = deps
-        .rpc()
-        .call(
-            "next_provider_token",
-            json!({"p_provider": "replicate"}),
-            &RpcAuth::ServiceRole,
-        )
-        .await;
+    let args = NextProviderToken {
+        provider: "replicate",
+    };
+    let picked = deps.rpc().invoke(&args, &RpcAuth::ServiceRole).await;
     match picked {
         Ok(v) if v["token"].is_string() => Ok(PoolToken {
             id: Some(v["id"].clone()),
@@ -91,14 +88,11 @@ pub async fn take(deps: &impl Deps) -> Result<PoolToken, ApiError> {
 pub async fn report(deps: &impl Deps, token: &PoolToken, outcome: Outcome) {
     if let Some(id) = &token.id {
         // Best effort: a lost counter update must not fail the user's request.
-        let _ = deps
-            .rpc()
-            .call(
-                "report_provider_token",
-                json!({"p_token_id": id, "p_outcome": outcome.as_str()}),
-                &RpcAuth::ServiceRole,
-            )
-            .await;
+        let args = ReportProviderToken {
+            token_id: id,
+            outcome: outcome.as_str(),
+        };
+        let _ = deps.rpc().invoke(&args, &RpcAuth::ServiceRole).await;
     }
 }
 

@@ -2,37 +2,48 @@ use crate::patch::ProfilePatch;
 use genbase_shared::deps::{require_user, Deps};
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};
-use genbase_shared::rpc::Rpc;
-use serde_json::json;
+use genbase_shared::rpc::{Rpc, RpcArgs};
+use serde::Serialize;
+
+genbase_shared::endpoints! {
+    enum Endpoint {
+        GET "/v1/me" => Get,
+        PATCH "/v1/me" => Update,
+    }
+}
+
+/// `api.get_my_profile()`.
+#[derive(Serialize)]
+struct GetMyProfile;
+
+impl RpcArgs for GetMyProfile {
+    const FUNCTION: &'static str = "get_my_profile";
+}
+
+/// `api.update_my_profile(patch)`: the validated fields to change.
+#[derive(Serialize)]
+struct UpdateMyProfile {
+    patch: ProfilePatch,
+}
+
+impl RpcArgs for UpdateMyProfile {
+    const FUNCTION: &'static str = "update_my_profile";
+    const PREFIX: &'static str = "";
+}
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    if req.path != "/v1/me" {
-        return Err(ApiError::not_found(format!("no endpoint at {}", req.path)));
-    }
-    match req.method.as_str() {
-        "GET" => {
-            let caller = require_user(req, deps).await?;
-            let profile = deps
-                .rpc()
-                .call("get_my_profile", json!({}), &caller.auth)
-                .await?;
-            Ok(ApiResponse::ok(profile))
-        }
-        "PATCH" => {
-            let caller = require_user(req, deps).await?;
+    let endpoint = Endpoint::parse(&req.method, &req.path)?;
+    let caller = require_user(req, deps).await?;
+    let profile = match endpoint {
+        Endpoint::Get => deps.rpc().invoke(&GetMyProfile, &caller.auth).await?,
+        Endpoint::Update => {
             let patch = ProfilePatch::parse(req.json_body()?)?;
-            let profile = deps
-                .rpc()
-                .call(
-                    "update_my_profile",
-                    json!({ "patch": patch.into_json() }),
-                    &caller.auth,
-                )
-                .await?;
-            Ok(ApiResponse::ok(profile))
+            deps.rpc()
+                .invoke(&UpdateMyProfile { patch }, &caller.auth)
+                .await?
         }
-        _ => Err(ApiError::method_not_allowed()),
-    }
+    };
+    Ok(ApiResponse::ok(profile))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 use genbase_shared::error::ApiError;
 use genbase_shared::validate::{DisplayName, HttpUrl, ShortText};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// Keys a user may never set on themselves.
@@ -19,7 +20,9 @@ const PRIVILEGED: [&str; 8] = [
 ];
 const MAX_SETTINGS_BYTES: usize = 16 * 1024;
 
-#[derive(Debug, PartialEq)]
+/// Sent to SQL as the JSON object of the fields to change.
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(transparent)]
 pub struct ProfilePatch(Map<String, Value>);
 
 impl ProfilePatch {
@@ -57,10 +60,6 @@ impl ProfilePatch {
             out.insert(key, clean);
         }
         Ok(ProfilePatch(out))
-    }
-
-    pub fn into_json(self) -> Value {
-        Value::Object(self.0)
     }
 }
 
@@ -106,7 +105,7 @@ mod tests {
         let p =
             ProfilePatch::parse(json!({"display_name": "  Ada  ", "avatar_url": null})).unwrap();
         assert_eq!(
-            p.into_json(),
+            serde_json::to_value(&p).unwrap(),
             json!({"display_name": "Ada", "avatar_url": null})
         );
     }

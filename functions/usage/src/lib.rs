@@ -2,25 +2,37 @@
 
 use genbase_shared::deps::{require_user, Deps};
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{route, ApiRequest, ApiResponse};
-use genbase_shared::rpc::Rpc;
+use genbase_shared::http::{ApiRequest, ApiResponse};
+use genbase_shared::rpc::{Rpc, RpcArgs};
 use genbase_shared::validate::Month;
-use serde_json::json;
+use serde::Serialize;
+
+genbase_shared::endpoints! {
+    enum Endpoint {
+        GET "/v1/usage" => Usage,
+    }
+}
+
+/// `api.get_monthly_usage`: the month as its first day, `YYYY-MM-01`.
+#[derive(Serialize)]
+struct MonthlyUsage {
+    month: String,
+}
+
+impl RpcArgs for MonthlyUsage {
+    const FUNCTION: &'static str = "get_monthly_usage";
+}
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    route(&req.method, &req.path, &[("GET", "/v1/usage")])?;
+    let Endpoint::Usage = Endpoint::parse(&req.method, &req.path)?;
     let caller = require_user(req, deps).await?;
-    let first_day = match req.query_param("month") {
+    let month = match req.query_param("month") {
         Some(m) => Month::parse(m)?.first_day(),
         None => current_month(deps.now_unix()),
     };
     let usage = deps
         .rpc()
-        .call(
-            "get_monthly_usage",
-            json!({ "p_month": first_day }),
-            &caller.auth,
-        )
+        .invoke(&MonthlyUsage { month }, &caller.auth)
         .await?;
     Ok(ApiResponse::ok(usage))
 }

@@ -4,11 +4,17 @@
 
 use genbase_shared::deps::Deps;
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{route, ApiRequest, ApiResponse};
-use genbase_shared::rpc::{Rpc, RpcAuth};
+use genbase_shared::http::{ApiRequest, ApiResponse};
+use genbase_shared::rpc::{ProviderWebhook, Rpc, RpcAuth};
 use genbase_shared::webhook::verify_webhook;
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+genbase_shared::endpoints! {
+    enum Endpoint {
+        POST "/v1/webhooks/replicate" => Replicate,
+    }
+}
 
 /// Replicate's documented tolerance for webhook timestamps.
 const TOLERANCE_SECS: i64 = 300;
@@ -27,11 +33,7 @@ struct Prediction {
 }
 
 pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, ApiError> {
-    route(
-        &req.method,
-        &req.path,
-        &[("POST", "/v1/webhooks/replicate")],
-    )?;
+    let Endpoint::Replicate = Endpoint::parse(&req.method, &req.path)?;
     let secret = deps
         .var("REPLICATE_WEBHOOK_SECRET")
         .ok_or_else(|| ApiError::unavailable("REPLICATE_WEBHOOK_SECRET is not configured"))?;
@@ -50,22 +52,16 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         TOLERANCE_SECS,
     )?;
     let p: Prediction = req.json_body()?;
-    let args = json!({
-        "p_provider": "replicate",
-        "p_webhook_id": webhook_id,
-        "p_prediction_id": p.id,
-        "p_status": p.status,
-        // As the provider sent it: SQL normalizes it by the generation's kind and measures
-        // the usage from it and from the metrics.
-        "p_output": p.output,
-        "p_error": error_text(&p.error),
-        "p_metrics": p.metrics,
-    });
-    match deps
-        .rpc()
-        .call("handle_provider_webhook", args, &RpcAuth::ServiceRole)
-        .await
-    {
+    let args = ProviderWebhook {
+        provider: "replicate",
+        webhook_id: webhook_id.to_string(),
+        prediction_id: p.id,
+        status: p.status,
+        error: error_text(&p.error),
+        output: p.output,
+        metrics: p.metrics,
+    };
+    match deps.rpc().invoke(&args, &RpcAuth::ServiceRole).await {
         Ok(v) => Ok(ApiResponse::ok(
             json!({ "received": true, "duplicate": v["duplicate"] }),
         )),

@@ -1,5 +1,7 @@
-//! Worker configuration from vars and secrets, read once per isolate.
+//! Worker configuration from vars and secrets. `serve` reads it from the `Env` on every
+//! request (a lookup per name, no parsing worth caching); nothing keeps it across requests.
 
+use genbase_shared::http::Cors;
 use worker::Env;
 
 pub struct Config {
@@ -31,12 +33,7 @@ impl Config {
             jwt_secret: read(env, "JWT_SECRET"),
             jwks: read(env, "JWKS"),
             cors_origins: read(env, "CORS_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().to_string())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
+                .map(|v| Cors::from_list(&v).allowed_origins)
                 .unwrap_or_default(),
         }
     }

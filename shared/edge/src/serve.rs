@@ -5,7 +5,7 @@ use crate::deps::{rpc_for, EdgeDeps};
 use futures_util::StreamExt;
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{
-    accept_request_id, ApiRequest, ApiResponse, Cors, LimitedBody, MAX_DRAIN_BYTES,
+    accept_request_id, respond, ApiRequest, ApiResponse, Cors, LimitedBody, MAX_DRAIN_BYTES,
 };
 use genbase_shared::rpc::{Rpc, RpcAuth};
 use serde_json::json;
@@ -141,25 +141,21 @@ async fn drain(stream: &mut ByteStream) {
     }
 }
 
+/// [`respond`] (the one error body, `x-request-id`, CORS), as a `worker::Response`.
 fn to_response(
     result: Result<ApiResponse, ApiError>,
     request_id: &str,
     origin: Option<&str>,
     cors: &Cors,
 ) -> worker::Result<Response> {
-    let (status, body, mut headers) = match result {
-        Ok(r) => (r.status, r.body, r.headers),
-        Err(e) => (e.status, Some(e.body(request_id)), Vec::new()),
-    };
-    let mut resp = match body {
+    let answer = respond(result, request_id, origin, cors);
+    let mut resp = match answer.body {
         Some(b) => Response::from_json(&b)?,
         None => Response::empty()?,
     }
-    .with_status(status);
-    headers.push(("x-request-id".into(), request_id.into()));
-    cors.apply(origin, &mut headers);
+    .with_status(answer.status);
     let h = resp.headers_mut();
-    for (k, v) in headers {
+    for (k, v) in answer.headers {
         h.set(&k, &v)?;
     }
     Ok(resp)

@@ -17,6 +17,8 @@ pub struct ApiError {
     pub message: String,
     /// Ours only: logged, never sent.
     pub cause: Option<String>,
+    /// Headers the response must carry (`Allow` on a 405).
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiError {
@@ -26,7 +28,14 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             cause: None,
+            headers: Vec::new(),
         }
+    }
+
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers
+            .push((name.to_ascii_lowercase(), value.to_owned()));
+        self
     }
 
     pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
@@ -44,10 +53,6 @@ impl ApiError {
 
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(401, "unauthorized", message)
-    }
-
-    pub fn insufficient_credits(message: impl Into<String>) -> Self {
-        Self::new(402, "insufficient_credits", message)
     }
 
     pub fn forbidden(message: impl Into<String>) -> Self {
@@ -72,10 +77,6 @@ impl ApiError {
             "payload_too_large",
             format!("request body exceeds {limit_bytes} bytes"),
         )
-    }
-
-    pub fn rate_limited(message: impl Into<String>) -> Self {
-        Self::new(429, "rate_limited", message)
     }
 
     /// A bug or broken invariant on our side.
@@ -152,17 +153,11 @@ mod tests {
             (ApiError::invalid_json("x"), 400, "invalid_json"),
             (ApiError::validation("x"), 400, "validation_failed"),
             (ApiError::unauthorized("x"), 401, "unauthorized"),
-            (
-                ApiError::insufficient_credits("x"),
-                402,
-                "insufficient_credits",
-            ),
             (ApiError::forbidden("x"), 403, "forbidden"),
             (ApiError::not_found("x"), 404, "not_found"),
             (ApiError::method_not_allowed(), 405, "method_not_allowed"),
             (ApiError::conflict("x"), 409, "conflict"),
             (ApiError::payload_too_large(10), 413, "payload_too_large"),
-            (ApiError::rate_limited("x"), 429, "rate_limited"),
             (ApiError::internal("x"), 500, "internal"),
             (ApiError::bad_gateway("x"), 502, "internal"),
             (ApiError::unavailable("x"), 503, "internal"),

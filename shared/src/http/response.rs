@@ -1,5 +1,3 @@
-use super::request::REQUEST_ID_HEADER;
-use crate::error::ApiError;
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -45,11 +43,6 @@ impl ApiResponse {
         }
     }
 
-    /// The one error -> response mapping: `{"error":{code,message,request_id}}`, opaque for 5xx.
-    pub fn from_error(err: &ApiError, request_id: &str) -> ApiResponse {
-        Self::json(err.status, err.body(request_id)).with_header(REQUEST_ID_HEADER, request_id)
-    }
-
     /// Sets a header, replacing any earlier value of the same name.
     pub fn with_header(mut self, name: &str, value: &str) -> ApiResponse {
         self.set_header(name, value);
@@ -67,18 +60,6 @@ impl ApiResponse {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
-    }
-
-    pub fn with_request_id(self, request_id: &str) -> ApiResponse {
-        self.with_header(REQUEST_ID_HEADER, request_id)
-    }
-
-    /// The serialized body (empty for 204).
-    pub fn body_bytes(&self) -> Vec<u8> {
-        self.body
-            .as_ref()
-            .map(|b| b.to_string().into_bytes())
-            .unwrap_or_default()
     }
 }
 
@@ -102,26 +83,7 @@ mod tests {
             assert_eq!(resp.header("cache-control"), Some("no-store"));
         }
         let empty = ApiResponse::no_content();
-        assert_eq!((empty.status, empty.body_bytes().len()), (204, 0));
-    }
-
-    #[test]
-    fn errors_become_the_standard_body_with_the_request_id() {
-        let resp = ApiResponse::from_error(&ApiError::conflict("already canceled"), "req-9");
-        assert_eq!(resp.status, 409);
-        assert_eq!(resp.header("x-request-id"), Some("req-9"));
-        assert_eq!(
-            resp.body.unwrap(),
-            json!({"error": {"code": "conflict", "message": "already canceled", "request_id": "req-9"}})
-        );
-    }
-
-    #[test]
-    fn internal_errors_do_not_leak_through_the_response() {
-        let resp = ApiResponse::from_error(&ApiError::internal("secret db detail"), "r");
-        assert!(!String::from_utf8(resp.body_bytes())
-            .unwrap()
-            .contains("secret"));
+        assert_eq!((empty.status, empty.body), (204, None));
     }
 
     #[test]

@@ -1,53 +1,129 @@
+//! The one routing idiom: a function declares its endpoints as an enum with [`endpoints!`],
+//! one line per route, and its handler matches on that enum.
+//!
+//! ```ignore
+//! genbase_shared::endpoints! {
+//!     enum Endpoint {
+//!         GET "/v1/generations/:id" => Get { id: Id },
+//!         POST "/v1/generations/:id/cancel" => Cancel { id: Id },
+//!     }
+//! }
+//! match Endpoint::parse(&req.method, &req.path)? { Endpoint::Get { id } => ..., ... }
+//! ```
+//!
+//! A `:name` segment of the pattern becomes the variant's field `name`, parsed by its type's
+//! [`PathParam`] (a bad id is a 400 naming the field). An unknown path is the shared 404; a
+//! known path under another method the shared 405 with `Allow`.
+
 use super::query::percent_decode;
 use crate::error::ApiError;
+use crate::validate::Id;
 
-/// Finds the first route whose method and pattern match. Patterns are `/`-separated; a
-/// `:name` segment matches one non-empty segment and is returned percent-decoded, in order.
-/// A trailing slash on the path is ignored.
-pub fn match_route(
-    method: &str,
-    path: &str,
-    routes: &[(&str, &str)],
-) -> Option<(usize, Vec<String>)> {
-    routes.iter().enumerate().find_map(|(i, (m, pattern))| {
-        if !m.eq_ignore_ascii_case(method) {
-            return None;
+/// Declares an endpoint enum and its `parse(method, path)`; see the module documentation.
+/// Routes are tried in order, so a fixed path must come before a parameter that would match it.
+#[macro_export]
+macro_rules! endpoints {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $(
+                $(#[$vmeta:meta])*
+                $method:ident $pattern:literal => $variant:ident $({ $($field:ident : $ty:ty),+ $(,)? })?
+            ),+ $(,)?
         }
-        match_pattern(pattern, path).map(|params| (i, params))
-    })
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        $vis enum $name {
+            $( $(#[$vmeta])* $variant $({ $($field: $ty),+ })? ),+
+        }
+
+        impl $name {
+            /// `(method, pattern)` of every endpoint, in matching order.
+            pub const ROUTES: &'static [(&'static str, &'static str)] =
+                &[$((stringify!($method), $pattern)),+];
+
+            /// The endpoint `method` and `path` name, with its path parameters parsed.
+            pub fn parse(
+                method: &str,
+                path: &str,
+            ) -> ::core::result::Result<Self, $crate::error::ApiError> {
+                $(
+                    if let ::core::option::Option::Some(_params) =
+                        $crate::http::match_endpoint(stringify!($method), $pattern, method, path)
+                    {
+                        return ::core::result::Result::Ok(
+                            $name::$variant $({ $($field: _params.get(stringify!($field))?),+ })?
+                        );
+                    }
+                )+
+                ::core::result::Result::Err($crate::http::no_endpoint(method, path, Self::ROUTES))
+            }
+        }
+    };
 }
 
-/// Methods of the routes whose pattern matches `path`, for the `Allow` header of a 405.
-pub fn allowed_methods<'a>(path: &str, routes: &[(&'a str, &str)]) -> Vec<&'a str> {
-    let mut methods: Vec<&'a str> = Vec::new();
+/// A type a `:name` path segment can be parsed into.
+pub trait PathParam: Sized {
+    /// `name` is the segment's name, for the 400's message.
+    fn from_segment(name: &str, value: &str) -> Result<Self, ApiError>;
+}
+
+impl PathParam for Id {
+    fn from_segment(name: &str, value: &str) -> Result<Id, ApiError> {
+        Id::parse(name, value)
+    }
+}
+
+/// The `:name` segments of a matched path, percent-decoded.
+#[derive(Debug, PartialEq)]
+pub struct PathParams(Vec<(String, String)>);
+
+impl PathParams {
+    pub fn get<T: PathParam>(&self, name: &str) -> Result<T, ApiError> {
+        let (_, value) = self
+            .0
+            .iter()
+            .find(|(n, _)| n == name)
+            // A variant field without its `:name` in the pattern: our bug, not the client's.
+            .ok_or_else(|| ApiError::internal(format!("route pattern has no :{name}")))?;
+        T::from_segment(name, value)
+    }
+}
+
+/// The path parameters when `method` and `path` match one route (methods case-insensitive,
+/// a trailing slash on the path ignored).
+pub fn match_endpoint(
+    route_method: &str,
+    pattern: &str,
+    method: &str,
+    path: &str,
+) -> Option<PathParams> {
+    if !route_method.eq_ignore_ascii_case(method) {
+        return None;
+    }
+    match_pattern(pattern, path)
+}
+
+/// The error for a request no route took: 405 with `Allow` when the path exists under other
+/// methods, 404 otherwise.
+pub fn no_endpoint(method: &str, path: &str, routes: &[(&str, &str)]) -> ApiError {
+    let mut allowed: Vec<&str> = Vec::new();
     for (m, pattern) in routes {
-        if match_pattern(pattern, path).is_some() && !methods.contains(m) {
-            methods.push(m);
+        if match_pattern(pattern, path).is_some() && !allowed.contains(m) {
+            allowed.push(m);
         }
     }
-    methods
-}
-
-/// [`match_route`], with 405 when the path exists under another method and 404 otherwise.
-pub fn route(
-    method: &str,
-    path: &str,
-    routes: &[(&str, &str)],
-) -> Result<(usize, Vec<String>), ApiError> {
-    if let Some(found) = match_route(method, path, routes) {
-        return Ok(found);
-    }
-    let allowed = allowed_methods(path, routes);
     if allowed.is_empty() {
-        Err(ApiError::not_found(format!("no route for {path}")))
-    } else {
-        let mut err = ApiError::method_not_allowed();
-        err.message = format!("method {method} not allowed; use {}", allowed.join(", "));
-        Err(err)
+        return ApiError::not_found(format!("no endpoint at {path}"));
     }
+    let allow = allowed.join(", ");
+    let mut err = ApiError::method_not_allowed().with_header("allow", &allow);
+    err.message = format!("method {method} not allowed; use {allow}");
+    err
 }
 
-fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
+fn match_pattern(pattern: &str, path: &str) -> Option<PathParams> {
     let trim = |s: &'_ str| -> String {
         let t = s.strip_suffix('/').filter(|t| !t.is_empty()).unwrap_or(s);
         t.to_owned()
@@ -58,12 +134,12 @@ fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
     let mut params = Vec::new();
     loop {
         match (want.next(), got.next()) {
-            (None, None) => return Some(params),
+            (None, None) => return Some(PathParams(params)),
             (Some(w), Some(g)) if w.starts_with(':') => {
                 if g.is_empty() {
                     return None;
                 }
-                params.push(percent_decode(g)?);
+                params.push((w[1..].to_owned(), percent_decode(g)?));
             }
             (Some(w), Some(g)) if w == g => {}
             _ => return None,
@@ -75,59 +151,115 @@ fn match_pattern(pattern: &str, path: &str) -> Option<Vec<String>> {
 mod tests {
     use super::*;
 
-    const ROUTES: &[(&str, &str)] = &[
-        ("GET", "/v1/generations"),
-        ("POST", "/v1/generations"),
-        ("GET", "/v1/generations/:id"),
-        ("DELETE", "/v1/generations/:id"),
-        ("POST", "/v1/generations/:id/cancel"),
-        ("GET", "/v1/workspaces/:ws/items/:item"),
-    ];
+    crate::endpoints! {
+        enum Endpoint {
+            GET "/v1/generations" => List,
+            POST "/v1/generations" => Start,
+            GET "/v1/generations/:id" => Get { id: Id },
+            DELETE "/v1/generations/:id" => Delete { id: Id },
+            POST "/v1/generations/:id/cancel" => Cancel { id: Id },
+            GET "/v1/workspaces/:ws/items/:item" => Item { item: Id, ws: Id },
+            GET "/v1/broken/:x" => Broken { y: Id },
+        }
+    }
+
+    const A: &str = "8d0fd2b3-9ca7-4e54-9d1c-4a9d7e3c2f10";
+    const B: &str = "5e0b1a2c-0000-4000-8000-000000000002";
+
+    fn id(s: &str) -> Id {
+        Id::parse("id", s).unwrap()
+    }
 
     #[test]
     fn static_and_parameterised_routes_match_by_method() {
         assert_eq!(
-            match_route("GET", "/v1/generations", ROUTES),
-            Some((0, vec![]))
+            Endpoint::parse("GET", "/v1/generations"),
+            Ok(Endpoint::List)
         );
         assert_eq!(
-            match_route("POST", "/v1/generations/", ROUTES),
-            Some((1, vec![]))
+            Endpoint::parse("POST", "/v1/generations/"),
+            Ok(Endpoint::Start)
         );
         assert_eq!(
-            match_route("DELETE", "/v1/generations/abc", ROUTES),
-            Some((3, vec!["abc".into()]))
+            Endpoint::parse("DELETE", &format!("/v1/generations/{A}")),
+            Ok(Endpoint::Delete { id: id(A) })
         );
         assert_eq!(
-            match_route("POST", "/v1/generations/abc/cancel", ROUTES),
-            Some((4, vec!["abc".into()]))
-        );
-        assert_eq!(
-            match_route("get", "/v1/workspaces/w%201/items/i", ROUTES),
-            Some((5, vec!["w 1".into(), "i".into()]))
+            Endpoint::parse("post", &format!("/v1/generations/{A}/cancel")),
+            Ok(Endpoint::Cancel { id: id(A) })
         );
     }
 
     #[test]
-    fn empty_or_extra_segments_do_not_match() {
-        assert_eq!(match_route("GET", "/v1/generations//", ROUTES), None);
-        assert_eq!(match_route("GET", "/v1/generations/a/b", ROUTES), None);
-        assert_eq!(match_route("GET", "/v1", ROUTES), None);
-        assert_eq!(match_route("GET", "/v1/generationsX", ROUTES), None);
+    fn parameters_are_taken_by_name_and_percent_decoded() {
+        let path = format!("/v1/workspaces/{}/items/{B}", A.replace('-', "%2D"));
+        assert_eq!(
+            Endpoint::parse("GET", &path),
+            Ok(Endpoint::Item {
+                item: id(B),
+                ws: id(A)
+            })
+        );
     }
 
     #[test]
-    fn a_known_path_with_the_wrong_method_is_405_and_an_unknown_path_404() {
-        let err = route("PATCH", "/v1/generations/abc", ROUTES).unwrap_err();
-        assert_eq!(err.status, 405);
+    fn a_bad_parameter_is_a_400_naming_it() {
+        let err = Endpoint::parse("GET", "/v1/generations/not-a-uuid").unwrap_err();
+        assert_eq!(
+            (err.status, err.message.as_str()),
+            (400, "id must be a UUID")
+        );
+        let err = Endpoint::parse("GET", &format!("/v1/workspaces/x/items/{B}")).unwrap_err();
+        assert_eq!(err.message, "ws must be a UUID");
+    }
+
+    #[test]
+    fn a_field_missing_from_the_pattern_is_our_500() {
+        let err = Endpoint::parse("GET", "/v1/broken/1").unwrap_err();
+        assert_eq!(err.status, 500);
+    }
+
+    #[test]
+    fn empty_or_extra_segments_are_404() {
+        for path in [
+            "/v1/generations//",
+            "/v1/generations/a/b",
+            "/v1",
+            "/v1/generationsX",
+            "",
+        ] {
+            let err = Endpoint::parse("GET", path).unwrap_err();
+            assert_eq!(
+                (err.status, err.code.as_str()),
+                (404, "not_found"),
+                "{path}"
+            );
+            assert!(err.headers.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_known_path_with_the_wrong_method_is_405_with_allow() {
+        let err = Endpoint::parse("PATCH", &format!("/v1/generations/{A}")).unwrap_err();
+        assert_eq!((err.status, err.code.as_str()), (405, "method_not_allowed"));
+        assert_eq!(
+            err.headers,
+            [("allow".to_string(), "GET, DELETE".to_string())]
+        );
         assert!(err.message.contains("GET, DELETE"), "{}", err.message);
-        assert_eq!(route("GET", "/v2/nothing", ROUTES).unwrap_err().status, 404);
-        assert_eq!(allowed_methods("/v1/generations", ROUTES), ["GET", "POST"]);
+        let err = Endpoint::parse("PUT", "/v1/generations").unwrap_err();
+        assert_eq!(err.headers[0].1, "GET, POST");
+    }
+
+    #[test]
+    fn the_routes_are_listed_in_declaration_order() {
+        assert_eq!(Endpoint::ROUTES[0], ("GET", "/v1/generations"));
+        assert_eq!(Endpoint::ROUTES.len(), 7);
     }
 
     #[test]
     fn the_root_path_is_matchable() {
-        assert_eq!(match_route("GET", "/", &[("GET", "/")]), Some((0, vec![])));
-        assert_eq!(match_route("GET", "", &[("GET", "/")]), None);
+        assert!(match_endpoint("GET", "/", "GET", "/").is_some());
+        assert!(match_endpoint("GET", "/", "GET", "").is_none());
     }
 }

@@ -1,11 +1,14 @@
 //! The one seam between a function and the database: call `api.<function>(args)`.
 //!
-//! [`PostgrestTarget`] holds what any PostgREST client needs (URL, headers per caller, how to
-//! read the answer), so the `postgrest`-crate client in `rpc_postgrest` and a lighter
-//! `fetch`-based one in a runtime behave the same.
+//! Functions call [`Rpc::invoke`] with a typed [`RpcArgs`] struct; [`PostgrestTarget`] holds
+//! what a PostgREST client needs (URL, headers per caller, how to read the answer).
 
+mod args;
+mod provider_webhook;
 mod target;
 
+pub use args::{sql_args, RpcArgs};
+pub use provider_webhook::ProviderWebhook;
 pub use target::{read_rpc_response, PostgrestTarget, RPC_SCHEMA};
 
 use crate::error::ApiError;
@@ -35,6 +38,11 @@ impl fmt::Debug for RpcAuth {
 pub trait Rpc {
     /// `args` is a JSON object of named arguments (`{"p_id": "..."}`). A 204 yields `Null`.
     async fn call(&self, function: &str, args: Value, auth: &RpcAuth) -> Result<Value, ApiError>;
+
+    /// Calls `A::FUNCTION` with `args` under SQL's parameter names.
+    async fn invoke<A: RpcArgs>(&self, args: &A, auth: &RpcAuth) -> Result<Value, ApiError> {
+        self.call(A::FUNCTION, sql_args(args)?, auth).await
+    }
 }
 
 #[cfg(test)]

@@ -26,16 +26,6 @@ impl PostgrestTarget {
         }
     }
 
-    /// From the project URL: `https://<ref>.supabase.co` -> `.../rest/v1`.
-    pub fn from_supabase_url(
-        supabase_url: &str,
-        anon_key: &str,
-        service_role_key: &str,
-    ) -> PostgrestTarget {
-        let rest = format!("{}/rest/v1", supabase_url.trim_end_matches('/'));
-        PostgrestTarget::new(&rest, anon_key, service_role_key)
-    }
-
     /// `<rest_url>/rpc/<function>`. Names are ours, but are still checked so no caller can
     /// smuggle a path or query into the URL.
     pub fn rpc_url(&self, function: &str) -> Result<String, ApiError> {
@@ -132,8 +122,8 @@ mod tests {
     const SERVICE_JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJyb2xlIjoic2VydmljZV9yb2xlIn0.c2lnbmF0dXJl";
 
     fn target(service: &str) -> PostgrestTarget {
-        PostgrestTarget::from_supabase_url(
-            "https://ref.supabase.co/",
+        PostgrestTarget::new(
+            "https://ref.supabase.co/rest/v1/",
             "sb_publishable_abc",
             service,
         )

@@ -20,10 +20,6 @@ impl Id {
             .map(Id)
             .map_err(|_| invalid(field, "must be a UUID"))
     }
-
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
 }
 
 impl fmt::Display for Id {
@@ -93,7 +89,7 @@ mod tests {
         for _ in 0..500 {
             let uuid = Uuid::new_v4();
             let id = Id::parse("id", &uuid.to_string()).unwrap();
-            assert_eq!(id.as_uuid(), uuid);
+            assert_eq!(id.to_string(), uuid.to_string());
         }
         let mut gen = Gen::new(7);
         for _ in 0..2000 {

@@ -9,7 +9,7 @@ mod time;
 mod url;
 
 pub use ids::{Id, IdempotencyKey};
-pub use paging::{Cursor, Limit, MAX_CURSOR_CHARS};
+pub use paging::{Cursor, Limit, Page, MAX_CURSOR_CHARS};
 pub use text::{DisplayName, Email, Prompt, ShortText};
 pub use time::Month;
 pub use url::HttpUrl;

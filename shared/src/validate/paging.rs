@@ -2,6 +2,7 @@ use super::invalid;
 use crate::error::ApiError;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -42,39 +43,70 @@ impl Default for Limit {
 /// Longest cursor accepted; ours are well under 200.
 pub const MAX_CURSOR_CHARS: usize = 512;
 
-/// An opaque keyset-pagination cursor: base64url (unpadded) of a small JSON object such as
-/// `{"created_at": "...", "id": "..."}`. Not signed: tampering only moves the page window
-/// within rows RLS already lets the caller see.
+/// An opaque keyset-pagination cursor: where the next page of one list starts. `P` is that
+/// list's position, the columns of its order (`{created_at, id}` for generations, `{before_id}`
+/// for the ledger); the client sees base64url (unpadded) of its JSON. Not signed: tampering
+/// only moves the page window within rows RLS already lets the caller see. A cursor of another
+/// list, or of another shape, is refused like garbage.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Cursor(Value);
+pub struct Cursor<P>(P);
 
-impl Cursor {
-    pub fn encode(position: &Value) -> String {
-        URL_SAFE_NO_PAD.encode(position.to_string())
+impl<P: Serialize + DeserializeOwned> Cursor<P> {
+    pub fn new(position: P) -> Cursor<P> {
+        Cursor(position)
     }
 
-    pub fn decode(cursor: &str) -> Result<Value, ApiError> {
-        Self::parse(cursor).map(Cursor::into_value)
-    }
-
-    pub fn parse(cursor: &str) -> Result<Cursor, ApiError> {
+    /// The `cursor` query parameter, if the request has one.
+    pub fn parse(cursor: Option<&str>) -> Result<Option<Cursor<P>>, ApiError> {
+        let Some(cursor) = cursor else {
+            return Ok(None);
+        };
         let bad = || invalid("cursor", "is not a cursor this API issued");
         if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS {
             return Err(bad());
         }
         let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
         match serde_json::from_slice::<Value>(&bytes) {
-            Ok(value @ Value::Object(_)) => Ok(Cursor(value)),
+            Ok(value @ Value::Object(_)) => serde_json::from_value(value)
+                .map(|p| Some(Cursor(p)))
+                .map_err(|_| bad()),
             _ => Err(bad()),
         }
     }
 
-    pub fn value(&self) -> &Value {
-        &self.0
+    pub fn encode(&self) -> String {
+        let json = serde_json::to_string(&self.0).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode(json)
     }
 
-    pub fn into_value(self) -> Value {
+    pub fn into_position(self) -> P {
         self.0
+    }
+}
+
+/// Sent to clients as the opaque string.
+impl<P: Serialize + DeserializeOwned> Serialize for Cursor<P> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.encode())
+    }
+}
+
+/// One page of a keyset list, the shape every list answers with: `{items, next_cursor}`,
+/// `next_cursor` null on the last page. Lists with a summary (the credits balance) flatten
+/// this into their answer.
+#[derive(Debug, Serialize)]
+pub struct Page<P: Serialize + DeserializeOwned> {
+    pub items: Value,
+    pub next_cursor: Option<Cursor<P>>,
+}
+
+impl<P: Serialize + DeserializeOwned> Page<P> {
+    /// `items` as SQL returned them, and the position after the last one, if more follow.
+    pub fn new(items: Value, next: Option<P>) -> Page<P> {
+        Page {
+            items,
+            next_cursor: next.map(Cursor::new),
+        }
     }
 }
 
@@ -82,6 +114,7 @@ impl Cursor {
 mod tests {
     use super::*;
     use crate::test_support::{Gen, MIXED};
+    use serde::Deserialize;
     use serde_json::json;
 
     #[test]
@@ -102,47 +135,90 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_cursor_round_trips_its_position() {
-        let position = json!({"created_at": "2025-01-02T03:04:05.123456+00:00", "id": "8d0fd2b3-9ca7-4e54-9d1c-4a9d7e3c2f10"});
-        let encoded = Cursor::encode(&position);
-        assert!(encoded
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        assert_eq!(Cursor::decode(&encoded).unwrap(), position);
+    /// A position like the generations list's.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct At {
+        created_at: String,
+        id: String,
+    }
+
+    /// A position like the ledger's.
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Before {
+        before_id: i64,
+    }
+
+    fn at() -> At {
+        At {
+            created_at: "2025-01-02T03:04:05.123456+00:00".into(),
+            id: "8d0fd2b3-9ca7-4e54-9d1c-4a9d7e3c2f10".into(),
+        }
     }
 
     #[test]
-    fn garbage_and_oversized_cursors_are_refused() {
-        let too_long = Cursor::encode(&json!({"pad": "x".repeat(400)}));
+    fn a_cursor_round_trips_its_position() {
+        let encoded = Cursor::new(at()).encode();
+        assert!(encoded
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        let parsed = Cursor::<At>::parse(Some(&encoded)).unwrap().unwrap();
+        assert_eq!(parsed.into_position(), at());
+        assert_eq!(Cursor::<At>::parse(None), Ok(None));
+    }
+
+    #[test]
+    fn a_page_is_items_and_an_opaque_next_cursor() {
+        let page = Page::new(json!([{"id": 1}]), Some(Before { before_id: 1 }));
+        let sent = serde_json::to_value(&page).unwrap();
+        let cursor = sent["next_cursor"].as_str().unwrap();
+        assert_eq!(sent["items"], json!([{"id": 1}]));
+        assert_eq!(
+            Cursor::<Before>::parse(Some(cursor))
+                .unwrap()
+                .unwrap()
+                .into_position(),
+            Before { before_id: 1 }
+        );
+        let last = serde_json::to_value(Page::<Before>::new(json!([]), None)).unwrap();
+        assert_eq!(last, json!({"items": [], "next_cursor": null}));
+    }
+
+    #[test]
+    fn garbage_oversized_and_foreign_cursors_are_refused() {
+        let too_long = URL_SAFE_NO_PAD.encode(json!({"pad": "x".repeat(400)}).to_string());
         for bad in [
             "".to_string(),
             "not base64!".to_string(),
             URL_SAFE_NO_PAD.encode("[1,2]"),
             URL_SAFE_NO_PAD.encode("\"str\""),
             URL_SAFE_NO_PAD.encode("{broken"),
-            format!("{}==", Cursor::encode(&json!({"a": 1}))),
+            format!("{}==", Cursor::new(at()).encode()),
+            Cursor::new(Before { before_id: 5 }).encode(),
+            URL_SAFE_NO_PAD.encode(r#"{"created_at": "x", "id": 5}"#),
             too_long,
         ] {
-            let err = Cursor::decode(&bad).unwrap_err();
+            let err = Cursor::<At>::parse(Some(&bad)).unwrap_err();
             assert_eq!(
                 (err.status, err.message.as_str()),
-                (400, "cursor is not a cursor this API issued")
+                (400, "cursor is not a cursor this API issued"),
+                "{bad}"
             );
         }
     }
 
     #[test]
-    fn random_objects_round_trip_and_random_strings_never_panic() {
+    fn random_positions_round_trip_and_random_strings_never_panic() {
         let mut gen = Gen::new(23);
         for _ in 0..1000 {
-            let key = gen.string(MIXED, 10);
-            let value = gen.string(MIXED, 40);
-            let position = json!({ key: value, "n": gen.next_u64() });
-            assert_eq!(
-                Cursor::decode(&Cursor::encode(&position)).unwrap(),
-                position
-            );
+            let position = At {
+                created_at: gen.string(MIXED, 20),
+                id: gen.string(MIXED, 20),
+            };
+            let encoded = Cursor::new(position.clone()).encode();
+            let parsed = Cursor::<At>::parse(Some(&encoded)).unwrap().unwrap();
+            assert_eq!(parsed.into_position(), position);
         }
         let b64: Vec<char> = ('a'..='z')
             .chain('A'..='Z')
@@ -150,8 +226,8 @@ mod tests {
             .collect();
         for _ in 0..3000 {
             let s = gen.string(&b64, 80);
-            if let Ok(value) = Cursor::decode(&s) {
-                assert!(value.is_object());
+            if let Err(err) = Cursor::<Before>::parse(Some(&s)) {
+                assert_eq!(err.status, 400);
             }
         }
     }

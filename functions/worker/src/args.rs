@@ -1,0 +1,203 @@
+//! The worker RPCs' arguments, validated from the worker key and the request bodies.
+
+use genbase_shared::error::ApiError;
+use genbase_shared::http::ApiRequest;
+use genbase_shared::limits;
+use genbase_shared::rpc::RpcArgs;
+use genbase_shared::validate::{Id, ShortText};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `gw_` + hex digits, as `register_worker` issues them (64 of them); SQL checks its hash.
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct WorkerKey(String);
+
+impl WorkerKey {
+    pub fn from_request(req: &ApiRequest) -> Result<WorkerKey, ApiError> {
+        let key = req
+            .bearer_token()
+            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <worker key>"))?;
+        let well_formed = key.len() <= 128
+            && key
+                .strip_prefix("gw_")
+                .is_some_and(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()));
+        if !well_formed {
+            return Err(ApiError::unauthorized("not a worker key"));
+        }
+        Ok(WorkerKey(key.to_string()))
+    }
+}
+
+fn lease(seconds: Option<i64>) -> Result<i64, ApiError> {
+    match seconds.unwrap_or(60) {
+        s @ limits::LEASE_SECONDS_MIN..=limits::LEASE_SECONDS_MAX => Ok(s),
+        _ => Err(ApiError::validation(format!(
+            "lease_seconds must be between {} and {}",
+            limits::LEASE_SECONDS_MIN,
+            limits::LEASE_SECONDS_MAX
+        ))),
+    }
+}
+
+/// `POST /v1/worker/claim` body; every field optional.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimBody {
+    task_types: Option<Vec<String>>,
+    limit: Option<i64>,
+    lease_seconds: Option<i64>,
+}
+
+/// `api.worker_claim`.
+#[derive(Debug, Serialize)]
+pub struct WorkerClaim {
+    worker_key: WorkerKey,
+    /// `None`: any type the worker is registered for.
+    task_types: Option<Vec<ShortText>>,
+    limit: i64,
+    lease_seconds: i64,
+}
+
+impl RpcArgs for WorkerClaim {
+    const FUNCTION: &'static str = "worker_claim";
+}
+
+impl WorkerClaim {
+    pub fn new(worker_key: WorkerKey, body: ClaimBody) -> Result<Self, ApiError> {
+        let task_types = body
+            .task_types
+            .map(|ts| {
+                ts.iter()
+                    .map(|t| ShortText::parse("task_types", t, limits::TASK_TYPE_CHARS))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?;
+        let limit = match body.limit.unwrap_or(1) {
+            n @ 1..=limits::CLAIM_LIMIT_MAX => n,
+            _ => {
+                return Err(ApiError::validation(format!(
+                    "limit must be between 1 and {}",
+                    limits::CLAIM_LIMIT_MAX
+                )))
+            }
+        };
+        Ok(WorkerClaim {
+            worker_key,
+            task_types,
+            limit,
+            lease_seconds: lease(body.lease_seconds)?,
+        })
+    }
+}
+
+/// `POST /v1/worker/tasks/:id/heartbeat` body; may be empty.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatBody {
+    lease_seconds: Option<i64>,
+}
+
+/// `api.worker_heartbeat`.
+#[derive(Debug, Serialize)]
+pub struct TaskHeartbeat {
+    worker_key: WorkerKey,
+    task_id: Id,
+    lease_seconds: i64,
+}
+
+impl RpcArgs for TaskHeartbeat {
+    const FUNCTION: &'static str = "worker_heartbeat";
+}
+
+impl TaskHeartbeat {
+    pub fn new(worker_key: WorkerKey, task_id: Id, body: HeartbeatBody) -> Result<Self, ApiError> {
+        Ok(TaskHeartbeat {
+            worker_key,
+            task_id,
+            lease_seconds: lease(body.lease_seconds)?,
+        })
+    }
+}
+
+/// `POST /v1/worker/tasks/:id/complete` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteBody {
+    output: Value,
+    duration_seconds: f64,
+}
+
+/// `api.worker_complete`: charged by the measured duration, capped by the task's budget.
+#[derive(Debug, Serialize)]
+pub struct TaskComplete {
+    worker_key: WorkerKey,
+    task_id: Id,
+    output: Value,
+    duration_seconds: f64,
+}
+
+impl RpcArgs for TaskComplete {
+    const FUNCTION: &'static str = "worker_complete";
+}
+
+impl TaskComplete {
+    pub fn new(worker_key: WorkerKey, task_id: Id, body: CompleteBody) -> Result<Self, ApiError> {
+        let max = limits::TASK_DURATION_SECONDS_MAX;
+        let seconds = body.duration_seconds;
+        if !(seconds.is_finite() && (0.0..=max).contains(&seconds)) {
+            return Err(ApiError::validation(format!(
+                "duration_seconds must be between 0 and {max}"
+            )));
+        }
+        if !body.output.is_object() || body.output.to_string().len() > limits::TASK_OUTPUT_BYTES {
+            return Err(ApiError::validation(format!(
+                "output must be a JSON object of at most {} bytes",
+                limits::TASK_OUTPUT_BYTES
+            )));
+        }
+        Ok(TaskComplete {
+            worker_key,
+            task_id,
+            output: body.output,
+            duration_seconds: seconds,
+        })
+    }
+}
+
+/// `POST /v1/worker/tasks/:id/fail` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailBody {
+    error: String,
+    #[serde(default = "yes")]
+    retryable: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `api.worker_fail`: retried with backoff unless `retryable` is false or attempts run out.
+#[derive(Debug, Serialize)]
+pub struct TaskFail {
+    worker_key: WorkerKey,
+    task_id: Id,
+    error: ShortText,
+    retryable: bool,
+}
+
+impl RpcArgs for TaskFail {
+    const FUNCTION: &'static str = "worker_fail";
+}
+
+impl TaskFail {
+    pub fn new(worker_key: WorkerKey, task_id: Id, body: FailBody) -> Result<Self, ApiError> {
+        Ok(TaskFail {
+            worker_key,
+            task_id,
+            error: ShortText::parse("error", &body.error, limits::TASK_ERROR_CHARS)?,
+            retryable: body.retryable,
+        })
+    }
+}
