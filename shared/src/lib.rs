@@ -2,6 +2,7 @@
 //! error type, request/response helpers, the RPC seam, input newtypes and webhook signatures.
 
 pub mod auth;
+pub mod calendar;
 pub mod deps;
 pub mod error;
 pub mod http;

@@ -1,10 +1,12 @@
-//! Helpers for unit tests only.
+//! Helpers for tests: this crate's unit tests, and through `testing` (which re-exports
+//! `block_on` and `Gen`) the handler tests of the functions and the end-to-end tests.
 
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-/// Runs a future whose awaits all complete immediately (our fakes never pend).
+/// Runs a future whose awaits all complete immediately (our fakes never pend, and handlers
+/// wait on no real I/O in their tests).
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
@@ -15,7 +17,8 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Deterministic xorshift generator for property-style loops (no proptest dependency).
+/// Deterministic xorshift generator for property-style loops and for concurrent test clients
+/// whose mix of operations must be reproducible from a seed (no proptest or rand dependency).
 pub struct Gen(u64);
 
 impl Gen {
@@ -48,6 +51,7 @@ impl Gen {
 }
 
 /// Letters, digits, punctuation, whitespace, controls, bidi overrides and non-ASCII.
+#[cfg(test)]
 pub const MIXED: &[char] = &[
     'a', 'Z', '0', '9', '-', '_', '.', '@', '/', ':', '%', ' ', '\t', '\n', '\r', '\0', '\u{7f}',
     '\u{202e}', '\u{200b}', 'é', 'ж', '字', '🙂', '"', '\\', '=', '+', '?', '#',

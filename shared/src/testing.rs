@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 
+/// Shared with this crate's own unit tests (one runner, one generator in the workspace).
+pub use crate::test_support::{block_on, Gen};
+
 const SECRET: &[u8] = b"handler-tests-secret-of-32-bytes!";
 pub const NOW: i64 = 1_795_305_600;
 pub const USER_ID: &str = "a11ce000-0000-4000-8000-000000000001";
@@ -151,16 +154,5 @@ struct NoHttp;
 impl crate::auth::HttpGet for NoHttp {
     async fn get_text(&self, url: &str) -> Result<String, String> {
         Err(format!("no network in handler tests ({url})"))
-    }
-}
-
-/// Runs a handler future to completion (they never wait on real I/O here).
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
     }
 }

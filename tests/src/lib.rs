@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: the running stack's settings, users with tokens, and a
 //! small HTTP client that returns status, JSON body and headers without judging them.
 
+use genbase_devkit::reply::{self, Call, RawReply};
 use serde_json::{json, Value};
 use std::time::Duration;
 use xtask::keys::{access_token_claims, now, Keys};
@@ -33,10 +34,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        reply::header(&self.headers, name)
     }
 
     /// The `error.code` of our JSON error body, asserting the body has that shape.
@@ -156,48 +154,30 @@ pub fn send(
     let agent = ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(30))
         .build();
-    let mut req = agent.request(method, url);
-    if let Some(t) = token {
-        req = req.set("authorization", &format!("Bearer {t}"));
-    }
-    for (k, v) in headers {
-        req = req.set(k, v);
-    }
-    let result = match body {
-        Some(b) => req.send_string(b),
-        None => req.call(),
+    let call = Call {
+        method,
+        url,
+        token,
+        headers,
+        body,
     };
-    into_reply(result, &format!("{method} {url}"))
+    into_reply(call.send(&agent))
 }
 
-/// Any HTTP answer as a [`Reply`] (error statuses included); a transport failure panics.
-fn into_reply(result: Result<ureq::Response, ureq::Error>, what: &str) -> Reply {
-    let resp = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{what}: {e}"),
-    };
-    let status = resp.status();
-    let request_id = resp.header("x-request-id").map(str::to_owned);
-    let headers = resp
-        .headers_names()
-        .into_iter()
-        .filter_map(|n| {
-            resp.header(&n)
-                .map(|v| (n.to_ascii_lowercase(), v.to_string()))
-        })
-        .collect();
-    let text = resp.into_string().unwrap_or_default();
+/// Our reading of an answer: the body as JSON (`null` when empty, `{"raw": text}` when it is
+/// not JSON, so a test's assertion shows what came instead).
+fn into_reply(raw: RawReply) -> Reply {
+    let text = raw.text();
     let body = if text.is_empty() {
         json!(null)
     } else {
         serde_json::from_str(&text).unwrap_or(json!({ "raw": text }))
     };
     Reply {
-        status,
+        status: raw.status,
+        request_id: raw.header("x-request-id").map(str::to_owned),
         body,
-        request_id,
-        headers,
+        headers: raw.headers,
     }
 }
 
@@ -280,28 +260,17 @@ impl Stack {
 impl RpcClient {
     /// `token: None` uses the service role key.
     pub fn call(&self, function: &str, args: &Value, token: Option<&str>) -> Reply {
-        let bearer = token.unwrap_or(&self.apikey);
-        let result = self
-            .agent
-            .post(&format!("{}/{function}", self.base))
-            .set("apikey", &self.apikey)
-            .set("authorization", &format!("Bearer {bearer}"))
-            .set("content-profile", "api")
-            .send_json(args.clone());
-        into_reply(result, &format!("rpc {function}"))
-    }
-}
-
-/// A small deterministic generator (xorshift): each concurrent client's mix of operations is
-/// reproducible from its seed, and the tests need no extra dependency.
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// A number in `0..n`.
-    pub fn next(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
+        let call = Call {
+            method: "POST",
+            url: &format!("{}/{function}", self.base),
+            token: Some(token.unwrap_or(&self.apikey)),
+            headers: &[
+                ("apikey", &self.apikey),
+                ("content-type", "application/json"),
+                ("content-profile", "api"),
+            ],
+            body: Some(&args.to_string()),
+        };
+        into_reply(call.send(&self.agent))
     }
 }

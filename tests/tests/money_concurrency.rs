@@ -4,7 +4,8 @@
 //! audit finds nothing, no generation is charged twice, and a drained hot account ends at
 //! exactly zero available with every refusal a 402.
 
-use genbase_tests::{Rng, RpcClient, Stack, User};
+use genbase_shared::testing::Gen;
+use genbase_tests::{RpcClient, Stack, User};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
 
@@ -90,18 +91,18 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
                 (stack.clone(), hot.clone(), cold.clone(), refusals.clone());
             std::thread::spawn(move || {
                 let rpc = stack.rpc_client();
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((c as u64 + 1) * 0x1000_0001));
+                let mut rng = Gen::new(0x9E37_79B9_7F4A_7C15 ^ ((c as u64 + 1) * 0x1000_0001));
                 // (user index or usize::MAX for hot, idempotency key, generation id, prediction)
                 let mut mine: Vec<(usize, String, String, Option<String>)> = Vec::new();
                 let mut webhooks: Vec<(String, String, String)> = Vec::new();
                 for op in 0..OPS_PER_CLIENT {
-                    let pick = if rng.next(2) == 0 {
+                    let pick = if rng.below(2) == 0 {
                         usize::MAX
                     } else {
-                        rng.next(cold.len())
+                        rng.below(cold.len())
                     };
                     let user_of = |i: usize| if i == usize::MAX { &*hot } else { &cold[i] };
-                    match rng.next(6) {
+                    match rng.below(6) {
                         0 | 1 => {
                             let key = format!("c{c}-op{op}");
                             let r = start(&rpc, user_of(pick), &key);
@@ -117,14 +118,14 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
                         }
                         2 if !mine.is_empty() => {
                             // A client retry: same key, same payload -> the same generation.
-                            let (u, key, id, _) = mine[rng.next(mine.len())].clone();
+                            let (u, key, id, _) = mine[rng.below(mine.len())].clone();
                             let r = start(&rpc, user_of(u), &key);
                             assert_eq!(r.status, 200, "{r:?}");
                             assert_eq!(r.body["created"], false);
                             assert_eq!(r.body["generation"]["id"], id.as_str());
                         }
                         3 if !mine.is_empty() => {
-                            let (u, _, id, _) = mine[rng.next(mine.len())].clone();
+                            let (u, _, id, _) = mine[rng.below(mine.len())].clone();
                             let r = rpc.call(
                                 "cancel_generation",
                                 &json!({"p_id": id}),
@@ -133,7 +134,7 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
                             assert!(r.status == 200 || r.status == 409, "cancel: {r:?}");
                         }
                         4 if !mine.is_empty() => {
-                            let i = rng.next(mine.len());
+                            let i = rng.below(mine.len());
                             let prediction = match &mine[i].3 {
                                 Some(p) => p.clone(),
                                 None => match submit(&rpc, &mine[i].2) {
@@ -142,7 +143,7 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
                                 },
                             };
                             mine[i].3 = Some(prediction.clone());
-                            let status = if rng.next(3) == 0 {
+                            let status = if rng.below(3) == 0 {
                                 "failed"
                             } else {
                                 "succeeded"
@@ -153,7 +154,7 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
                         }
                         5 if !webhooks.is_empty() => {
                             let (wid, prediction, status) =
-                                webhooks[rng.next(webhooks.len())].clone();
+                                webhooks[rng.below(webhooks.len())].clone();
                             let r = webhook(&rpc, &wid, &prediction, &status);
                             assert_eq!(
                                 r.body["duplicate"], true,

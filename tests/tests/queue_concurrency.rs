@@ -18,7 +18,7 @@
 //! The database is shared with tests running in parallel: everything here is created with
 //! unique names and filtered by this run's own task type, never by global counts.
 
-use genbase_tests::Rng;
+use genbase_shared::testing::Gen;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Statement};
 use serde_json::{json, Value};
@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+use xtask::pgrpc::{begin_as, call_as};
 
 const WORKERS: usize = 16;
 const DIRECT_TASKS: usize = 2000;
@@ -137,20 +138,7 @@ impl Db {
         s
     }
 
-    /// Opens the transaction of one RPC as PostgREST does: the role and the JWT claims are
-    /// local to it.
-    fn begin_as(&mut self, role: &str, sub: Option<Uuid>) -> Result<(), postgres::Error> {
-        let claims = match sub {
-            Some(sub) => json!({"sub": sub, "role": role}),
-            None => json!({"role": role}),
-        };
-        let claims = claims.to_string().replace('\'', "''");
-        self.client.batch_execute(&format!(
-            "begin; set local role {role}; select set_config('request.jwt.claims', '{claims}', true)"
-        ))
-    }
-
-    /// One RPC in its own transaction: `sql` selects one jsonb value.
+    /// One RPC in its own transaction, as PostgREST runs it: `sql` selects one jsonb value.
     fn rpc(
         &mut self,
         role: &str,
@@ -159,17 +147,7 @@ impl Db {
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Value, postgres::Error> {
         let statement = self.statement(sql);
-        self.begin_as(role, sub)?;
-        match self.client.query_one(&statement, params) {
-            Ok(row) => {
-                self.client.batch_execute("commit")?;
-                Ok(row.get(0))
-            }
-            Err(e) => {
-                self.client.batch_execute("rollback")?;
-                Err(e)
-            }
-        }
+        call_as(&mut self.client, role, sub, &statement, params)
     }
 
     fn service(
@@ -264,13 +242,13 @@ fn uuid_of(v: &Value) -> Uuid {
 fn worker_loop(run: &Run, index: usize, key: &str) {
     let _guard = StopOnPanic(&run.stop);
     let mut db = Db::connect(&run.url);
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) * 0x1000_0001));
+    let mut rng = Gen::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) * 0x1000_0001));
     while !run.stop.load(SeqCst) {
         // Mostly single claims, some batches of up to 8.
-        let limit = if rng.next(2) == 0 {
+        let limit = if rng.below(2) == 0 {
             1
         } else {
-            1 + rng.next(8) as i32
+            1 + rng.below(8) as i32
         };
         let claimed = db
             .service(CLAIM, &[&key, &run.task_type, &limit, &LEASE_SECONDS])
@@ -321,7 +299,7 @@ fn worker_loop(run: &Run, index: usize, key: &str) {
     }
 }
 
-fn process(run: &Run, db: &mut Db, rng: &mut Rng, key: &str, item: &Value) {
+fn process(run: &Run, db: &mut Db, rng: &mut Gen, key: &str, item: &Value) {
     let id = uuid_of(&item["id"]);
     let attempt = item["attempt"].as_i64().unwrap();
     let max_attempts = item["max_attempts"].as_i64().unwrap();
@@ -339,12 +317,12 @@ fn process(run: &Run, db: &mut Db, rng: &mut Rng, key: &str, item: &Value) {
 
     match (fate.as_str(), attempt) {
         ("ok", _) | ("flaky", 2..) | ("crash", 2..) => {
-            if rng.next(4) == 0 {
+            if rng.below(4) == 0 {
                 let r = db.service(HEARTBEAT, &[&key, &id, &LEASE_SECONDS]);
                 r.unwrap_or_else(|e| panic!("heartbeat {id}: {e}"));
             }
             // 1 to 91 s: some reports exceed the 60 s budget and must be capped.
-            let duration = (10 + rng.next(900)) as f64 / 10.0;
+            let duration = (10 + rng.below(900)) as f64 / 10.0;
             stop_running();
             let t = db
                 .service(
@@ -534,7 +512,7 @@ fn create_generation(db: &mut Db, owner: Uuid, i: usize, task_type: &str) -> Uui
            params = params || jsonb_build_object('fate', $5::text)
          where generation_id = $1 and status = 'queued' returning id",
     );
-    db.begin_as("authenticated", Some(owner)).unwrap();
+    begin_as(&mut db.client, "authenticated", Some(owner)).unwrap();
     let r: Value = db
         .client
         .query_one(&create, &[&format!("q-{i}-{task_type}")])

@@ -4,7 +4,8 @@
 use crate::paths;
 use anyhow::{Context, Result};
 use base64::Engine;
-use jwt_compact::alg::{Es256, Hs256, Hs256Key};
+use genbase_shared::auth::mint_hs256;
+use jwt_compact::alg::Es256;
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Header};
 use p256::ecdsa::SigningKey;
@@ -92,8 +93,7 @@ impl Keys {
     }
 
     pub fn sign_hs256(&self, claims: &Value) -> Result<String> {
-        let key = Hs256Key::new(self.jwt_secret.as_bytes());
-        Ok(Hs256.token(&Header::empty(), &Claims::new(claims), &key)?)
+        Ok(mint_hs256(claims, self.jwt_secret.as_bytes(), None))
     }
 }
 

@@ -3,16 +3,15 @@
 //! says what the guarantees cost on this machine.
 //!
 //! Every RPC runs the way PostgREST runs it: one transaction with `set local role`, the JWT
-//! claims in `request.jwt.claims`, then the function. The baselines are single statements
+//! claims in `request.jwt.claims`, then the function ([`crate::pgrpc`]). The baselines are single statements
 //! (autocommit) on plain tables created here. The target database is a throwaway one: users,
 //! accounts, workers, tasks and tables are created and left behind.
 
+use crate::pgrpc::call_as;
 use anyhow::{anyhow, bail, Context, Result};
-use postgres::types::ToSql;
 use postgres::{Client, NoTls, Statement};
 use rand::Rng;
 use serde::Serialize;
-use serde_json::Value;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -88,7 +87,7 @@ pub fn run(db_url: &str) -> Result<Vec<BenchRow>> {
     let register = db.prepare("select api.register_worker($1, $2)")?;
     let keys = (0..QUEUE_WORKERS)
         .map(|w| {
-            let r = call(
+            let r = call_as(
                 &mut db,
                 "service_role",
                 None,
@@ -134,34 +133,6 @@ fn row(name: String, value: f64, unit: &str, baseline_name: String, baseline: f6
 
 fn connect(db_url: &str) -> Result<Client> {
     Client::connect(db_url, NoTls).with_context(|| "connecting to the bench database")
-}
-
-/// One RPC as PostgREST runs it, in its own transaction; `statement` selects one jsonb value.
-fn call(
-    client: &mut Client,
-    role: &str,
-    sub: Option<uuid::Uuid>,
-    statement: &Statement,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<Value> {
-    let claims = match sub {
-        Some(sub) => format!(r#"{{"sub":"{sub}","role":"{role}"}}"#),
-        None => format!(r#"{{"role":"{role}"}}"#),
-    };
-    client.batch_execute(&format!(
-        "begin; set local role {role}; select set_config('request.jwt.claims', '{claims}', true)"
-    ))?;
-    match client.query_one(statement, params) {
-        Ok(row) => {
-            client.batch_execute("commit")?;
-            Ok(row.get(0))
-        }
-        Err(e) => {
-            // The error is what matters; a failed rollback only means the connection is gone.
-            let _ = client.batch_execute("rollback");
-            Err(e.into())
-        }
-    }
 }
 
 /// Creates `n` auth users (the triggers open their profiles and credit accounts) and grants
@@ -299,15 +270,15 @@ fn measure_money(db_url: &str, db: &mut Client, users: &[uuid::Uuid]) -> Result<
         },
         |s, c| {
             let user = users[rand::thread_rng().gen_range(0..users.len())];
-            let r = call(c, "authenticated", Some(user), &s.create, &[])?;
+            let r = call_as(c, "authenticated", Some(user), &s.create, &[])?;
             let id: uuid::Uuid = r["generation"]["id"]
                 .as_str()
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| anyhow!("create_generation returned {r}"))?;
             s.seq += 1;
             let prediction = format!("sqlbench-{tag}-{}-{}", s.thread, s.seq);
-            call(c, "service_role", None, &s.submit, &[&id, &prediction])?;
-            let r = call(
+            call_as(c, "service_role", None, &s.submit, &[&id, &prediction])?;
+            let r = call_as(
                 c,
                 "service_role",
                 None,
@@ -376,7 +347,7 @@ fn measure_queue(
             })
         },
         |s, c| {
-            let ids = call(
+            let ids = call_as(
                 c,
                 "service_role",
                 None,
@@ -388,7 +359,7 @@ fn measure_queue(
                 .ok_or_else(|| anyhow!("worker_claim returned {ids}"))?;
             for id in ids {
                 let id = id.as_str().ok_or_else(|| anyhow!("task id {id}"))?;
-                let t = call(c, "service_role", None, &s.complete, &[&s.key, &id])?;
+                let t = call_as(c, "service_role", None, &s.complete, &[&s.key, &id])?;
                 if t["status"] != "succeeded" {
                     bail!("worker_complete returned {t}");
                 }

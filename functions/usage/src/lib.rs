@@ -37,16 +37,9 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
     Ok(ApiResponse::ok(usage))
 }
 
-/// `YYYY-MM-01` of the UTC month containing `unix` (days-to-civil, proleptic Gregorian).
+/// `YYYY-MM-01` of the UTC month containing `unix`.
 fn current_month(unix: i64) -> String {
-    let z = unix.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, _) = genbase_shared::calendar::civil_from_days(unix.div_euclid(86_400));
     format!("{year:04}-{month:02}-01")
 }
 

@@ -7,8 +7,8 @@ use genbase_shared::error::ApiError;
 use genbase_shared::http::{
     accept_request_id, respond, ApiRequest, ApiResponse, Cors, LimitedBody, MAX_DRAIN_BYTES,
 };
-use genbase_shared::rpc::{Rpc, RpcAuth};
-use serde_json::json;
+use genbase_shared::rpc::{Rpc, RpcArgs, RpcAuth};
+use serde::Serialize;
 use std::future::Future;
 use std::rc::Rc;
 use worker::{console_error, ByteStream, Context, Date, Env, Request, Response};
@@ -66,15 +66,36 @@ where
     };
     let duration_ms = (Date::now().as_millis().saturating_sub(started)) as i64;
     ctx.wait_until(async move {
-        let args = json!({
-            "p_function": function, "p_method": method, "p_path": path, "p_status": status,
-            "p_duration_ms": duration_ms, "p_user_id": user_id, "p_request_id": request_id,
-        });
-        if let Err(e) = rpc.call("log_request", args, &RpcAuth::ServiceRole).await {
+        let args = LogRequest {
+            function,
+            method,
+            path,
+            status,
+            duration_ms,
+            user_id,
+            request_id,
+        };
+        if let Err(e) = rpc.invoke(&args, &RpcAuth::ServiceRole).await {
             console_error!("api_logs write failed: {}", e.cause.unwrap_or(e.message));
         }
     });
     Ok(response)
+}
+
+/// `api.log_request`: one row of `api_logs`, written after the response is sent.
+#[derive(Serialize)]
+struct LogRequest {
+    function: &'static str,
+    method: String,
+    path: String,
+    status: u16,
+    duration_ms: i64,
+    user_id: Option<uuid::Uuid>,
+    request_id: String,
+}
+
+impl RpcArgs for LogRequest {
+    const FUNCTION: &'static str = "log_request";
 }
 
 /// The runtime-free request. The body is read as a stream and refused (413) as soon as it

@@ -15,7 +15,7 @@ use crate::store::{Event, Prediction, Status};
 use crate::{files, runner};
 use crate::{ids, webhook, App};
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -131,6 +131,18 @@ struct Create {
     events: Vec<Event>,
 }
 
+/// Both create endpoints take their body as a [`Create`], or answer with the problem.
+impl<S: Send + Sync> FromRequest<S> for Create {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Create, Response> {
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        parse_create(&body).map_err(IntoResponse::into_response)
+    }
+}
+
 fn invalid(detail: impl Into<String>) -> Problem {
     Problem {
         status: StatusCode::UNPROCESSABLE_ENTITY,
@@ -229,12 +241,8 @@ async fn create_for_version(
     State(app): State<Arc<App>>,
     Extension(token): Extension<Token>,
     headers: HeaderMap,
-    body: Bytes,
+    create: Create,
 ) -> Response {
-    let create = match parse_create(&body) {
-        Ok(c) => c,
-        Err(p) => return p.into_response(),
-    };
     let version = match create.raw.get("version") {
         Some(Value::String(v)) if !v.trim().is_empty() => v.trim().to_string(),
         Some(_) => return invalid("version: Invalid type. Expected: string.").into_response(),
@@ -258,12 +266,8 @@ async fn create_for_model(
     Extension(token): Extension<Token>,
     Path((owner, name)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    create: Create,
 ) -> Response {
-    let create = match parse_create(&body) {
-        Ok(c) => c,
-        Err(p) => return p.into_response(),
-    };
     let model = format!("{owner}/{name}");
     let endpoint = format!("POST /v1/models/{model}/predictions");
     let version = deployment_version(&model);

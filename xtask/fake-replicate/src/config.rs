@@ -1,5 +1,6 @@
 //! Command-line configuration.
 
+use genbase_devkit::cli;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -34,11 +35,8 @@ pub struct Config {
     pub webhook_retries: u32,
 }
 
-#[derive(Debug)]
-pub enum Command {
-    Run(Config),
-    Help,
-}
+/// What the command line asked for: run, or print the usage.
+pub type Command = cli::Command<Config>;
 
 impl Config {
     /// Parses the arguments after the program name; `env_secret` is the fallback for
@@ -55,31 +53,20 @@ impl Config {
         let mut slow_ms = "2000".to_string();
         let mut retries = "4".to_string();
 
-        let mut it = args.into_iter().map(Into::into);
-        while let Some(arg) = it.next() {
-            // Accept both `--flag value` and `--flag=value`.
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-                _ => (arg.clone(), None),
-            };
-            if flag == "--help" || flag == "-h" {
-                return Ok(Command::Help);
-            }
-            let mut value = || -> Result<String, String> {
-                match inline.clone() {
-                    Some(v) => Ok(v),
-                    None => it.next().ok_or_else(|| format!("{flag} needs a value")),
-                }
-            };
-            match flag.as_str() {
+        let command = cli::parse_flags(args, |flag, value| {
+            match flag {
                 "--listen" => listen = value()?,
                 "--webhook-secret" => webhook_secret = Some(value()?),
                 "--public-url" => public_url = Some(value()?.trim_end_matches('/').to_string()),
                 "--delay-ms" => delay_ms = value()?,
                 "--slow-ms" => slow_ms = value()?,
                 "--webhook-retries" => retries = value()?,
-                _ => return Err(format!("unknown argument {arg:?} (see --help)")),
+                other => return Err(cli::unknown(other)),
             }
+            Ok(())
+        })?;
+        if command == cli::Command::Help {
+            return Ok(Command::Help);
         }
         let millis = |flag: &str, v: &str| -> Result<Duration, String> {
             v.parse::<u64>()

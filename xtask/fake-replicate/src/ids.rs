@@ -1,6 +1,7 @@
 //! Identifiers and timestamps in the shapes Replicate uses, so code that validates or logs them
 //! sees realistic values.
 
+use genbase_shared::calendar::civil_from_days;
 use rand::Rng;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -35,7 +36,8 @@ pub fn unix_seconds(t: SystemTime) -> i64 {
     }
 }
 
-/// RFC 3339 in UTC with microseconds, like Replicate's `2023-09-08T16:19:34.765994Z`.
+/// RFC 3339 in UTC with microseconds, like Replicate's `2023-09-08T16:19:34.765994Z` (by hand:
+/// no date crate in the workspace for one format).
 pub fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
@@ -48,21 +50,6 @@ pub fn rfc3339(t: SystemTime) -> String {
         rem % 60,
         d.subsec_micros()
     )
-}
-
-/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's algorithm. A hand-rolled
-/// formatter saves pulling a date crate into the workspace for one format.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

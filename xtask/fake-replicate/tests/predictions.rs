@@ -234,14 +234,8 @@ fn every_prediction_records_the_token_it_used() {
 #[test]
 fn prefer_wait_answers_with_the_finished_prediction() {
     let fake = Fake::start(&[]);
-    let body = json!({"version": "acme/sdxl:1", "input": {"prompt": "a cat"}}).to_string();
-    let (status, p) = fake.call_with(
-        "POST",
-        "/v1/predictions",
-        Some(TOKEN),
-        Some(&body),
-        &[("Prefer", "wait=5")],
-    );
+    let body = json!({"version": "acme/sdxl:1", "input": {"prompt": "a cat"}});
+    let (status, p) = fake.create_with(&body, &[("Prefer", "wait=5")]);
     assert_eq!((status, &p["status"]), (201, &json!("succeeded")));
 }
 
@@ -336,15 +330,8 @@ fn cancel_after_cancels_a_prediction_still_running_at_its_deadline() {
             "input": {"prompt": prompt},
             "webhook": hooks.url,
             "webhook_events_filter": ["completed"],
-        })
-        .to_string();
-        fake.call_with(
-            "POST",
-            "/v1/predictions",
-            Some(TOKEN),
-            Some(&body),
-            &[("Cancel-After", deadline)],
-        )
+        });
+        fake.create_with(&body, &[("Cancel-After", deadline)])
     };
     let (status, never) = create("[never]", "5s");
     assert_eq!(status, 201, "{never}");

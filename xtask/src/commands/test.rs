@@ -15,6 +15,10 @@ pub fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
     let lint = !args.iter().any(|a| a == "--no-lint");
     let tools = tools::ensure_all()?;
+    // `cargo xtask new` proves itself on every run: the demo group it makes is linted, built,
+    // served and tested with everything else, and removed at the end.
+    let _demo = xtask::scaffold::Temporary::create(&paths::root(), "demo")?;
+    xtask::registry::check(&paths::root())?;
     // The sweeps' pg_cron schedules on Debian's PostgreSQL 15. It mostly waits for cron's next
     // minute, so it runs beside the other steps and is joined at the end.
     let mut pg_cron = Background::spawn({
@@ -65,6 +69,16 @@ pub fn run(args: &[String]) -> Result<()> {
                 c.args(["-p", &format!("fn-{f}")]);
             }
             run_cmd(c.args(["--", "-D", "warnings"]))
+        })?;
+        step("unused public items (shared)", &mut || {
+            let unused = xtask::unused_pub::unused_in_shared(&paths::root())?;
+            if unused.is_empty() {
+                return Ok(());
+            }
+            for item in &unused {
+                eprintln!("  {}:{} {}", item.file.display(), item.line, item.name);
+            }
+            bail!("public items of genbase-shared that nothing uses: remove them, or use them")
         })?;
     }
     step("unit tests (native)", &mut || {

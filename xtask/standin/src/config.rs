@@ -1,6 +1,7 @@
 //! Command-line configuration. Names follow PostgREST's own settings (`db-uri`, `db-schemas`,
 //! `db-anon-role`, `jwt-secret`, `db-extra-search-path`) so the mapping stays obvious.
 
+use genbase_devkit::cli;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -36,11 +37,7 @@ pub struct Config {
 }
 
 /// What the command line asked for: run, or print the usage.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Command {
-    Run(Config),
-    Help,
-}
+pub type Command = cli::Command<Config>;
 
 impl Config {
     /// Parses the arguments after the program name. Errors are one line, meant for stderr.
@@ -58,23 +55,8 @@ impl Config {
         let mut extra_search_path = "public,extensions".to_string();
         let mut db_pool_size = "10".to_string();
 
-        let mut it = args.into_iter().map(Into::into);
-        while let Some(arg) = it.next() {
-            // Accept both `--flag value` and `--flag=value`.
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-                _ => (arg.clone(), None),
-            };
-            if flag == "--help" || flag == "-h" {
-                return Ok(Command::Help);
-            }
-            let mut value = || -> Result<String, String> {
-                match inline.clone() {
-                    Some(v) => Ok(v),
-                    None => it.next().ok_or_else(|| format!("{flag} needs a value")),
-                }
-            };
-            match flag.as_str() {
+        let command = cli::parse_flags(args, |flag, value| {
+            match flag {
                 "--listen" => listen = value()?,
                 "--db-uri" => db_uri = Some(value()?),
                 "--schemas" => schemas = value()?,
@@ -83,8 +65,12 @@ impl Config {
                 "--jwks-file" => jwks_file = Some(PathBuf::from(value()?)),
                 "--extra-search-path" => extra_search_path = value()?,
                 "--db-pool-size" => db_pool_size = value()?,
-                other => return Err(format!("unknown argument {other:?} (see --help)")),
+                other => return Err(cli::unknown(other)),
             }
+            Ok(())
+        })?;
+        if command == cli::Command::Help {
+            return Ok(Command::Help);
         }
 
         let listen = listen

@@ -7,7 +7,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jwt_compact::alg::{Es256, Hs256, Hs256Key};
+use genbase_devkit::reply::{Call, RawReply};
+use genbase_shared::auth::mint_hs256;
+use jwt_compact::alg::Es256;
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Header};
 use p256::ecdsa::SigningKey;
@@ -96,10 +98,7 @@ impl Keys {
     }
 
     fn hs256(&self, claims: Value) -> String {
-        let key = Hs256Key::new(self.secret.as_bytes());
-        Hs256
-            .token(&Header::empty(), &Claims::new(claims), &key)
-            .unwrap()
+        mint_hs256(&claims, self.secret.as_bytes(), None)
     }
 
     fn es256(&self, claims: Value) -> String {
@@ -119,14 +118,7 @@ impl Keys {
     /// naming its kid. The key decides the algorithm, so this must fail.
     fn confused(&self, claims: Value) -> String {
         let public = serde_json::to_string(&JsonWebKey::from(self.es256.verifying_key())).unwrap();
-        let header = Header::empty().with_key_id(self.kid.clone());
-        Hs256
-            .token(
-                &header,
-                &Claims::new(claims),
-                &Hs256Key::new(public.as_bytes()),
-            )
-            .unwrap()
+        mint_hs256(&claims, public.as_bytes(), Some(&self.kid))
     }
 }
 
@@ -207,47 +199,27 @@ impl Server {
         }
     }
 
-    fn send(&self, case: &Case) -> Resp {
+    fn send(&self, case: &Case) -> RawReply {
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(30))
             .build();
-        let mut req = agent.request(case.method, &format!("{}{}", self.base, case.path));
-        if let Some(t) = &case.token {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
         let has_ct = case
             .headers
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
         if case.body.is_some() && !has_ct {
-            req = req.set("Content-Type", "application/json");
+            headers.push(("content-type", "application/json"));
         }
-        for (k, v) in &case.headers {
-            req = req.set(k, v);
+        headers.extend(case.headers.iter().map(|(k, v)| (*k, v.as_str())));
+        Call {
+            method: case.method,
+            url: &format!("{}{}", self.base, case.path),
+            token: case.token.as_deref(),
+            headers: &headers,
+            body: case.body.as_deref(),
         }
-        let result = match &case.body {
-            Some(b) => req.send_string(b),
-            None => req.call(),
-        };
-        let resp = match result {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{}: request failed: {e}", case.name),
-        };
-        let headers = resp
-            .headers_names()
-            .into_iter()
-            .filter_map(|n| {
-                resp.header(&n)
-                    .map(|v| (n.to_ascii_lowercase(), v.to_string()))
-            })
-            .collect();
-        let status = resp.status();
-        let body = resp.into_string().unwrap_or_default();
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        .send(&agent)
     }
 
     fn stderr(&self) -> String {
@@ -281,21 +253,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -389,11 +346,12 @@ impl Case {
         self
     }
 
-    fn verify(&self, r: &Resp) -> Result<(), String> {
+    fn verify(&self, r: &RawReply) -> Result<(), String> {
+        let body = r.text();
         if r.status != self.status {
             return Err(format!(
-                "status {} != {} (body {})",
-                r.status, self.status, r.body
+                "status {} != {} (body {body})",
+                r.status, self.status
             ));
         }
         for (name, prefix) in &self.header_prefix {
@@ -403,14 +361,14 @@ impl Case {
             }
         }
         if self.empty_body {
-            return if r.body.is_empty() {
+            return if body.is_empty() {
                 Ok(())
             } else {
-                Err(format!("body not empty: {}", r.body))
+                Err(format!("body not empty: {body}"))
             };
         }
-        let v: Value = serde_json::from_str(&r.body)
-            .map_err(|e| format!("body is not JSON ({e}): {:?}", r.body))?;
+        let v: Value =
+            serde_json::from_str(&body).map_err(|e| format!("body is not JSON ({e}): {body:?}"))?;
         if self.error_shape {
             let mut keys: Vec<&str> = v
                 .as_object()

@@ -5,6 +5,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use genbase_devkit::reply::Call;
 use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -75,64 +76,60 @@ impl Fake {
         token: Option<&str>,
         body: Option<&str>,
     ) -> (u16, Value) {
-        self.call_with(method, path, token, body, &[])
+        let json = [("content-type", "application/json")];
+        self.send(Call {
+            method,
+            url: &format!("{}{path}", self.base),
+            token,
+            headers: if body.is_some() { &json } else { &[] },
+            body,
+        })
     }
 
-    pub fn call_with(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<&str>,
-        headers: &[(&str, &str)],
-    ) -> (u16, Value) {
-        let mut req =
-            ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(70));
-        if let Some(t) = token {
-            req = req.set("Authorization", &format!("Bearer {t}"));
-        }
-        for (k, v) in headers {
-            req = req.set(k, v);
-        }
-        let result = match body {
-            Some(b) => req.set("Content-Type", "application/json").send_string(b),
-            None => req.call(),
-        };
-        let response = match result {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("{method} {path}: {e}"),
-        };
-        let status = response.status();
-        let text = response.into_string().unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+    /// `POST /v1/predictions` with extra headers (`Prefer`, `Cancel-After`): `(status, body)`.
+    pub fn create_with(&self, body: &Value, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut all = vec![("content-type", "application/json")];
+        all.extend_from_slice(headers);
+        self.send(Call {
+            method: "POST",
+            url: &format!("{}/v1/predictions", self.base),
+            token: Some(TOKEN),
+            headers: &all,
+            body: Some(&body.to_string()),
+        })
     }
 
     /// Creates a prediction through `POST /v1/predictions`, expecting 201.
     pub fn create(&self, body: &Value) -> Value {
-        let (status, prediction) = self.call(
-            "POST",
-            "/v1/predictions",
-            Some(TOKEN),
-            Some(&body.to_string()),
-        );
+        let (status, prediction) = self.create_with(body, &[]);
         assert_eq!(status, 201, "{prediction}");
         prediction
     }
 
+    /// Sends `call` (long timeout: `Prefer: wait` holds the answer) and reads the body as
+    /// JSON, or as a JSON string when it is not JSON.
+    fn send(&self, call: Call) -> (u16, Value) {
+        let agent = ureq::AgentBuilder::new()
+            .timeout(Duration::from_secs(70))
+            .build();
+        let reply = call.send(&agent);
+        let text = reply.text();
+        (
+            reply.status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
     pub fn get_bytes(&self, url: &str) -> (u16, Vec<u8>) {
-        let response = match ureq::get(url).call() {
-            Ok(r) => r,
-            Err(ureq::Error::Status(_, r)) => r,
-            Err(e) => panic!("GET {url}: {e}"),
-        };
-        let status = response.status();
-        let mut bytes = Vec::new();
-        response.into_reader().read_to_end(&mut bytes).unwrap();
-        (status, bytes)
+        let reply = Call {
+            method: "GET",
+            url,
+            token: None,
+            headers: &[],
+            body: None,
+        }
+        .send(&ureq::agent());
+        (reply.status, reply.body)
     }
 
     /// Polls `GET /v1/predictions/{id}` until `status` or 5 s.
