@@ -249,11 +249,10 @@ create policy "Admins can view every profile"
   using ((select private.is_admin()));
 
 /**
- * The caller's user id for a write: PT401 when the request carries no user, PT403 when
- * their account is disabled (a disabled user keeps reading their data through RLS, and
- * does nothing else). Every write path for users starts here.
+ * The caller's user id, or PT401 when the request carries no user. Reads start here: a
+ * disabled user still reads their own data (writes start at private.require_user).
  */
-create function private.require_user() returns uuid
+create function private.caller_id() returns uuid
 language plpgsql
 stable
 set search_path = ''
@@ -264,6 +263,23 @@ begin
   if v_uid is null then
     raise exception using errcode = 'PT401', message = 'authentication required';
   end if;
+  return v_uid;
+end
+$$;
+
+/**
+ * The caller's user id for a write: PT401 when the request carries no user, PT403 when
+ * their account is disabled (a disabled user keeps reading their data through RLS, and
+ * does nothing else). Every write path for users starts here.
+ */
+create function private.require_user() returns uuid
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  v_uid uuid := private.caller_id();
+begin
   if not coalesce((select is_active from public.profiles where id = v_uid), false) then
     raise exception using errcode = 'PT403', message = 'account is disabled';
   end if;
@@ -290,7 +306,7 @@ end
 $$;
 
 -- SECURITY INVOKER admin reads check the caller with it.
-grant execute on function private.require_user(), private.require_admin() to authenticated;
+grant execute on function private.caller_id(), private.require_user(), private.require_admin() to authenticated;
 
 /** Identity API */
 
@@ -303,12 +319,9 @@ stable
 set search_path = ''
 as $$
 declare
-  v_uid uuid := auth.uid();
+  v_uid uuid := private.caller_id();
   v_profile jsonb;
 begin
-  if v_uid is null then
-    raise exception using errcode = 'PT401', message = 'authentication required';
-  end if;
   select to_jsonb(p) into v_profile from public.profiles p where p.id = v_uid;
   if v_profile is null then
     raise exception using errcode = 'PT404', message = 'profile not found';
@@ -328,7 +341,7 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  v_uid uuid := auth.uid();
+  v_uid uuid := private.require_user();
   v_key text;
   v_allowed constant text[] := array['display_name', 'avatar_url', 'telegram_username',
     'preferred_model_provider', 'preferred_model_name', 'settings'];
@@ -336,12 +349,6 @@ declare
     "preferred_model_provider": 64, "preferred_model_name": 128}';
   v_profile jsonb;
 begin
-  if v_uid is null then
-    raise exception using errcode = 'PT401', message = 'authentication required';
-  end if;
-  if not coalesce((select is_active from public.profiles where id = v_uid), true) then
-    raise exception using errcode = 'PT403', message = 'account is disabled';
-  end if;
   if patch is null or jsonb_typeof(patch) <> 'object' then
     raise exception using errcode = 'PT400', message = 'patch must be a JSON object';
   end if;

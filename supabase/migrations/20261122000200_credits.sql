@@ -370,14 +370,11 @@ stable
 set search_path = ''
 as $$
 declare
-  v_uid uuid := auth.uid();
+  v_uid uuid := private.caller_id();
   v_account public.credit_accounts;
   v_entries jsonb;
   v_count int;
 begin
-  if v_uid is null then
-    raise exception using errcode = 'PT401', message = 'authentication required';
-  end if;
   if p_limit is null or p_limit not between 1 and private.input_limit('page_limit_max') then
     raise exception using errcode = 'PT400',
       message = format('limit must be between 1 and %s', private.input_limit('page_limit_max'));

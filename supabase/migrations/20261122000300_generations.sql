@@ -498,9 +498,7 @@ as $$
 declare
   g public.generations;
 begin
-  if auth.uid() is null then
-    raise exception using errcode = 'PT401', message = 'authentication required';
-  end if;
+  perform private.caller_id();
   select * into g from public.generations where id = p_id and deleted_at is null;
   if not found then
     raise exception using errcode = 'PT404', message = 'generation not found';
@@ -528,13 +526,10 @@ stable
 set search_path = ''
 as $$
 declare
-  v_uid uuid := auth.uid();
+  v_uid uuid := private.caller_id();
   v_items jsonb;
   v_count int;
 begin
-  if v_uid is null then
-    raise exception using errcode = 'PT401', message = 'authentication required';
-  end if;
   if p_limit is null or p_limit not between 1 and private.input_limit('page_limit_max') then
     raise exception using errcode = 'PT400',
       message = format('limit must be between 1 and %s', private.input_limit('page_limit_max'));

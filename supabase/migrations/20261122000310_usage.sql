@@ -48,13 +48,10 @@ stable
 set search_path = ''
 as $$
 declare
-  v_uid uuid := auth.uid();
+  v_uid uuid := private.caller_id();
   v_from timestamptz;
   v_items jsonb;
 begin
-  if v_uid is null then
-    raise exception using errcode = 'PT401', message = 'authentication required';
-  end if;
   if p_month is null then
     raise exception using errcode = 'PT400', message = 'month is required';
   end if;

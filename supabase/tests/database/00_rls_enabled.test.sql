@@ -58,6 +58,7 @@ select is_empty(
 create temp table private_callable (signature text primary key, reason text not null);
 insert into private_callable values
   ('private.is_admin(uuid)', 'RLS policies call it; SECURITY DEFINER so reading profiles.role does not recurse'),
+  ('private.caller_id()', 'the caller''s id or PT401: SECURITY INVOKER reads start here'),
   ('private.require_user()', 'the caller''s id, PT401/PT403: SECURITY INVOKER admin reads check the caller'),
   ('private.require_admin()', 'PT403 unless an active admin: SECURITY INVOKER admin reads check the caller'),
   ('private.input_limits()', 'pure data: SECURITY INVOKER reads check limits'),
