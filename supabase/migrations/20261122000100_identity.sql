@@ -218,8 +218,25 @@ as $$
 $$;
 
 grant execute on function api.input_limits() to authenticated, service_role;
+/**
+ * PT400 unless a page size is within the limit: every keyset list checks it here.
+ */
+create function private.check_page_limit(p_limit int) returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if p_limit is null or p_limit not between 1 and private.input_limit('page_limit_max') then
+    raise exception using errcode = 'PT400',
+      message = format('limit must be between 1 and %s', private.input_limit('page_limit_max'));
+  end if;
+end
+$$;
+
 -- SECURITY INVOKER reads check limits too.
-grant execute on function private.input_limits(), private.input_limit(text) to authenticated, service_role;
+grant execute on function private.input_limits(), private.input_limit(text), private.check_page_limit(int)
+  to authenticated, service_role;
 
 /** Private helpers */
 

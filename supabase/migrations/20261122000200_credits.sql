@@ -375,10 +375,7 @@ declare
   v_entries jsonb;
   v_count int;
 begin
-  if p_limit is null or p_limit not between 1 and private.input_limit('page_limit_max') then
-    raise exception using errcode = 'PT400',
-      message = format('limit must be between 1 and %s', private.input_limit('page_limit_max'));
-  end if;
+  perform private.check_page_limit(p_limit);
 
   select * into v_account from public.credit_accounts where owner_user_id = v_uid;
 

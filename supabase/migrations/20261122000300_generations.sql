@@ -530,10 +530,7 @@ declare
   v_items jsonb;
   v_count int;
 begin
-  if p_limit is null or p_limit not between 1 and private.input_limit('page_limit_max') then
-    raise exception using errcode = 'PT400',
-      message = format('limit must be between 1 and %s', private.input_limit('page_limit_max'));
-  end if;
+  perform private.check_page_limit(p_limit);
   if (p_cursor_created_at is null) <> (p_cursor_id is null) then
     raise exception using errcode = 'PT400', message = 'cursor is not valid';
   end if;

@@ -63,6 +63,7 @@ insert into private_callable values
   ('private.require_admin()', 'PT403 unless an active admin: SECURITY INVOKER admin reads check the caller'),
   ('private.input_limits()', 'pure data: SECURITY INVOKER reads check limits'),
   ('private.input_limit(text)', 'pure data: SECURITY INVOKER reads check limits'),
+  ('private.check_page_limit(integer)', 'pure check: SECURITY INVOKER lists check their page size'),
   ('private.generation_json(generations)', 'pure rendering used by the SECURITY INVOKER generation reads'),
   ('private.price(text,text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
   ('private.validate_params(text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
