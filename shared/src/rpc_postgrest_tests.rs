@@ -106,7 +106,7 @@ fn a_user_call_posts_named_args_with_the_users_jwt_and_the_anon_key() {
 fn a_service_call_sends_the_service_key_and_204_becomes_null() {
     let (url, seen) = one_shot_server(204, "");
     let rpc = PostgrestRpc::new(&url, "sb_publishable_anon", SERVICE_KEY).unwrap();
-    let out = run(rpc.call("log_request", Value::Null, &RpcAuth::ServiceRole)).unwrap();
+    let out = run(rpc.call("log_requests", Value::Null, &RpcAuth::ServiceRole)).unwrap();
     assert_eq!(out, Value::Null);
     let seen = seen.recv().unwrap();
     assert_eq!(seen.header("apikey"), Some(SERVICE_KEY));

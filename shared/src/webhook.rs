@@ -3,8 +3,7 @@
 //! being the base64 part of the `whsec_...` secret.
 
 use crate::error::ApiError;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
+use base64ct::{Base64, Encoding};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -16,9 +15,7 @@ const MIN_KEY_BYTES: usize = 16;
 fn key_bytes(secret: &str) -> Vec<u8> {
     let encoded = secret.trim();
     let encoded = encoded.strip_prefix("whsec_").unwrap_or(encoded);
-    STANDARD
-        .decode(encoded)
-        .unwrap_or_else(|_| encoded.as_bytes().to_vec())
+    Base64::decode_vec(encoded).unwrap_or_else(|_| encoded.as_bytes().to_vec())
 }
 
 fn mac(key: &[u8], webhook_id: &str, webhook_timestamp: &str, body: &[u8]) -> Hmac<Sha256> {
@@ -35,7 +32,7 @@ fn mac(key: &[u8], webhook_id: &str, webhook_timestamp: &str, body: &[u8]) -> Hm
 /// The `webhook-signature` header value for a delivery (for the fake provider and tests).
 pub fn sign_webhook(secret: &str, webhook_id: &str, timestamp: i64, body: &[u8]) -> String {
     let tag = mac(&key_bytes(secret), webhook_id, &timestamp.to_string(), body).finalize();
-    format!("v1,{}", STANDARD.encode(tag.into_bytes()))
+    format!("v1,{}", Base64::encode_string(&tag.into_bytes()))
 }
 
 /// Accepts the delivery if its timestamp is within `tolerance_secs` of `now_unix` (either
@@ -83,7 +80,7 @@ pub fn verify_webhook(
     let matched = signature_header
         .split_whitespace()
         .filter_map(|entry| entry.strip_prefix("v1,"))
-        .filter_map(|sig| STANDARD.decode(sig).ok())
+        .filter_map(|sig| Base64::decode_vec(sig).ok())
         .any(|sig| expected.clone().verify_slice(&sig).is_ok());
     if matched {
         Ok(())

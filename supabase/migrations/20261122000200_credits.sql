@@ -9,7 +9,8 @@
  * - balance >= held >= 0 is a CHECK, so no path can overdraw, whatever its bugs;
  * - a hold is resolved (settled or released) exactly once: the resolving UPDATE only
  *   matches `status = 'open'`, and its ledger row has a per-account unique key;
- * - lock order everywhere: credit account, then generation, then hold / task.
+ * - lock order everywhere: credit account, then generation, then hold / task; only
+ *   mark_generation_submitted, which moves no money, locks a generation alone.
  * api.audit_credits() (credit audit migration) re-derives all of this from the ledger.
  * What things cost is the models and pricing migration's job.
  */
@@ -86,7 +87,8 @@ create table public.credit_holds (
   )
 );
 
-create index credit_holds_account_open_idx on public.credit_holds (account_id) where status = 'open';
+-- Every index costs each hold's insert and resolution. These two have readers: the hold
+-- sweep (open holds by expiry) and users' own reads under RLS (by account).
 create index credit_holds_expiry_idx on public.credit_holds (expires_at) where status = 'open';
 create index credit_holds_account_idx on public.credit_holds (account_id);
 
@@ -138,9 +140,10 @@ create table public.credit_ledger (
 comment on table public.credit_ledger is
   'Append-only. amount is the balance delta, held_delta the held delta; *_after are the account totals after the entry.';
 
+-- The keyset page of get_my_credits. Nothing looks entries up by hold or generation except
+-- the audit, which reads whole tables; holds are never deleted, so the hold_id foreign key
+-- needs no index either.
 create index credit_ledger_account_idx on public.credit_ledger (account_id, id desc);
-create index credit_ledger_hold_idx on public.credit_ledger (hold_id) where hold_id is not null;
-create index credit_ledger_generation_idx on public.credit_ledger (generation_id) where generation_id is not null;
 
 alter table public.credit_ledger enable row level security;
 
@@ -200,7 +203,8 @@ $$;
 /**
  * Appends one ledger entry and applies it to the account totals. The caller holds the
  * account lock. Refuses with PT402 instead of letting the CHECK fail, so callers see
- * one error for "not enough credits".
+ * one error for "not enough credits". One UPDATE checks, applies and returns the new
+ * totals; the account is read again only to word a refusal.
  */
 create function private.post_entry(
   p_account_id uuid,
@@ -221,17 +225,16 @@ declare
   v_account public.credit_accounts;
   v_entry public.credit_ledger;
 begin
-  select * into strict v_account from public.credit_accounts where id = p_account_id for update;
-  if v_account.balance + p_amount < v_account.held + p_held_delta then
+  update public.credit_accounts
+  set balance = balance + p_amount, held = held + p_held_delta, updated_at = now()
+  where id = p_account_id and balance + p_amount >= held + p_held_delta
+  returning * into v_account;
+  if not found then
+    select * into strict v_account from public.credit_accounts where id = p_account_id;
     raise exception using errcode = 'PT402',
       message = format('insufficient credits: %s needed, %s available',
         greatest(-p_amount, 0) + greatest(p_held_delta, 0), v_account.balance - v_account.held);
   end if;
-
-  update public.credit_accounts
-  set balance = balance + p_amount, held = held + p_held_delta, updated_at = now()
-  where id = p_account_id
-  returning * into v_account;
 
   insert into public.credit_ledger (account_id, kind, amount, held_delta, balance_after, held_after,
     idempotency_key, hold_id, generation_id, actor, reason, metadata)
@@ -314,7 +317,8 @@ $$;
 /**
  * Resolves an open hold exactly once: charges p_charge (settle) or nothing when
  * p_charge is null (release), and frees the whole hold. Returns null when the hold was
- * already resolved, which makes retries and races harmless.
+ * already resolved, which makes retries and races harmless. The caller holds the lock of
+ * the hold's account (lock order: account, then hold).
  */
 create function private.resolve_hold(
   p_hold_id uuid,
@@ -326,16 +330,8 @@ language plpgsql
 set search_path = ''
 as $$
 declare
-  v_account_id uuid;
   v_hold public.credit_holds;
 begin
-  select account_id into v_account_id from public.credit_holds where id = p_hold_id;
-  if v_account_id is null then
-    raise exception using errcode = 'PT404', message = 'credit hold not found';
-  end if;
-  -- Account first, then the hold: the order every money path uses.
-  perform 1 from public.credit_accounts where id = v_account_id for update;
-
   update public.credit_holds
   set status = case when p_charge is null then 'released' else 'settled' end,
       charged = coalesce(p_charge, 0),
@@ -343,6 +339,9 @@ begin
   where id = p_hold_id and status = 'open'
   returning * into v_hold;
   if not found then
+    if not exists (select 1 from public.credit_holds where id = p_hold_id) then
+      raise exception using errcode = 'PT404', message = 'credit hold not found';
+    end if;
     return null;
   end if;
 
@@ -351,7 +350,7 @@ begin
       message = format('charge %s is outside the hold of %s', p_charge, v_hold.amount);
   end if;
 
-  return private.post_entry(v_account_id,
+  return private.post_entry(v_hold.account_id,
     case when p_charge is null then 'release' else 'settle' end,
     -coalesce(p_charge, 0), -v_hold.amount, 'resolve:' || v_hold.id,
     v_hold.id, v_hold.generation_id, p_actor, p_reason);

@@ -51,9 +51,10 @@ create table public.generations (
   constraint generations_idempotency unique (user_id, idempotency_key)
 );
 
+-- The keyset pages of list_generations, with and without a kind. A status filter reads the
+-- first of them: an index on status would cost every status change and serve no query.
 create index generations_user_created_idx on public.generations (user_id, created_at desc, id desc);
 create index generations_user_kind_idx on public.generations (user_id, kind, created_at desc, id desc);
-create index generations_user_status_idx on public.generations (user_id, status);
 create unique index generations_prediction_idx on public.generations (provider, provider_prediction_id)
   where provider_prediction_id is not null;
 
@@ -424,20 +425,19 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_user_id uuid;
   g public.generations;
 begin
   if char_length(p_provider) not between 1 and 64 or char_length(p_prediction_id) not between 1 and 255 then
     raise exception using errcode = 'PT400', message = 'provider and prediction id are required';
   end if;
-  select user_id into v_user_id from public.generations where id = p_generation_id;
+  -- No money moves here, so no account lock, and a user's other requests do not queue
+  -- behind this one. Locking only the generation cannot deadlock with the paths that lock
+  -- the account first: after it, this waits at most for another submission (the unique
+  -- prediction id), which holds no account either.
+  select * into g from public.generations where id = p_generation_id for update;
   if not found then
     raise exception using errcode = 'PT404', message = 'generation not found';
   end if;
-  -- No money moves here, but keeping the global lock order (account, then generation)
-  -- means no interleaving with a cancel or a webhook can deadlock.
-  perform private.lock_account(v_user_id);
-  select * into g from public.generations where id = p_generation_id for update;
   if g.route <> 'provider' then
     raise exception using errcode = 'PT409', message = 'generation is routed to the GPU queue';
   end if;

@@ -1,6 +1,8 @@
 /**
- * API logs: one row per request a function answered, written after the response with the
- * service role; each user reads their own rows.
+ * API logs: the requests a function answered, written in batches after the responses with the
+ * service role. A request made for a known user is a row of `api_logs` (each user reads their
+ * own); an anonymous or refused one only adds to a per-minute counter in `api_log_counts`, so
+ * a flood of bad requests costs a few counter rows. Log writes do not wait for a disk flush.
  */
 
 /** API logs */
@@ -29,34 +31,78 @@ create policy "Users can view their own api logs"
 revoke all on public.api_logs from anon, authenticated, service_role;
 grant select on public.api_logs to authenticated, service_role;
 
+/** Requests answered without a known user, counted per function, status and minute */
+
+create table public.api_log_counts (
+  function text not null,
+  status_code int not null,
+  minute timestamptz not null,
+  requests bigint not null check (requests > 0),
+  primary key (function, status_code, minute)
+);
+
+-- No policy: operators read it with the service role.
+alter table public.api_log_counts enable row level security;
+
+revoke all on public.api_log_counts from anon, authenticated, service_role;
+grant select on public.api_log_counts to service_role;
+
 /**
- * Appends one API request log row (the functions call this after responding).
+ * Appends a batch of API requests (the functions call this after responding). `p_entries`:
+ * `[{function, method, path, status, duration_ms, user_id, request_id, at_ms}]`, one
+ * `api_logs` row each; `p_counts`: `[{function, status, minute, requests}]` (minute in Unix
+ * seconds), added to `api_log_counts`.
  */
-create function api.log_request(
-  p_function text,
-  p_method text,
-  p_path text,
-  p_status int,
-  p_duration_ms int,
-  p_user_id uuid,
-  p_request_id text
-) returns void
+create function api.log_requests(p_entries jsonb, p_counts jsonb) returns void
 language plpgsql
 security definer
 set search_path = ''
 as $$
 begin
-  if p_function is null or p_method is null or p_path is null or p_status is null then
-    raise exception using errcode = 'PT400', message = 'function, method, path and status are required';
+  -- A lost log line is acceptable, a disk flush per request on the critical database is not:
+  -- this transaction commits without waiting for its WAL to reach the disk. Set locally, and
+  -- not in the function's SET clause (which would end with the call), so it holds at commit.
+  perform set_config('synchronous_commit', 'off', true);
+
+  if jsonb_typeof(coalesce(p_entries, '[]')) <> 'array'
+     or jsonb_typeof(coalesce(p_counts, '[]')) <> 'array' then
+    raise exception using errcode = 'PT400', message = 'entries and counts must be arrays';
   end if;
-  insert into public.api_logs (function, method, path, status_code, duration_ms, user_id, request_id)
-  values (left(p_function, 64), left(upper(p_method), 16), left(p_path, 2048), p_status, p_duration_ms,
+  if exists (
+    select 1 from jsonb_array_elements(coalesce(p_entries, '[]')) e
+    where jsonb_typeof(e) <> 'object'
+       or (e ->> 'function') is null or (e ->> 'method') is null
+       or (e ->> 'path') is null or (e ->> 'status') is null
+  ) or exists (
+    select 1 from jsonb_array_elements(coalesce(p_counts, '[]')) c
+    where jsonb_typeof(c) <> 'object'
+       or (c ->> 'function') is null or (c ->> 'status') is null
+       or (c ->> 'minute') is null or coalesce((c ->> 'requests')::bigint, 0) < 1
+  ) then
+    raise exception using errcode = 'PT400',
+      message = 'each entry needs function, method, path and status; each count function, status, minute and requests';
+  end if;
+
+  insert into public.api_logs (function, method, path, status_code, duration_ms, user_id, request_id, created_at)
+  select left(e.function, 64), left(upper(e.method), 16), left(e.path, 2048), e.status, e.duration_ms,
     -- A token for a deleted user must not make the log write fail.
-    (select id from public.profiles where id = p_user_id), left(p_request_id, 128));
+    p.id, left(e.request_id, 128), coalesce(to_timestamp(e.at_ms / 1000.0), now())
+  from jsonb_to_recordset(coalesce(p_entries, '[]')) as e (
+    function text, method text, path text, status int, duration_ms int, user_id uuid,
+    request_id text, at_ms bigint)
+  left join public.profiles p on p.id = e.user_id;
+
+  -- Summed first: ON CONFLICT cannot update one row twice in a statement.
+  insert into public.api_log_counts (function, status_code, minute, requests)
+  select left(c.function, 64), c.status, date_trunc('minute', to_timestamp(c.minute)), sum(c.requests)
+  from jsonb_to_recordset(coalesce(p_counts, '[]')) as c (function text, status int, minute bigint, requests bigint)
+  group by 1, 2, 3
+  on conflict (function, status_code, minute)
+    do update set requests = public.api_log_counts.requests + excluded.requests;
 end
 $$;
 
-grant execute on function api.log_request(text, text, text, int, int, uuid, text) to service_role;
+grant execute on function api.log_requests(jsonb, jsonb) to service_role;
 
 /** Lock down */
 

@@ -3,8 +3,9 @@
  *
  * A generation routed to 'gpu' gets a task in the transaction that creates it. Workers
  * (authenticated by a key whose sha256 is stored) claim tasks with FOR UPDATE SKIP
- * LOCKED, keep them alive with heartbeats, and complete or fail them. Only the worker
- * holding an unexpired lease may act on a task (PT409 "lease lost" otherwise).
+ * LOCKED, keep them alive with heartbeats, and complete (one by one or in batches) or
+ * fail them. Only the worker holding an unexpired lease may act on a task (PT409 "lease
+ * lost" otherwise).
  * Completing settles the generation's credits at duration x per-second price; a task
  * that dies fails its generation and releases the hold. Lock order, as for credits:
  * credit account, generation, task.
@@ -64,10 +65,13 @@ create table public.tasks (
   )
 );
 
+-- A task is updated at least twice (claimed, finished), and no status change is a HOT
+-- update, so each index costs both. These have readers: claims, the lease sweep, and the
+-- admin stats' latest dead tasks (their counts per status read the whole table anyway).
+-- worker_id has none: workers are disabled, never deleted.
 create index tasks_claim_idx on public.tasks (priority desc, run_at, id) where status = 'queued';
 create index tasks_lease_idx on public.tasks (lease_expires_at) where status = 'running';
-create index tasks_worker_idx on public.tasks (worker_id);
-create index tasks_status_type_idx on public.tasks (status, task_type);
+create index tasks_dead_idx on public.tasks (completed_at desc) where status = 'dead';
 
 alter table public.tasks enable row level security;
 
@@ -169,8 +173,19 @@ end
 $$;
 
 /**
- * Locks a task the worker must hold an unexpired lease on; PT409 otherwise, whether the
- * task is another worker's, was requeued, finished, canceled or does not exist.
+ * Whether the worker holds an unexpired lease on the task: false when it is another
+ * worker's, was requeued, finished, canceled or does not exist (null id).
+ */
+create function private.holds_lease(t public.tasks, p_worker_id uuid) returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(t.status = 'running' and t.worker_id = p_worker_id and t.lease_expires_at >= now(), false)
+$$;
+
+/**
+ * Locks a task the worker must hold an unexpired lease on; PT409 otherwise.
  */
 create function private.lock_leased_task(p_task_id uuid, p_worker_id uuid) returns public.tasks
 language plpgsql
@@ -179,8 +194,65 @@ as $$
 declare
   t public.tasks := private.lock_task(p_task_id);
 begin
-  if t.id is null or t.status <> 'running' or t.worker_id <> p_worker_id or t.lease_expires_at < now() then
+  if not private.holds_lease(t, p_worker_id) then
     raise exception using errcode = 'PT409', message = 'lease lost';
+  end if;
+  return t;
+end
+$$;
+
+/**
+ * What is wrong with a worker's result, or null when it may complete a task: the output
+ * must be a JSON object within the size limit, the duration within its limit.
+ */
+create function private.task_result_error(p_output jsonb, p_duration_seconds numeric) returns text
+language sql
+stable
+set search_path = ''
+as $$
+  select case
+    when p_output is null or jsonb_typeof(p_output) <> 'object'
+         or octet_length(p_output::text) > private.input_limit('task_output_bytes')
+      then format('output must be a JSON object of at most %s bytes', private.input_limit('task_output_bytes'))
+    when p_duration_seconds is null
+         or not p_duration_seconds between 0 and private.input_limit('task_duration_seconds_max')
+      then format('duration_seconds must be between 0 and %s', private.input_limit('task_duration_seconds_max'))
+  end
+$$;
+
+/**
+ * Completes a task the worker holds the lease on, locked by the caller. Its generation
+ * succeeds and is charged, exactly once, for the GPU time reported, capped by the task's
+ * budget: ceil(min(duration, max_seconds) x per-second price). A report over the budget
+ * is charged the budget and flagged (tasks.overrun) for operators.
+ */
+create function private.complete_task(t public.tasks, p_output jsonb, p_duration_seconds numeric)
+returns public.tasks
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_unit text;
+begin
+  update public.tasks set
+    status = 'succeeded',
+    output = p_output,
+    output_location = p_output ->> 'output_location',
+    duration_seconds = p_duration_seconds,
+    overrun = coalesce(p_duration_seconds > max_seconds, false),
+    lease_expires_at = null,
+    completed_at = now(),
+    updated_at = now()
+  where id = t.id
+  returning * into t;
+
+  if t.generation_id is not null then
+    select p.unit into v_unit
+    from public.generations g join public.pricing p on p.id = g.pricing_id
+    where g.id = t.generation_id;
+    perform private.finish_generation(t.generation_id, 'succeeded', p_output, null,
+      case v_unit when 'second' then p_duration_seconds when 'minute' then p_duration_seconds / 60 end,
+      jsonb_build_object('duration_seconds', p_duration_seconds, 'worker_id', t.worker_id));
   end if;
   return t;
 end
@@ -332,6 +404,10 @@ grant execute on function api.admin_register_worker(text, text[]) to authenticat
 /**
  * Leases up to p_limit due tasks the worker can run, highest priority first, skipping
  * rows other workers are claiming. Their generations become processing.
+ *
+ * A cursor takes the tasks one at a time: its plan is made for the first rows (the claim
+ * index, in order) whatever p_limit is, where a LIMIT p_limit query is planned again on
+ * every call; and only the rows taken get locked.
  */
 create function api.worker_claim(
   p_worker_key text,
@@ -345,7 +421,17 @@ set search_path = ''
 as $$
 declare
   v_worker public.workers := private.authenticate_worker(p_worker_key);
-  v_items jsonb;
+  v_due cursor for
+    select id from public.tasks
+    where status = 'queued' and run_at <= now()
+      and task_type = any (v_worker.capabilities)
+      and (p_task_types is null or task_type = any (p_task_types))
+    order by priority desc, run_at, id
+    for update skip locked;
+  v_id uuid;
+  t public.tasks;
+  v_items jsonb := '[]'::jsonb;
+  v_generations uuid[] := '{}';
 begin
   if p_limit is null or p_limit not between 1 and private.input_limit('claim_limit_max') then
     raise exception using errcode = 'PT400',
@@ -353,43 +439,39 @@ begin
   end if;
   perform private.check_lease_seconds(p_lease_seconds);
 
-  with candidates as (
-    select id from public.tasks
-    where status = 'queued' and run_at <= now()
-      and task_type = any (v_worker.capabilities)
-      and (p_task_types is null or task_type = any (p_task_types))
-    order by priority desc, run_at, id
-    limit p_limit
-    for update skip locked
-  ), claimed as (
-    update public.tasks t set
+  open v_due;
+  while jsonb_array_length(v_items) < p_limit loop
+    fetch v_due into v_id;
+    exit when not found;
+    update public.tasks set
       status = 'running',
       worker_id = v_worker.id,
-      attempts = t.attempts + 1,
+      attempts = attempts + 1,
       lease_expires_at = now() + make_interval(secs => p_lease_seconds),
-      started_at = coalesce(t.started_at, now()),
+      started_at = coalesce(started_at, now()),
       updated_at = now()
-    from candidates c
-    where t.id = c.id
-    returning t.*
-  )
-  select coalesce(jsonb_agg(jsonb_build_object(
-      'id', id, 'task_type', task_type, 'params', params, 'attempt', attempts,
-      'max_attempts', max_attempts, 'lease_expires_at', lease_expires_at, 'generation_id', generation_id,
-      'max_seconds', max_seconds)
-    order by priority desc, run_at, id), '[]'::jsonb)
-  into v_items
-  from claimed;
+    where id = v_id
+    returning * into t;
+    v_items := v_items || jsonb_build_object(
+      'id', t.id, 'task_type', t.task_type, 'params', t.params, 'attempt', t.attempts,
+      'max_attempts', t.max_attempts, 'lease_expires_at', t.lease_expires_at,
+      'generation_id', t.generation_id, 'max_seconds', t.max_seconds);
+    if t.generation_id is not null then
+      v_generations := v_generations || t.generation_id;
+    end if;
+  end loop;
+  close v_due;
 
   -- SKIP LOCKED here too: a generation being canceled right now keeps its lock, and the
   -- cancel then cancels this task; waiting instead could deadlock with it.
-  update public.generations g set status = 'processing'
-  where g.id in (
-    select gg.id from public.generations gg
-    where gg.id in (select (i ->> 'generation_id')::uuid from jsonb_array_elements(v_items) i)
-      and gg.status = 'queued'
-    for no key update skip locked
-  );
+  if cardinality(v_generations) > 0 then
+    update public.generations g set status = 'processing'
+    where g.id in (
+      select gg.id from public.generations gg
+      where gg.id = any (v_generations) and gg.status = 'queued'
+      for no key update skip locked
+    );
+  end if;
   return v_items;
 end
 $$;
@@ -424,10 +506,7 @@ $$;
 grant execute on function api.worker_heartbeat(text, uuid, int) to service_role;
 
 /**
- * Completes a leased task. Its generation succeeds and is charged, exactly once, for the
- * GPU time reported, capped by the task's budget: ceil(min(duration, max_seconds) x
- * per-second price). A report over the budget is charged the budget and flagged
- * (tasks.overrun) for operators.
+ * Completes a leased task (see private.complete_task).
  */
 create function api.worker_complete(
   p_worker_key text,
@@ -441,45 +520,92 @@ set search_path = ''
 as $$
 declare
   v_worker public.workers := private.authenticate_worker(p_worker_key);
-  t public.tasks;
-  v_unit text;
+  v_error text := private.task_result_error(p_output, p_duration_seconds);
 begin
-  if p_output is null or jsonb_typeof(p_output) <> 'object'
-     or octet_length(p_output::text) > private.input_limit('task_output_bytes') then
-    raise exception using errcode = 'PT400',
-      message = format('output must be a JSON object of at most %s bytes', private.input_limit('task_output_bytes'));
+  if v_error is not null then
+    raise exception using errcode = 'PT400', message = v_error;
   end if;
-  if p_duration_seconds is null or not p_duration_seconds between 0 and private.input_limit('task_duration_seconds_max') then
-    raise exception using errcode = 'PT400',
-      message = format('duration_seconds must be between 0 and %s', private.input_limit('task_duration_seconds_max'));
-  end if;
-
-  t := private.lock_leased_task(p_task_id, v_worker.id);
-  update public.tasks set
-    status = 'succeeded',
-    output = p_output,
-    output_location = p_output ->> 'output_location',
-    duration_seconds = p_duration_seconds,
-    overrun = coalesce(p_duration_seconds > max_seconds, false),
-    lease_expires_at = null,
-    completed_at = now(),
-    updated_at = now()
-  where id = t.id
-  returning * into t;
-
-  if t.generation_id is not null then
-    select p.unit into v_unit
-    from public.generations g join public.pricing p on p.id = g.pricing_id
-    where g.id = t.generation_id;
-    perform private.finish_generation(t.generation_id, 'succeeded', p_output, null,
-      case v_unit when 'second' then p_duration_seconds when 'minute' then p_duration_seconds / 60 end,
-      jsonb_build_object('duration_seconds', p_duration_seconds, 'worker_id', v_worker.id));
-  end if;
-  return to_jsonb(t);
+  return to_jsonb(private.complete_task(private.lock_leased_task(p_task_id, v_worker.id),
+    p_output, p_duration_seconds));
 end
 $$;
 
 grant execute on function api.worker_complete(text, uuid, jsonb, numeric) to service_role;
+
+/**
+ * Completes several leased tasks in one transaction, each as worker_complete does: a
+ * worker that finishes tasks in batches pays one round trip and one commit per batch.
+ * p_results is [{task_id, output, duration_seconds}], at most claim_limit_max items.
+ *
+ * The batch is checked as a whole first: a malformed item or a task listed twice refuses
+ * it (PT400) and nothing is done. Then each task completes, or, when the worker does not
+ * hold its lease (another worker's, requeued, finished, canceled, unknown), is left alone
+ * and reported; the others still complete. Returns one outcome per item, in order:
+ * {task_id, status: 'succeeded', overrun} or {task_id, error: {code: 'PT409', message:
+ * 'lease lost'}}. Tasks are locked in the global order, their accounts by id (each followed
+ * by its generation and task), then tasks without a generation by id, so batches sharing
+ * accounts never deadlock.
+ */
+create function api.worker_complete_batch(p_worker_key text, p_results jsonb) returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_worker public.workers := private.authenticate_worker(p_worker_key);
+  v_count int := case when jsonb_typeof(p_results) = 'array' then jsonb_array_length(p_results) end;
+  v_item record;
+  v_error text;
+  v_outcomes jsonb[];
+  t public.tasks;
+begin
+  if v_count is null or v_count not between 1 and private.input_limit('claim_limit_max') then
+    raise exception using errcode = 'PT400',
+      message = format('results must be an array of 1 to %s items', private.input_limit('claim_limit_max'));
+  end if;
+  for v_item in select e, n - 1 as i from jsonb_array_elements(p_results) with ordinality r (e, n) loop
+    v_error := case
+      when jsonb_typeof(v_item.e) <> 'object' then 'must be an object'
+      when v_item.e - 'task_id' - 'output' - 'duration_seconds' <> '{}'::jsonb
+        then 'only task_id, output and duration_seconds are allowed'
+      when coalesce(v_item.e ->> 'task_id', '') !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        then 'task_id must be a uuid'
+      when jsonb_typeof(v_item.e -> 'duration_seconds') is distinct from 'number'
+        then 'duration_seconds must be a number'
+      else private.task_result_error(v_item.e -> 'output', (v_item.e ->> 'duration_seconds')::numeric)
+    end;
+    if v_error is not null then
+      raise exception using errcode = 'PT400', message = format('results[%s]: %s', v_item.i, v_error);
+    end if;
+  end loop;
+  if (select count(distinct (e ->> 'task_id')::uuid) from jsonb_array_elements(p_results) e) <> v_count then
+    raise exception using errcode = 'PT400', message = 'each task may be listed once';
+  end if;
+
+  v_outcomes := array_fill(null::jsonb, array[v_count]);
+  for v_item in
+    select (r.e ->> 'task_id')::uuid as task_id, r.e -> 'output' as output,
+           (r.e ->> 'duration_seconds')::numeric as duration_seconds, r.n
+    from jsonb_array_elements(p_results) with ordinality r (e, n)
+    left join public.tasks k on k.id = (r.e ->> 'task_id')::uuid
+    left join public.generations g on g.id = k.generation_id
+    left join public.credit_accounts a on a.owner_user_id = g.user_id
+    order by a.id nulls last, 1
+  loop
+    t := private.lock_task(v_item.task_id);
+    if private.holds_lease(t, v_worker.id) then
+      t := private.complete_task(t, v_item.output, v_item.duration_seconds);
+      v_outcomes[v_item.n] := jsonb_build_object('task_id', t.id, 'status', t.status, 'overrun', t.overrun);
+    else
+      v_outcomes[v_item.n] := jsonb_build_object('task_id', v_item.task_id,
+        'error', jsonb_build_object('code', 'PT409', 'message', 'lease lost'));
+    end if;
+  end loop;
+  return to_jsonb(v_outcomes);
+end
+$$;
+
+grant execute on function api.worker_complete_batch(text, jsonb) to service_role;
 
 /**
  * Fails a leased task: back to the queue with backoff while retryable attempts remain,

@@ -199,3 +199,148 @@ fn no_worker_bills_more_than_the_budget() {
     );
     assert_eq!(stack.audit(), json!([]));
 }
+
+/// A worker that finishes tasks in batches completes them in one call. Each task is charged
+/// once, by its own duration, even when the same batch is sent several times at once and
+/// raced by single completions; a task the worker does not hold is reported, not completed,
+/// and a malformed batch is refused whole.
+#[test]
+fn a_batch_of_results_settles_each_task_once_however_often_it_is_sent() {
+    let stack = Stack::from_env();
+    let admin = stack.new_user("gpu-batch-admin");
+    stack.make_admin(&admin);
+    let user = stack.new_user("gpu-batch");
+    stack.grant(&admin, &user, 100);
+    // 4 s of video is a budget of 4 GPU s, 2 credits reserved.
+    let (model, task_type) = gpu_model(&stack, 1.0);
+    let (key, _) = worker_for(&stack, &admin, &task_type);
+    let (stranger, _) = worker_for(&stack, &admin, &task_type);
+    for _ in 0..5 {
+        start(&stack, &user, &model, json!({"duration": 4}));
+    }
+    let post = |path: &str, key: &str, body: &Value| {
+        stack.send(
+            "POST",
+            path,
+            Some(key),
+            Some(&body.to_string()),
+            &[("content-type", "application/json")],
+        )
+    };
+    let claimed = post(
+        "/v1/worker/claim",
+        &key,
+        &json!({"task_types": [task_type], "limit": 10}),
+    );
+    assert_eq!(claimed.status, 200, "{claimed:?}");
+    let tasks: Vec<String> = claimed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(tasks.len(), 5, "{claimed:?}");
+    // 1 to 5 s reported: the last is over the 4 s budget.
+    let results: Vec<Value> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"task_id": t, "output": {"urls": [format!("http://x/{i}.mp4")]}, "duration_seconds": i + 1}))
+        .collect();
+    let lost = |r: &Value| r["error"]["code"] == "PT409";
+
+    let r = post(
+        "/v1/worker/tasks/complete",
+        &stranger,
+        &json!({"results": results}),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(
+        r.body.as_array().unwrap().iter().all(lost),
+        "the stranger holds no lease: {r:?}"
+    );
+    let mut bad = results.clone();
+    bad[4]["duration_seconds"] = json!(-1);
+    let r = post("/v1/worker/tasks/complete", &key, &json!({"results": bad}));
+    assert_eq!(r.status, 400, "{r:?}");
+
+    let unknown = json!({"task_id": uuid::Uuid::new_v4(), "output": {}, "duration_seconds": 1});
+    let batch = json!({"results": results.iter().chain([&unknown]).collect::<Vec<_>>()});
+    let (batches, singles): (Vec<_>, Vec<_>) = std::thread::scope(|s| {
+        let batches: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| post("/v1/worker/tasks/complete", &key, &batch)))
+            .collect();
+        let singles: Vec<_> = results
+            .iter()
+            .map(|r| {
+                s.spawn(|| {
+                    let path = format!(
+                        "/v1/worker/tasks/{}/complete",
+                        r["task_id"].as_str().unwrap()
+                    );
+                    let body =
+                        json!({"output": r["output"], "duration_seconds": r["duration_seconds"]});
+                    (
+                        r["task_id"].as_str().unwrap().to_string(),
+                        post(&path, &key, &body),
+                    )
+                })
+            })
+            .collect();
+        (
+            batches.into_iter().map(|h| h.join().unwrap()).collect(),
+            singles.into_iter().map(|h| h.join().unwrap()).collect(),
+        )
+    });
+    for task in &tasks {
+        let by_batch = batches
+            .iter()
+            .map(|b| {
+                assert_eq!(b.status, 200, "{b:?}");
+                let outcomes = b.body.as_array().unwrap();
+                assert_eq!(outcomes.len(), 6);
+                assert!(lost(&outcomes[5]), "the unknown task: {b:?}");
+                outcomes
+                    .iter()
+                    .filter(|o| o["task_id"] == *task && o["status"] == "succeeded")
+                    .count()
+            })
+            .sum::<usize>();
+        let single = singles
+            .iter()
+            .find(|(t, _)| t == task)
+            .map(|(_, r)| r)
+            .unwrap();
+        assert!(matches!(single.status, 200 | 409), "{single:?}");
+        assert_eq!(
+            by_batch + usize::from(single.status == 200),
+            1,
+            "task {task} completed once"
+        );
+    }
+
+    let mut charged = 0;
+    for task in &tasks {
+        let row = stack
+            .db()
+            .query_one(
+                "select g.status, g.credits_charged, t.duration_seconds::float8, t.overrun
+                 from public.tasks t join public.generations g on g.id = t.generation_id where t.id = $1",
+                &[&uuid::Uuid::parse_str(task).unwrap()],
+            )
+            .unwrap();
+        let (status, credits, seconds, overrun): (String, i64, f64, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        assert_eq!(status, "succeeded");
+        assert_eq!(credits, (seconds.min(4.0) * 0.5).ceil() as i64, "{task}");
+        assert_eq!(overrun, seconds > 4.0);
+        charged += credits;
+    }
+    assert_eq!(charged, 1 + 1 + 2 + 2 + 2);
+    let c = stack.get("/v1/credits", Some(&user.token)).body;
+    assert_eq!(
+        (c["balance"].as_i64(), c["held"].as_i64()),
+        (Some(100 - charged), Some(0))
+    );
+    assert_eq!(stack.audit(), json!([]));
+}

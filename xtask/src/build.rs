@@ -1,11 +1,13 @@
-//! Builds each function crate to a Worker bundle (`functions/<name>/build/worker/shim.mjs`)
-//! with worker-build, using the project-local wasm-bindgen and the npm esbuild/binaryen so
-//! nothing is downloaded. Skips a function whose bundle is newer than all of its inputs,
-//! because wrangler runs the build command twice on every start.
+//! Builds each function crate to a Worker bundle (`functions/<name>/build/`): one cargo build
+//! of every stale function for wasm32, then [`bundle`](crate::bundle) for each. Skips a
+//! function whose bundle is newer than all of its inputs, because wrangler runs the build
+//! command twice on every start.
 
+use crate::bundle;
 use crate::paths;
+use crate::phases::Phases;
 use crate::process::run;
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
@@ -21,23 +23,26 @@ pub fn function_names() -> Result<Vec<String>> {
     Ok(names)
 }
 
-pub fn bundle_dir(name: &str) -> PathBuf {
-    paths::root()
-        .join("functions")
-        .join(name)
-        .join("build/worker")
+/// The deployed module of a function's bundle.
+pub fn wasm_file(name: &str) -> PathBuf {
+    bundle::build_dir(name).join("index_bg.wasm")
 }
 
-pub fn wasm_file(name: &str) -> PathBuf {
+/// rustc's output for a function, the bundler's input.
+fn compiled_wasm(name: &str) -> PathBuf {
     paths::root()
-        .join("functions")
-        .join(name)
-        .join("build/index_bg.wasm")
+        .join("target/wasm32-unknown-unknown/release")
+        .join(format!("fn_{name}.wasm"))
 }
 
 /// Builds the named functions (all when empty). `optimize` runs wasm-opt (slow, ~13% smaller raw,
 /// same gzip), which deploys want and local runs do not.
 pub fn build(names: &[String], optimize: bool) -> Result<()> {
+    build_timed(names, optimize, &Phases::new())
+}
+
+/// [`build`], timing the cargo build and the bundling as two phases of `phases`.
+pub fn build_timed(names: &[String], optimize: bool, phases: &Phases) -> Result<()> {
     let all = function_names()?;
     let names: Vec<String> = if names.is_empty() {
         all.clone()
@@ -63,32 +68,32 @@ pub fn build(names: &[String], optimize: bool) -> Result<()> {
             "--target",
             "wasm32-unknown-unknown",
         ])
-        // worker-build sets this for wasm-bindgen's macros; the same value here lets its own
-        // cargo run reuse this build instead of compiling everything again.
+        // As worker-build does: wasm-bindgen's macros then use js_sys::futures instead of
+        // wasm_bindgen_futures (an environment variable, since --cfg misses host proc-macros).
         .env("WASM_BINDGEN_USE_JS_SYS", "1")
         .current_dir(paths::root());
     for n in &stale {
         cargo.args(["-p", &format!("fn-{n}")]);
     }
-    run(&mut cargo)?;
-    for n in stale {
-        let mut wb = Command::new(paths::tools_bin().join("worker-build"));
-        wb.arg("--release")
-            .current_dir(paths::root().join("functions").join(n))
-            .env("WASM_BINDGEN_BIN", paths::tools_bin().join("wasm-bindgen"))
-            .env("ESBUILD_BIN", paths::node_bin("esbuild"))
-            .env("WASM_OPT_BIN", paths::node_bin("wasm-opt"));
-        if !optimize {
-            wb.arg("--no-opt");
-        }
-        run(&mut wb)?;
-    }
-    Ok(())
+    phases.time("wasm build (cargo)", || run(&mut cargo))?;
+    // One thread per function: a bundle is mostly single-threaded work.
+    phases.time("bundling (wasm-bindgen, esbuild)", || {
+        std::thread::scope(|s| {
+            let bundles: Vec<_> = stale
+                .iter()
+                .map(|n| s.spawn(move || bundle::bundle(n, &compiled_wasm(n), optimize)))
+                .collect();
+            bundles.into_iter().try_for_each(|b| {
+                b.join()
+                    .unwrap_or_else(|_| Err(anyhow!("a bundling thread panicked")))
+            })
+        })
+    })
 }
 
 fn is_fresh(name: &str) -> bool {
-    let Ok(built) = std::fs::metadata(bundle_dir(name).join("shim.mjs")).and_then(|m| m.modified())
-    else {
+    // names.wasm is in every bundle this bundler made, which is renamed into place whole.
+    let Ok(built) = std::fs::metadata(bundle::names_file(name)).and_then(|m| m.modified()) else {
         return false;
     };
     let root = paths::root();

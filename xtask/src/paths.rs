@@ -14,10 +14,6 @@ pub fn state() -> PathBuf {
     root().join(".genbase")
 }
 
-pub fn tools_bin() -> PathBuf {
-    state().join("tools/bin")
-}
-
 pub fn node_bin(name: &str) -> PathBuf {
     root().join("node_modules/.bin").join(name)
 }

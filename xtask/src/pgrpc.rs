@@ -1,6 +1,10 @@
 //! One RPC straight against Postgres, the way PostgREST runs it, for the SQL benchmark and the
 //! concurrency tests that skip HTTP: a transaction with `set local role`, the JWT claims in
 //! `request.jwt.claims`, then the function; committed if it succeeds, rolled back if not.
+//! Three round trips (the settings, the call, COMMIT): one more than the stand-in, which
+//! pipelines the settings with the call, so the bench never charges an RPC less than the local
+//! stack does. COMMIT is a round trip of its own in both, as in PostgREST: a row the function
+//! locks stays locked until the client has read the result and committed.
 
 use postgres::types::ToSql;
 use postgres::{Client, Statement};

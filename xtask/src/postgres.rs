@@ -163,6 +163,12 @@ impl Postgres {
         Ok(())
     }
 
+    /// The server's main process: the first line of `postmaster.pid`.
+    pub fn postmaster_pid(&self) -> Result<u32> {
+        let text = std::fs::read_to_string(self.data.join("postmaster.pid"))?;
+        Ok(text.lines().next().unwrap_or_default().trim().parse()?)
+    }
+
     pub fn psql(&self) -> PathBuf {
         self.bin.join("psql")
     }

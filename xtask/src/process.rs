@@ -122,6 +122,11 @@ impl Service {
         Ok(service)
     }
 
+    /// Its pid, which is also its process group's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }

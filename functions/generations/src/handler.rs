@@ -9,7 +9,6 @@ use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};
 use genbase_shared::rpc::{Rpc, RpcAuth};
 use genbase_shared::validate::{Cursor, Id, Limit, Page};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 genbase_shared::endpoints! {
@@ -87,13 +86,6 @@ async fn start(
     ))
 }
 
-/// What `api.list_generations` answers: the page, and the position after it under SQL's name.
-#[derive(Deserialize)]
-struct Listed {
-    items: Value,
-    next_cursor: Option<GenerationsPosition>,
-}
-
 async fn list(
     req: &ApiRequest,
     deps: &impl Deps,
@@ -117,12 +109,27 @@ async fn list(
             .transpose()?,
         cursor_created_at: cursor.map(|c| c.created_at),
     };
-    let answer = deps.rpc().invoke(&args, &caller.auth).await?;
-    let listed: Listed = serde_json::from_value(answer)
-        .map_err(|e| ApiError::bad_gateway(format!("list_generations answered {e}")))?;
-    let page = Page::new(listed.items, listed.next_cursor);
+    let page = page_of(deps.rpc().invoke(&args, &caller.auth).await?)?;
     let body = serde_json::to_value(page).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(ApiResponse::ok(body))
+}
+
+/// What `api.list_generations` answers: `{items, next_cursor}`, the cursor being the position
+/// after the page under SQL's name (absent or null on the last page). Taken apart in place:
+/// the answer is already parsed, and a typed copy would cost a second pass over it.
+fn page_of(mut answer: Value) -> Result<Page<GenerationsPosition>, ApiError> {
+    let bad = |what: &dyn std::fmt::Display| {
+        ApiError::bad_gateway(format!("list_generations answered {what}"))
+    };
+    let items = answer
+        .get_mut("items")
+        .map(Value::take)
+        .ok_or_else(|| bad(&"no items"))?;
+    let next = match answer.get_mut("next_cursor").map(Value::take) {
+        None | Some(Value::Null) => None,
+        Some(position) => Some(serde_json::from_value(position).map_err(|e| bad(&e))?),
+    };
+    Ok(Page::new(items, next))
 }
 
 async fn cancel(deps: &impl Deps, caller: &Caller, id: Id) -> Result<ApiResponse, ApiError> {

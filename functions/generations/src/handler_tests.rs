@@ -223,3 +223,39 @@ fn a_failed_submission_reports_what_the_answer_says_about_the_token() {
         );
     }
 }
+
+/// SQL's position after the page becomes the opaque cursor the next request sends back, and
+/// an answer without items is the database misbehaving, not an empty page.
+#[test]
+fn a_listed_page_carries_sql_s_position_as_the_next_cursor() {
+    let list = |answer: Value| {
+        let deps = ScriptedDeps::default().answer("list_generations", Ok(answer));
+        let req = ScriptedDeps::request("GET", "/v1/generations", "", &[]);
+        block_on(handle(&req, &deps))
+    };
+    let position =
+        json!({"created_at": "2026-01-02T03:04:05Z", "id": "7d1f0a36-1c55-4f43-9d57-8f2b7a1e0c11"});
+    let page = list(json!({"items": [{"id": "g"}], "next_cursor": position}))
+        .unwrap()
+        .body
+        .unwrap();
+    assert_eq!(page["items"], json!([{"id": "g"}]));
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+
+    let deps = ScriptedDeps::default().answer("list_generations", Ok(json!({"items": []})));
+    let mut req = ScriptedDeps::request("GET", "/v1/generations", "", &[]);
+    req.query = genbase_shared::http::parse_query(&format!("cursor={cursor}"));
+    let last = block_on(handle(&req, &deps)).unwrap().body.unwrap();
+    assert_eq!(last, json!({"items": [], "next_cursor": null}));
+    let calls = deps.upstream.calls.borrow();
+    assert_eq!(calls[0].1["p_cursor_created_at"], position["created_at"]);
+    assert_eq!(calls[0].1["p_cursor_id"], position["id"]);
+
+    assert_eq!(list(json!({"next_cursor": null})).unwrap_err().status, 502);
+    assert_eq!(
+        list(json!({"items": [], "next_cursor": {"id": 1}}))
+            .unwrap_err()
+            .status,
+        502
+    );
+}

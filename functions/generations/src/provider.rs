@@ -61,7 +61,7 @@ pub async fn submit(
         .await;
     let outcome = tokens::Outcome::of(&sent);
     let result = match sent {
-        Ok(r) if (200..300).contains(&r.status) => serde_json::from_str::<Value>(&r.body)
+        Ok(r) if (200..300).contains(&r.status) => parse(&r.body)
             .ok()
             .and_then(|v| v["id"].as_str().map(str::to_owned))
             .ok_or_else(|| refused(502, "replicate answered without a prediction id".into())),
@@ -82,6 +82,12 @@ pub async fn submit(
     };
     tokens::report(deps, &token, outcome).await;
     result
+}
+
+/// From bytes, like every JSON the Worker reads (request bodies, tokens, PostgREST answers):
+/// serde_json's parser is generic over its input, and one input type links one copy of it.
+fn parse(body: &str) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice(body.as_bytes())
 }
 
 /// What the user reads when submission fails: 422 when the provider refused the input
@@ -130,7 +136,7 @@ async fn read(deps: &impl Deps, url: String) -> Result<Option<Value>, ApiError> 
     let mut outcome = tokens::Outcome::of(&sent);
     let result = match sent {
         Ok(r) if r.status == 404 => Ok(None),
-        Ok(r) if (200..300).contains(&r.status) => match serde_json::from_str::<Value>(&r.body) {
+        Ok(r) if (200..300).contains(&r.status) => match parse(&r.body) {
             Ok(v) if v.is_object() => Ok(Some(v)),
             _ => {
                 outcome = tokens::Outcome::ServerError;

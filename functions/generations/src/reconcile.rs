@@ -25,7 +25,6 @@ use genbase_shared::deps::Deps;
 use genbase_shared::error::ApiError;
 use genbase_shared::rpc::{ProviderWebhook, Rpc, RpcAuth};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 /// Generations per run: each costs a few subrequests (token pick, provider GET, token
 /// report, the finishing RPC), and a Worker invocation has a subrequest budget. What is left
@@ -63,7 +62,7 @@ pub async fn run(deps: &impl Deps, auth: &RpcAuth) -> Result<Value, ApiError> {
     let items = picked["items"].as_array().cloned().unwrap_or_default();
     let mut tally = Tally::default();
     // Listed once per run, and only if some submission needs finding.
-    let mut listing: Option<Result<HashMap<String, Value>, ApiError>> = None;
+    let mut listing: Option<Result<Found, ApiError>> = None;
 
     for item in &items {
         tally.looked_at += 1;
@@ -82,13 +81,11 @@ pub async fn run(deps: &impl Deps, auth: &RpcAuth) -> Result<Value, ApiError> {
                 }
                 match listing.as_ref() {
                     Some(Ok(found)) => {
-                        resolve_submission(
-                            deps,
-                            generation_id,
-                            found.get(generation_id),
-                            &mut tally,
-                        )
-                        .await
+                        let prediction = found
+                            .iter()
+                            .find(|(id, _)| id == generation_id)
+                            .map(|(_, prediction)| prediction);
+                        resolve_submission(deps, generation_id, prediction, &mut tally).await
                     }
                     // Without a complete listing we cannot tell "never created" from "not
                     // seen": leave it for the next run rather than fail it wrongly.
@@ -238,16 +235,22 @@ async fn resolve_submission(
     apply_if_final(deps, prediction_id, prediction, tally).await
 }
 
+/// Recent predictions at the provider, each with the `generation_id` its webhook URL names.
+/// A few pages of them against a batch of candidates: a scan costs less than a hash map's
+/// code in the Worker.
+type Found = Vec<(String, Value)>;
+
 /// The provider's recent predictions by the `generation_id` in their webhook URL (put there
-/// at submission). Fails unless every page could be read.
-async fn list_by_generation(deps: &impl Deps) -> Result<HashMap<String, Value>, ApiError> {
-    let mut found = HashMap::new();
+/// at submission), newest first, so a lookup finds the newest of two that name one
+/// generation. Fails unless every page could be read.
+async fn list_by_generation(deps: &impl Deps) -> Result<Found, ApiError> {
+    let mut found = Found::new();
     let mut page: Option<String> = None;
     for _ in 0..MAX_LIST_PAGES {
         let (results, next) = provider::list_predictions(deps, page.as_deref()).await?;
         for p in results {
             if let Some(id) = p["webhook"].as_str().and_then(generation_id_of) {
-                found.entry(id).or_insert(p);
+                found.push((id, p));
             }
         }
         match next {

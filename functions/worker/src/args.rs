@@ -7,6 +7,7 @@ use genbase_shared::rpc::RpcArgs;
 use genbase_shared::validate::{Id, ShortText};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashSet;
 
 /// `gw_` + hex digits, as `register_worker` issues them (64 of them); SQL checks its hash.
 #[derive(Debug, Clone, Serialize)]
@@ -143,24 +144,101 @@ impl RpcArgs for TaskComplete {
 
 impl TaskComplete {
     pub fn new(worker_key: WorkerKey, task_id: Id, body: CompleteBody) -> Result<Self, ApiError> {
-        let max = limits::TASK_DURATION_SECONDS_MAX;
-        let seconds = body.duration_seconds;
-        if !(seconds.is_finite() && (0.0..=max).contains(&seconds)) {
-            return Err(ApiError::validation(format!(
-                "duration_seconds must be between 0 and {max}"
-            )));
-        }
-        if !body.output.is_object() || body.output.to_string().len() > limits::TASK_OUTPUT_BYTES {
-            return Err(ApiError::validation(format!(
-                "output must be a JSON object of at most {} bytes",
-                limits::TASK_OUTPUT_BYTES
-            )));
-        }
+        result_error(&body.output, body.duration_seconds)
+            .map_or(Ok(()), |e| Err(ApiError::validation(e)))?;
         Ok(TaskComplete {
             worker_key,
             task_id,
             output: body.output,
-            duration_seconds: seconds,
+            duration_seconds: body.duration_seconds,
+        })
+    }
+}
+
+/// What is wrong with a task's result, as SQL's `private.task_result_error` words it.
+fn result_error(output: &Value, seconds: f64) -> Option<String> {
+    let max = limits::TASK_DURATION_SECONDS_MAX;
+    if !output.is_object() || output.to_string().len() > limits::TASK_OUTPUT_BYTES {
+        return Some(format!(
+            "output must be a JSON object of at most {} bytes",
+            limits::TASK_OUTPUT_BYTES
+        ));
+    }
+    if !(seconds.is_finite() && (0.0..=max).contains(&seconds)) {
+        return Some(format!("duration_seconds must be between 0 and {max}"));
+    }
+    None
+}
+
+/// `POST /v1/worker/tasks/complete` body: the results of several leased tasks, at most
+/// [`limits::CLAIM_LIMIT_MAX`] (what one claim hands out) and within the request body limit.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteBatchBody {
+    results: Vec<ResultBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResultBody {
+    task_id: String,
+    output: Value,
+    duration_seconds: f64,
+}
+
+/// One task's result, as `api.worker_complete_batch` reads it.
+#[derive(Debug, Serialize)]
+pub struct TaskResult {
+    task_id: Id,
+    output: Value,
+    duration_seconds: f64,
+}
+
+/// `api.worker_complete_batch`: each task completes as `worker_complete` would, in one
+/// transaction; the answer has one outcome per result, a task whose lease the worker lost
+/// included.
+#[derive(Debug, Serialize)]
+pub struct TaskCompleteBatch {
+    worker_key: WorkerKey,
+    results: Vec<TaskResult>,
+}
+
+impl RpcArgs for TaskCompleteBatch {
+    const FUNCTION: &'static str = "worker_complete_batch";
+}
+
+impl TaskCompleteBatch {
+    /// The whole batch is refused for one bad result, as SQL refuses it.
+    pub fn new(worker_key: WorkerKey, body: CompleteBatchBody) -> Result<Self, ApiError> {
+        let max = limits::CLAIM_LIMIT_MAX as usize;
+        if !(1..=max).contains(&body.results.len()) {
+            return Err(ApiError::validation(format!(
+                "results must be an array of 1 to {max} items"
+            )));
+        }
+        let mut seen = HashSet::new();
+        let results = body
+            .results
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let task_id = Id::parse(&format!("results[{i}].task_id"), &r.task_id)?;
+                if let Some(e) = result_error(&r.output, r.duration_seconds) {
+                    return Err(ApiError::validation(format!("results[{i}]: {e}")));
+                }
+                if !seen.insert(task_id) {
+                    return Err(ApiError::validation("each task may be listed once"));
+                }
+                Ok(TaskResult {
+                    task_id,
+                    output: r.output,
+                    duration_seconds: r.duration_seconds,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(TaskCompleteBatch {
+            worker_key,
+            results,
         })
     }
 }

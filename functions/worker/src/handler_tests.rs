@@ -87,6 +87,90 @@ fn each_endpoint_calls_its_rpc_as_the_service_role_with_the_key() {
 }
 
 #[test]
+fn a_batch_of_results_is_one_rpc_with_every_result() {
+    let other = "0e6b6c3a-2f44-4f1e-8d2a-6a1f8c0d9b21";
+    let body = json!({"results": [
+        {"task_id": TASK.to_uppercase(), "output": {"url": "a"}, "duration_seconds": 12.5},
+        {"task_id": other, "output": {}, "duration_seconds": 0},
+    ]});
+    let (out, calls) = send(
+        "/v1/worker/tasks/complete",
+        &body.to_string(),
+        Some(KEY),
+        Some("worker_complete_batch"),
+    );
+    assert_eq!(out.unwrap(), json!({"ok": "worker_complete_batch"}));
+    assert_eq!(
+        calls,
+        [(
+            "worker_complete_batch".to_string(),
+            json!({"p_worker_key": KEY, "p_results": [
+                {"task_id": TASK, "output": {"url": "a"}, "duration_seconds": 12.5},
+                {"task_id": other, "output": {}, "duration_seconds": 0.0},
+            ]}),
+            RpcAuth::ServiceRole
+        )]
+    );
+}
+
+#[test]
+fn a_bad_batch_is_refused_whole_without_any_rpc() {
+    let item = |task: &str, seconds: f64| json!({"task_id": task, "output": {}, "duration_seconds": seconds});
+    let other = "0e6b6c3a-2f44-4f1e-8d2a-6a1f8c0d9b21";
+    let cases = [
+        (
+            json!({"results": []}),
+            "results must be an array of 1 to 100 items",
+        ),
+        (
+            json!({"results": vec![item(TASK, 1.0); 101]}),
+            "results must be an array of 1 to 100 items",
+        ),
+        (
+            json!({"results": [item(TASK, 1.0), item("nope", 1.0)]}),
+            "results[1].task_id must be a UUID",
+        ),
+        (
+            json!({"results": [item(other, 1.0), item(TASK, -1.0)]}),
+            "results[1]: duration_seconds must be between 0 and 86400",
+        ),
+        (
+            json!({"results": [{"task_id": TASK, "output": [], "duration_seconds": 1}]}),
+            "results[0]: output must be a JSON object of at most 16384 bytes",
+        ),
+        (
+            json!({"results": [item(TASK, 1.0), item(other, 1.0), item(TASK, 2.0)]}),
+            "each task may be listed once",
+        ),
+    ];
+    for (body, message) in cases {
+        let (out, calls) = send(
+            "/v1/worker/tasks/complete",
+            &body.to_string(),
+            Some(KEY),
+            None,
+        );
+        let err = out.unwrap_err();
+        assert_eq!((err.status, err.message.as_str()), (400, message), "{body}");
+        assert!(calls.is_empty(), "{body}");
+    }
+    for body in [
+        json!({"results": [{"task_id": TASK, "output": {}, "duration_seconds": 1, "status": "ok"}]}),
+        json!([item(TASK, 1.0)]),
+        json!({}),
+    ] {
+        let (out, calls) = send(
+            "/v1/worker/tasks/complete",
+            &body.to_string(),
+            Some(KEY),
+            None,
+        );
+        assert_eq!(out.unwrap_err().status, 400, "{body}");
+        assert!(calls.is_empty(), "{body}");
+    }
+}
+
+#[test]
 fn a_missing_or_malformed_key_is_401_without_any_rpc() {
     let long = format!("gw_{}", "a".repeat(200));
     for key in [

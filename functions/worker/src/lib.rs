@@ -1,5 +1,5 @@
-//! The GPU worker function: `POST /v1/worker/claim` and `/v1/worker/tasks/:id/{heartbeat,
-//! complete,fail}`. Workers authenticate with their worker key (`Authorization: Bearer
+//! The GPU worker function: `POST /v1/worker/claim`, `/v1/worker/tasks/:id/{heartbeat,
+//! complete,fail}` and `/v1/worker/tasks/complete` (several results at once). Workers authenticate with their worker key (`Authorization: Bearer
 //! gw_...`), not a user JWT; Postgres checks the key's hash and that the worker holds the
 //! task's lease, so a worker can act only on its own tasks and read nothing else.
 
@@ -8,8 +8,8 @@ mod args;
 mod handler_tests;
 
 use args::{
-    ClaimBody, CompleteBody, FailBody, HeartbeatBody, TaskComplete, TaskFail, TaskHeartbeat,
-    WorkerClaim, WorkerKey,
+    ClaimBody, CompleteBatchBody, CompleteBody, FailBody, HeartbeatBody, TaskComplete,
+    TaskCompleteBatch, TaskFail, TaskHeartbeat, WorkerClaim, WorkerKey,
 };
 use genbase_shared::deps::Deps;
 use genbase_shared::error::ApiError;
@@ -21,6 +21,7 @@ use serde::Deserialize;
 genbase_shared::endpoints! {
     enum Endpoint {
         POST "/v1/worker/claim" => Claim,
+        POST "/v1/worker/tasks/complete" => CompleteBatch,
         POST "/v1/worker/tasks/:id/heartbeat" => Heartbeat { id: Id },
         POST "/v1/worker/tasks/:id/complete" => Complete { id: Id },
         POST "/v1/worker/tasks/:id/fail" => Fail { id: Id },
@@ -53,6 +54,11 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         Endpoint::Complete { id } => {
             let body: CompleteBody = req.json_body()?;
             rpc.invoke(&TaskComplete::new(key, id, body)?, auth).await?
+        }
+        Endpoint::CompleteBatch => {
+            let body: CompleteBatchBody = req.json_body()?;
+            rpc.invoke(&TaskCompleteBatch::new(key, body)?, auth)
+                .await?
         }
         Endpoint::Fail { id } => {
             let body: FailBody = req.json_body()?;

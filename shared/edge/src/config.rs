@@ -1,5 +1,5 @@
-//! Worker configuration from vars and secrets. `serve` reads it from the `Env` on every
-//! request (a lookup per name, no parsing worth caching); nothing keeps it across requests.
+//! Worker configuration from vars and secrets, read once per isolate (see [`crate::isolate`]);
+//! [`read`] also serves `Deps::var`, the handlers' own settings.
 
 use genbase_shared::http::Cors;
 use worker::Env;

@@ -1,8 +1,10 @@
 //! The Workers runtime side of every function: turns a `worker::Request` into the runtime-free
 //! [`ApiRequest`](genbase_shared::http::ApiRequest), gives the handler its dependencies
 //! ([`Deps`](genbase_shared::deps::Deps)), and turns the result into a response with the
-//! request id, CORS headers and the one JSON error body. The request is logged to `api_logs`
-//! after the response is sent (`ctx.wait_until`), so logging never slows a client down.
+//! request id, CORS headers and the one JSON error body. Configuration, the PostgREST client
+//! and the authenticator are built once per isolate; signatures are checked by WebCrypto. The
+//! request is logged after the response is sent, in batches per isolate (`ctx.wait_until`),
+//! so logging never slows a client down.
 //!
 //! A function's whole entry point is `genbase_edge::entry!("name", handler::handle);`, or
 //! `genbase_edge::entry!("name", handler::handle, body_limit = BYTES);` for a function whose
@@ -12,9 +14,15 @@
 mod config;
 #[cfg(target_arch = "wasm32")]
 mod deps;
+#[cfg(target_arch = "wasm32")]
+mod isolate;
+#[cfg(target_arch = "wasm32")]
+mod request_log;
 pub mod scheduled;
 #[cfg(target_arch = "wasm32")]
 mod serve;
+#[cfg(target_arch = "wasm32")]
+mod webcrypto;
 
 #[cfg(target_arch = "wasm32")]
 pub use serve::serve;

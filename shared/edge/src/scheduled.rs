@@ -29,29 +29,26 @@ pub use run_impl::run;
 
 #[cfg(target_arch = "wasm32")]
 mod run_impl {
-    use crate::config::Config;
-    use crate::deps::{rpc_for, EdgeDeps};
+    use crate::deps::EdgeDeps;
+    use crate::isolate::isolate;
     use genbase_shared::error::ApiError;
     use serde_json::Value;
     use std::future::Future;
     use std::rc::Rc;
     use worker::{console_error, console_log, Env, ScheduledEvent};
 
-    /// Builds the job's deps from the Worker's env and runs it once. A failed run is only
-    /// logged: the next tick runs the job again, and the jobs are written so that a run cut
-    /// short leaves nothing half done.
+    /// Runs the job once with the isolate's deps. A failed run is only logged: the next tick
+    /// runs the job again, and the jobs are written so that a run cut short leaves nothing
+    /// half done.
     pub async fn run<F, Fut>(function: &'static str, event: ScheduledEvent, env: Env, job: F)
     where
         F: FnOnce(Rc<EdgeDeps>) -> Fut,
         Fut: Future<Output = Result<Value, ApiError>>,
     {
-        let config = Config::from_env(&env);
-        let outcome = match rpc_for(&config) {
+        let isolate = isolate(&env);
+        let outcome = match EdgeDeps::new(env, &isolate) {
             Err(e) => Err(e),
-            Ok(rpc) => match EdgeDeps::new(env, &config, Rc::new(rpc)) {
-                Err(e) => Err(e),
-                Ok(deps) => job(Rc::new(deps)).await,
-            },
+            Ok(deps) => job(Rc::new(deps)).await,
         };
         match outcome {
             Ok(summary) => console_log!("{function} cron {}: {summary}", event.cron()),

@@ -1,14 +1,15 @@
 //! One request through a function: parse, run the handler, answer, then log.
 
-use crate::config::Config;
-use crate::deps::{rpc_for, EdgeDeps};
+use crate::deps::EdgeDeps;
+use crate::isolate::isolate;
+use crate::request_log;
 use futures_util::StreamExt;
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{
-    accept_request_id, respond, ApiRequest, ApiResponse, Cors, LimitedBody, MAX_DRAIN_BYTES,
+    accept_request_id, parse_query, respond, ApiRequest, ApiResponse, Cors, LimitedBody,
+    MAX_DRAIN_BYTES,
 };
-use genbase_shared::rpc::{Rpc, RpcArgs, RpcAuth};
-use serde::Serialize;
+use genbase_shared::rpc::AnsweredRequest;
 use std::future::Future;
 use std::rc::Rc;
 use worker::{console_error, ByteStream, Context, Date, Env, Request, Response};
@@ -28,19 +29,20 @@ where
     Fut: Future<Output = Result<ApiResponse, ApiError>>,
 {
     let started = Date::now().as_millis();
-    let config = Config::from_env(&env);
+    let isolate = isolate(&env);
     let request_id = accept_request_id(req.headers().get("x-request-id").ok().flatten().as_deref());
     let origin = req.headers().get("origin").ok().flatten();
-    let cors = Cors::new(config.cors_origins.clone());
     let (method, path) = (req.method().to_string(), req.path());
 
     let mut user_id = None;
-    let rpc = rpc_for(&config).map(Rc::new);
-    let result = match (read_request(req, &request_id, body_limit).await, &rpc) {
+    let result = match (
+        read_request(req, &request_id, body_limit).await,
+        &isolate.rpc,
+    ) {
         (Err(e), _) => Err(e),
         (_, Err(e)) => Err(e.clone()),
-        (Ok(api_req), _) if api_req.method == "OPTIONS" => Ok(cors.preflight(&api_req)),
-        (Ok(api_req), Ok(rpc)) => match EdgeDeps::new(env, &config, rpc.clone()) {
+        (Ok(api_req), _) if api_req.method == "OPTIONS" => Ok(isolate.cors.preflight(&api_req)),
+        (Ok(api_req), Ok(_)) => match EdgeDeps::new(env, &isolate) {
             Err(e) => Err(e),
             Ok(deps) => {
                 let deps = Rc::new(deps);
@@ -59,43 +61,22 @@ where
             console_error!("{function} {request_id} {status}: {cause}");
         }
     }
-    let response = to_response(result, &request_id, origin.as_deref(), &cors)?;
+    let response = to_response(result, &request_id, origin.as_deref(), &isolate.cors)?;
 
-    let Ok(rpc) = rpc else {
-        return Ok(response);
-    };
-    let duration_ms = (Date::now().as_millis().saturating_sub(started)) as i64;
-    ctx.wait_until(async move {
-        let args = LogRequest {
+    if let Ok(rpc) = &isolate.rpc {
+        let answered = AnsweredRequest {
             function,
             method,
             path,
             status,
-            duration_ms,
+            duration_ms: Date::now().as_millis().saturating_sub(started) as i64,
             user_id,
             request_id,
+            at_ms: started as i64,
         };
-        if let Err(e) = rpc.invoke(&args, &RpcAuth::ServiceRole).await {
-            console_error!("api_logs write failed: {}", e.cause.unwrap_or(e.message));
-        }
-    });
+        request_log::record(answered, rpc.clone(), &ctx);
+    }
     Ok(response)
-}
-
-/// `api.log_request`: one row of `api_logs`, written after the response is sent.
-#[derive(Serialize)]
-struct LogRequest {
-    function: &'static str,
-    method: String,
-    path: String,
-    status: u16,
-    duration_ms: i64,
-    user_id: Option<uuid::Uuid>,
-    request_id: String,
-}
-
-impl RpcArgs for LogRequest {
-    const FUNCTION: &'static str = "log_request";
 }
 
 /// The runtime-free request. The body is read as a stream and refused (413) as soon as it
@@ -133,10 +114,8 @@ async fn read_request(
     Ok(ApiRequest {
         method: req.method().to_string(),
         path: url.path().to_string(),
-        query: url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
+        // Our parser, which handler tests use too, rather than `url`'s second one.
+        query: parse_query(url.query().unwrap_or_default()),
         headers: req
             .headers()
             .entries()

@@ -1,17 +1,37 @@
-use super::{AuthError, Claims, HttpGet, JwksCache, Policy, VerifyError};
+use super::token_cache::{TokenCache, TokenDigest, TOKEN_CACHE_ENTRIES};
+use super::{AuthError, Claims, HttpGet, JwksCache, Policy, SignatureCheck, VerifyError};
 use crate::error::ApiError;
 use crate::http::bearer_from_header;
+use std::cell::RefCell;
+use std::fmt;
 
 /// The per-request entry point for workers: `Authorization` header in, claims or a 401 out.
-#[derive(Debug)]
+/// One per isolate: it remembers the tokens it verified (see [`TokenCache`]).
 pub struct Authenticator {
     pub keys: JwksCache,
     pub policy: Policy,
+    signatures: Box<dyn SignatureCheck>,
+    tokens: RefCell<TokenCache>,
 }
 
 impl Authenticator {
+    /// Checks ES256 and RS256 signatures with jwt-compact.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn new(keys: JwksCache, policy: Policy) -> Authenticator {
-        Authenticator { keys, policy }
+        Authenticator::with_signatures(keys, policy, Box::new(super::NativeSignatures))
+    }
+
+    pub fn with_signatures(
+        keys: JwksCache,
+        policy: Policy,
+        signatures: Box<dyn SignatureCheck>,
+    ) -> Authenticator {
+        Authenticator {
+            keys,
+            policy,
+            signatures,
+            tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_ENTRIES)),
+        }
     }
 
     pub async fn authenticate<H: HttpGet>(
@@ -21,13 +41,40 @@ impl Authenticator {
         http: &H,
     ) -> Result<Claims, ApiError> {
         let token = bearer_token(authorization_header)?;
-        self.keys
-            .verify(token, &self.policy, now_unix, http)
+        // Before the cache, so a key removed from the JWKS stops working even for clients
+        // whose every request is a cache hit.
+        self.keys.refresh_if_stale(now_unix, http).await;
+        let digest = TokenDigest::of(token);
+        let generation = self.keys.generation();
+        if let Some(claims) = self.tokens.borrow().get(&digest, generation, now_unix) {
+            return Ok(claims);
+        }
+        let verified = self
+            .keys
+            .verify(token, &self.policy, now_unix, http, &*self.signatures)
             .await
             .map_err(|err| match err {
                 VerifyError::Token(err) => auth_error_to_api(&err),
                 VerifyError::KeysUnavailable(cause) => ApiError::unavailable(cause),
-            })
+            })?;
+        // Filed under the keys that verified it: if they have been replaced since (during a
+        // signature check that waited), the entry is never stored.
+        self.tokens.borrow_mut().insert(
+            digest,
+            &verified.claims,
+            verified.key_generation,
+            now_unix,
+        );
+        Ok(verified.claims)
+    }
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("keys", &self.keys)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -54,92 +101,5 @@ pub(crate) fn auth_error_to_api(err: &AuthError) -> ApiError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::test_keys::*;
-    use super::*;
-    use crate::test_support::block_on;
-    use serde_json::json;
-
-    struct NoNetwork;
-
-    impl HttpGet for NoNetwork {
-        async fn get_text(&self, _url: &str) -> Result<String, String> {
-            Err("offline".into())
-        }
-    }
-
-    fn authenticator(url: Option<String>) -> Authenticator {
-        let keys = JwksCache::from_config(Some(&jwks(&[ec_public_jwk("ec-1")])), Some(SECRET), url)
-            .unwrap();
-        Authenticator::new(
-            keys,
-            Policy {
-                audience: Some("authenticated".into()),
-                ..Policy::default()
-            },
-        )
-    }
-
-    fn run(header: Option<&str>) -> Result<Claims, ApiError> {
-        block_on(authenticator(None).authenticate(header, NOW, &NoNetwork))
-    }
-
-    #[test]
-    fn a_bearer_token_authenticates_with_any_scheme_case() {
-        let token = hs256_token(None, &user_claims());
-        for scheme in ["Bearer", "bearer", "BEARER"] {
-            let header = format!("{scheme} {token}");
-            assert!(run(Some(&header)).is_ok(), "{scheme}");
-        }
-    }
-
-    #[test]
-    fn a_missing_or_non_bearer_header_is_a_401() {
-        for header in [
-            None,
-            Some(""),
-            Some("Bearer"),
-            Some("Bearer   "),
-            Some("Basic abc"),
-        ] {
-            let err = run(header).unwrap_err();
-            assert_eq!((err.status, err.code.as_str()), (401, "missing_token"));
-        }
-    }
-
-    #[test]
-    fn an_expired_token_maps_to_token_expired() {
-        let mut claims = user_claims();
-        claims["exp"] = json!(NOW - 3600);
-        let header = format!("Bearer {}", hs256_token(None, &claims));
-        let err = run(Some(&header)).unwrap_err();
-        assert_eq!((err.status, err.code.as_str()), (401, "token_expired"));
-        assert_eq!(err.message, "token has expired");
-    }
-
-    #[test]
-    fn every_token_failure_is_a_401_with_the_errors_code() {
-        let mut claims = user_claims();
-        claims["aud"] = json!("someone-else");
-        let header = format!("Bearer {}", hs256_token(None, &claims));
-        let err = run(Some(&header)).unwrap_err();
-        assert_eq!(
-            (err.status, err.code.as_str()),
-            (401, "invalid_token_audience")
-        );
-
-        let err = run(Some("Bearer not.a.jwt")).unwrap_err();
-        assert_eq!((err.status, err.code.as_str()), (401, "invalid_token"));
-    }
-
-    #[test]
-    fn an_unreachable_jwks_is_a_503_not_a_401() {
-        let auth = authenticator(Some(
-            "https://ref.supabase.co/auth/v1/.well-known/jwks.json".into(),
-        ));
-        let header = format!("Bearer {}", es256_token(Some("rotated"), &user_claims()));
-        let err = block_on(auth.authenticate(Some(&header), NOW, &NoNetwork)).unwrap_err();
-        assert_eq!(err.status, 503);
-        assert!(err.cause.unwrap().contains("offline"));
-    }
-}
+#[path = "authenticator_tests.rs"]
+mod tests;

@@ -1,6 +1,7 @@
-use super::{verify, AuthError, Claims, KeySet, Policy};
+use super::{verify_with, AuthError, Claims, KeySet, Policy, SignatureCheck};
 use std::cell::RefCell;
 use std::fmt;
+use std::rc::Rc;
 
 /// A token naming an unknown `kid` triggers a refetch, but not more often than this, so a
 /// flood of forged kids cannot turn into a flood of requests to the JWKS endpoint.
@@ -14,6 +15,13 @@ pub const JWKS_MAX_AGE_SECS: i64 = 600;
 #[allow(async_fn_in_trait)]
 pub trait HttpGet {
     async fn get_text(&self, url: &str) -> Result<String, String>;
+}
+
+/// A token [`JwksCache::verify`] accepted, and the generation of the keys that verified it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    pub claims: Claims,
+    pub key_generation: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +54,11 @@ pub struct JwksCache {
 }
 
 struct State {
-    /// `pinned` merged with the last good fetch.
-    keys: KeySet,
+    /// `pinned` merged with the last good fetch; shared with verifications in progress, which
+    /// keep the set they started with across their signature check.
+    keys: Rc<KeySet>,
+    /// Bumped whenever `keys` changes, so what was verified with other keys can be forgotten.
+    generation: u64,
     last_attempt: Option<i64>,
     last_success: Option<i64>,
     last_error: Option<String>,
@@ -59,7 +70,8 @@ impl JwksCache {
     pub fn new(pinned: KeySet, jwks_url: Option<String>) -> JwksCache {
         JwksCache {
             state: RefCell::new(State {
-                keys: pinned.clone(),
+                keys: Rc::new(pinned.clone()),
+                generation: 0,
                 last_attempt: None,
                 last_success: None,
                 last_error: None,
@@ -95,21 +107,33 @@ impl JwksCache {
         )
     }
 
-    /// Verifies `token`, fetching the JWKS when it is stale or the token names an unknown
-    /// `kid`. At most one refetch per call.
-    pub async fn verify<H: HttpGet>(
+    /// Changes whenever the keys do (never on a refetch that brings the same keys).
+    pub fn generation(&self) -> u64 {
+        self.state.borrow().generation
+    }
+
+    /// Refetches the JWKS if the last good fetch is older than [`JWKS_MAX_AGE_SECS`] (and no
+    /// attempt was made in the last [`JWKS_REFETCH_INTERVAL_SECS`]). Says whether it fetched.
+    pub async fn refresh_if_stale<H: HttpGet>(&self, now_unix: i64, http: &H) -> bool {
+        if self.is_stale(now_unix) && self.may_fetch(now_unix) {
+            self.refresh(now_unix, http).await;
+            return true;
+        }
+        false
+    }
+
+    /// Verifies `token`, `signatures` checking ES256 and RS256, fetching the JWKS when it is
+    /// stale or the token names an unknown `kid`. At most one refetch per call.
+    pub async fn verify<H: HttpGet, S: SignatureCheck + ?Sized>(
         &self,
         token: &str,
         policy: &Policy,
         now_unix: i64,
         http: &H,
-    ) -> Result<Claims, VerifyError> {
-        let mut fetched = false;
-        if self.is_stale(now_unix) && self.may_fetch(now_unix) {
-            self.refresh(now_unix, http).await;
-            fetched = true;
-        }
-        let mut result = self.verify_now(token, policy, now_unix);
+        signatures: &S,
+    ) -> Result<Verified, VerifyError> {
+        let fetched = self.refresh_if_stale(now_unix, http).await;
+        let mut result = self.verify_now(token, policy, now_unix, signatures).await;
         // While another request's fetch is in flight this one fetches too, rather than wait:
         // in Workers a request cannot wait on another request's I/O (the runtime cancels it
         // as hung), so concurrent cold requests each fetch once.
@@ -119,7 +143,7 @@ impl JwksCache {
             && (in_flight || self.may_fetch(now_unix))
         {
             self.refresh(now_unix, http).await;
-            result = self.verify_now(token, policy, now_unix);
+            result = self.verify_now(token, policy, now_unix, signatures).await;
         }
         match result {
             Err(AuthError::UnknownKey { kid }) => match self.state.borrow().last_error.clone() {
@@ -130,8 +154,23 @@ impl JwksCache {
         }
     }
 
-    fn verify_now(&self, token: &str, policy: &Policy, now: i64) -> Result<Claims, AuthError> {
-        verify(token, &self.state.borrow().keys, policy, now)
+    async fn verify_now<S: SignatureCheck + ?Sized>(
+        &self,
+        token: &str,
+        policy: &Policy,
+        now: i64,
+        signatures: &S,
+    ) -> Result<Verified, AuthError> {
+        // A snapshot: the signature check may wait, and the state must not stay borrowed.
+        let (keys, key_generation) = {
+            let state = self.state.borrow();
+            (state.keys.clone(), state.generation)
+        };
+        let claims = verify_with(token, &keys, policy, now, signatures).await?;
+        Ok(Verified {
+            claims,
+            key_generation,
+        })
     }
 
     fn is_stale(&self, now: i64) -> bool {
@@ -164,7 +203,11 @@ impl JwksCache {
             let mut state = self.state.borrow_mut();
             match outcome {
                 Ok(fetched) => {
-                    state.keys = self.pinned.clone().merged_with(&fetched);
+                    let keys = self.pinned.clone().merged_with(&fetched);
+                    if keys != *state.keys {
+                        state.keys = Rc::new(keys);
+                        state.generation += 1;
+                    }
                     state.last_success = Some(now);
                     state.last_error = None;
                 }

@@ -1,5 +1,6 @@
 use super::super::test_keys::*;
 use super::*;
+use crate::auth::NativeSignatures;
 use crate::test_support::block_on;
 use std::cell::{Cell, RefCell};
 
@@ -51,7 +52,7 @@ fn policy() -> Policy {
 fn hs256_tokens_never_trigger_a_fetch() {
     let http = FakeHttp::new(vec![Err("unreachable".into())]);
     let token = hs256_token(None, &user_claims());
-    assert!(block_on(cache().verify(&token, &policy(), NOW, &http)).is_ok());
+    assert!(block_on(cache().verify(&token, &policy(), NOW, &http, &NativeSignatures)).is_ok());
     assert_eq!(http.calls.get(), 0);
 }
 
@@ -61,7 +62,9 @@ fn the_first_asymmetric_token_fetches_the_jwks_once_and_later_ones_use_the_cache
     let cache = cache();
     let token = es256_token(Some("ec-1"), &user_claims());
     for i in 0..3 {
-        assert!(block_on(cache.verify(&token, &policy(), NOW + i, &http)).is_ok());
+        assert!(
+            block_on(cache.verify(&token, &policy(), NOW + i, &http, &NativeSignatures)).is_ok()
+        );
     }
     assert_eq!(http.calls.get(), 1);
 }
@@ -74,11 +77,11 @@ fn an_unknown_kid_refetches_once_and_finds_a_rotated_key() {
     ]);
     let cache = cache();
     let old = es256_token(Some("old"), &user_claims());
-    assert!(block_on(cache.verify(&old, &policy(), NOW, &http)).is_ok());
+    assert!(block_on(cache.verify(&old, &policy(), NOW, &http, &NativeSignatures)).is_ok());
 
     let new = es256_token_with_seed(Some("new"), &user_claims(), 9);
     let later = NOW + JWKS_REFETCH_INTERVAL_SECS;
-    assert!(block_on(cache.verify(&new, &policy(), later, &http)).is_ok());
+    assert!(block_on(cache.verify(&new, &policy(), later, &http, &NativeSignatures)).is_ok());
     assert_eq!(http.calls.get(), 2);
 }
 
@@ -88,7 +91,8 @@ fn unknown_kids_do_not_refetch_more_than_once_per_interval() {
     let cache = cache();
     for i in 0..5 {
         let forged = es256_token(Some(&format!("forged-{i}")), &user_claims());
-        let err = block_on(cache.verify(&forged, &policy(), NOW + i, &http)).unwrap_err();
+        let err = block_on(cache.verify(&forged, &policy(), NOW + i, &http, &NativeSignatures))
+            .unwrap_err();
         assert_eq!(
             err,
             VerifyError::Token(AuthError::UnknownKey {
@@ -98,7 +102,13 @@ fn unknown_kids_do_not_refetch_more_than_once_per_interval() {
     }
     assert_eq!(http.calls.get(), 1);
     let forged = es256_token(Some("again"), &user_claims());
-    let _ = block_on(cache.verify(&forged, &policy(), NOW + JWKS_REFETCH_INTERVAL_SECS, &http));
+    let _ = block_on(cache.verify(
+        &forged,
+        &policy(),
+        NOW + JWKS_REFETCH_INTERVAL_SECS,
+        &http,
+        &NativeSignatures,
+    ));
     assert_eq!(http.calls.get(), 2);
 }
 
@@ -106,7 +116,8 @@ fn unknown_kids_do_not_refetch_more_than_once_per_interval() {
 fn a_failed_fetch_is_reported_as_keys_unavailable_not_as_a_bad_token() {
     let http = FakeHttp::new(vec![Err("connection refused".into())]);
     let token = es256_token(Some("ec-1"), &user_claims());
-    let err = block_on(cache().verify(&token, &policy(), NOW, &http)).unwrap_err();
+    let err =
+        block_on(cache().verify(&token, &policy(), NOW, &http, &NativeSignatures)).unwrap_err();
     let VerifyError::KeysUnavailable(cause) = err else {
         panic!("expected KeysUnavailable, got {err:?}");
     };
@@ -118,9 +129,9 @@ fn a_failed_refresh_keeps_the_previous_keys() {
     let http = FakeHttp::new(vec![Ok(jwks(&[ec_public_jwk("ec-1")])), Err("503".into())]);
     let cache = cache();
     let token = es256_token(Some("ec-1"), &user_claims());
-    assert!(block_on(cache.verify(&token, &policy(), NOW, &http)).is_ok());
+    assert!(block_on(cache.verify(&token, &policy(), NOW, &http, &NativeSignatures)).is_ok());
     let stale = NOW + JWKS_MAX_AGE_SECS;
-    assert!(block_on(cache.verify(&token, &policy(), stale, &http)).is_ok());
+    assert!(block_on(cache.verify(&token, &policy(), stale, &http, &NativeSignatures)).is_ok());
     assert_eq!(http.calls.get(), 2);
 }
 
@@ -132,9 +143,15 @@ fn a_key_removed_from_the_jwks_stops_working_once_the_cache_is_stale() {
     ]);
     let cache = cache();
     let token = es256_token(Some("ec-1"), &user_claims());
-    assert!(block_on(cache.verify(&token, &policy(), NOW, &http)).is_ok());
-    let err =
-        block_on(cache.verify(&token, &policy(), NOW + JWKS_MAX_AGE_SECS, &http)).unwrap_err();
+    assert!(block_on(cache.verify(&token, &policy(), NOW, &http, &NativeSignatures)).is_ok());
+    let err = block_on(cache.verify(
+        &token,
+        &policy(),
+        NOW + JWKS_MAX_AGE_SECS,
+        &http,
+        &NativeSignatures,
+    ))
+    .unwrap_err();
     assert!(matches!(
         err,
         VerifyError::Token(AuthError::UnknownKey { .. })
@@ -147,10 +164,10 @@ fn pinned_keys_work_without_any_url() {
         JwksCache::from_config(Some(&jwks(&[rsa_public_jwk("rsa-1")])), None, None).unwrap();
     let http = FakeHttp::new(vec![Err("no network".into())]);
     let token = rs256_token(Some("rsa-1"), &user_claims());
-    assert!(block_on(cache.verify(&token, &policy(), NOW, &http)).is_ok());
+    assert!(block_on(cache.verify(&token, &policy(), NOW, &http, &NativeSignatures)).is_ok());
     let other = es256_token(Some("ec-1"), &user_claims());
     assert!(matches!(
-        block_on(cache.verify(&other, &policy(), NOW, &http)),
+        block_on(cache.verify(&other, &policy(), NOW, &http, &NativeSignatures)),
         Err(VerifyError::Token(AuthError::UnknownKey { .. }))
     ));
     assert_eq!(http.calls.get(), 0);
@@ -202,8 +219,8 @@ fn concurrent_requests_for_a_new_key_each_fetch_instead_of_waiting() {
     let cache = cache();
     let token = es256_token(Some("ec-1"), &user_claims());
     let policy = policy();
-    let mut first = std::pin::pin!(cache.verify(&token, &policy, NOW, &http));
-    let mut second = std::pin::pin!(cache.verify(&token, &policy, NOW, &http));
+    let mut first = std::pin::pin!(cache.verify(&token, &policy, NOW, &http, &NativeSignatures));
+    let mut second = std::pin::pin!(cache.verify(&token, &policy, NOW, &http, &NativeSignatures));
     assert!(poll_once(first.as_mut()).is_pending());
     assert!(poll_once(second.as_mut()).is_pending());
     http.open.set(true);
@@ -233,10 +250,11 @@ fn a_cancelled_fetch_neither_blocks_nor_throttles_the_next_request() {
     let token = es256_token(Some("ec-1"), &user_claims());
     let policy = policy();
     {
-        let mut abandoned = std::pin::pin!(cache.verify(&token, &policy, NOW, &http));
+        let mut abandoned =
+            std::pin::pin!(cache.verify(&token, &policy, NOW, &http, &NativeSignatures));
         assert!(poll_once(abandoned.as_mut()).is_pending());
     }
     http.open.set(true);
-    assert!(block_on(cache.verify(&token, &policy, NOW + 1, &http)).is_ok());
+    assert!(block_on(cache.verify(&token, &policy, NOW + 1, &http, &NativeSignatures)).is_ok());
     assert_eq!(http.calls.get(), 2);
 }

@@ -25,6 +25,11 @@ impl Claims {
         }
     }
 
+    /// `exp` as verified (seconds, possibly fractional); always present on verified claims.
+    pub(super) fn expires_at(&self) -> Option<f64> {
+        self.raw.get("exp").and_then(Value::as_f64)
+    }
+
     /// The Supabase user id; `None` for the anon and service_role keys.
     pub fn user_id(&self) -> Option<Uuid> {
         self.sub.as_deref().and_then(|s| Uuid::parse_str(s).ok())

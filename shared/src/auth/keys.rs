@@ -1,34 +1,61 @@
 use super::AuthError;
-use jwt_compact::alg::{Es256, RsaPublicKey, StrongKey};
-use jwt_compact::jwk::JsonWebKey;
-use jwt_compact::Algorithm;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::fmt;
 
-pub(super) type EcKey = <Es256 as Algorithm>::VerifyingKey;
+/// RSA moduli outside this range are skipped: below it is breakable (RFC 7518 3.3 asks for
+/// 2048 bits), above it is what the `rsa` crate refuses as a denial-of-service risk.
+const RSA_BITS: std::ops::RangeInclusive<usize> = 2048..=4096;
 
 /// A public key and the one algorithm it may verify (the key pins the algorithm, RFC 8725 2.1).
-#[derive(Clone)]
-pub(super) enum PublicKey {
-    Es256(EcKey),
-    Rs256(RsaPublicKey),
+/// Kept as its JWK material, so this crate does no elliptic-curve or RSA arithmetic (and a
+/// Worker links none): the runtime's [`SignatureCheck`](super::SignatureCheck) imports it into
+/// whatever verifies (WebCrypto on the edge, jwt-compact natively).
+#[derive(Clone, PartialEq, Eq)]
+pub enum PublicKey {
+    /// A P-256 point: big-endian affine coordinates.
+    Es256 { x: [u8; 32], y: [u8; 32] },
+    /// Big-endian modulus (2048 to 4096 bits) and public exponent.
+    Rs256 { n: Vec<u8>, e: Vec<u8> },
 }
 
 impl PublicKey {
-    pub(super) fn alg(&self) -> &'static str {
+    pub fn alg(&self) -> &'static str {
         match self {
-            PublicKey::Es256(_) => "ES256",
-            PublicKey::Rs256(_) => "RS256",
+            PublicKey::Es256 { .. } => "ES256",
+            PublicKey::Rs256 { .. } => "RS256",
         }
+    }
+
+    /// The key as a public JWK document (`kty`, `crv`, `x`, `y` or `kty`, `n`, `e`), the form
+    /// WebCrypto and jwt-compact import. Base64url needs no JSON escaping.
+    pub fn jwk(&self) -> String {
+        let b64 = |bytes: &[u8]| Base64UrlUnpadded::encode_string(bytes);
+        match self {
+            PublicKey::Es256 { x, y } => format!(
+                r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#,
+                b64(x),
+                b64(y)
+            ),
+            PublicKey::Rs256 { n, e } => {
+                format!(r#"{{"kty":"RSA","n":"{}","e":"{}"}}"#, b64(n), b64(e))
+            }
+        }
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.alg())
     }
 }
 
 /// Keys a token may be verified with: asymmetric keys from a JWKS, indexed by `kid`, and an
 /// optional HS256 secret (Supabase's legacy JWT secret).
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct KeySet {
-    by_kid: BTreeMap<String, PublicKey>,
+    /// A JWKS holds a handful of keys: a scan costs less than a map's code in every Worker.
+    by_kid: Vec<(String, PublicKey)>,
     /// JWKS entries without a `kid`: usable only by kid-less tokens when they are the only key.
     unnamed: Vec<PublicKey>,
     hs256_secret: Option<Vec<u8>>,
@@ -43,7 +70,9 @@ impl KeySet {
     /// RFC 7517 section 5 asks, keys we do not understand (other `kty`, curves, `alg`, `use`)
     /// are skipped rather than failing the whole set. Fails only if the document is not a JWKS.
     pub fn from_jwks_json(json: &str) -> Result<KeySet, AuthError> {
-        let doc: Value = serde_json::from_str(json).map_err(|_| AuthError::Malformed)?;
+        // From bytes, like every JSON a Worker reads: one copy of serde_json's parser.
+        let doc: Value =
+            serde_json::from_slice(json.as_bytes()).map_err(|_| AuthError::Malformed)?;
         let entries = doc
             .get("keys")
             .and_then(Value::as_array)
@@ -54,9 +83,11 @@ impl KeySet {
                 continue;
             };
             match entry.get("kid").and_then(Value::as_str) {
-                Some(kid) => {
-                    set.by_kid.insert(kid.to_owned(), key);
-                }
+                // As in a map, a repeated kid keeps the last key.
+                Some(kid) => match set.by_kid.iter_mut().find(|(k, _)| k == kid) {
+                    Some(slot) => slot.1 = key,
+                    None => set.by_kid.push((kid.to_owned(), key)),
+                },
                 None => set.unnamed.push(key),
             }
         }
@@ -78,9 +109,9 @@ impl KeySet {
     /// keys pinned in configuration cannot be replaced by a fetched document.
     pub fn merged_with(mut self, other: &KeySet) -> KeySet {
         for (kid, key) in &other.by_kid {
-            self.by_kid
-                .entry(kid.clone())
-                .or_insert_with(|| key.clone());
+            if self.by_kid(kid).is_none() {
+                self.by_kid.push((kid.clone(), key.clone()));
+            }
         }
         self.unnamed.extend(other.unnamed.iter().cloned());
         if self.hs256_secret.is_none() {
@@ -90,14 +121,21 @@ impl KeySet {
     }
 
     pub(super) fn by_kid(&self, kid: &str) -> Option<&PublicKey> {
-        self.by_kid.get(kid)
+        self.by_kid
+            .iter()
+            .find(|(k, _)| k == kid)
+            .map(|(_, key)| key)
     }
 
     pub(super) fn only_public_key(&self) -> Option<&PublicKey> {
         if self.public_key_count() != 1 {
             return None;
         }
-        self.by_kid.values().chain(self.unnamed.iter()).next()
+        self.by_kid
+            .iter()
+            .map(|(_, key)| key)
+            .chain(self.unnamed.iter())
+            .next()
     }
 
     pub(super) fn hs256_secret(&self) -> Option<&[u8]> {
@@ -120,28 +158,41 @@ impl fmt::Debug for KeySet {
     }
 }
 
+/// A JWK we can verify with, read by hand: serde's derive for JWKs (tagged enums, flattened
+/// private parts) costs a Worker more code than the whole check.
 fn parse_jwk(entry: &Value) -> Option<PublicKey> {
-    if entry
-        .get("use")
-        .and_then(Value::as_str)
-        .is_some_and(|u| u != "sig")
-    {
+    let text = |name: &str| entry.get(name).and_then(Value::as_str);
+    if text("use").is_some_and(|u| u != "sig") {
         return None;
     }
-    let declared_alg = entry.get("alg").and_then(Value::as_str);
-    // Deserialising drops private parts we do not want to keep anyway.
-    let jwk: JsonWebKey<'_> = serde_json::from_value(entry.clone()).ok()?;
-    match jwk {
-        JsonWebKey::EllipticCurve { .. } if matches!(declared_alg, None | Some("ES256")) => {
-            EcKey::try_from(&jwk).ok().map(PublicKey::Es256)
+    let bytes = |name: &str| -> Option<Vec<u8>> { Base64UrlUnpadded::decode_vec(text(name)?).ok() };
+    match (text("kty")?, text("alg")) {
+        ("EC", None | Some("ES256")) if text("crv") == Some("P-256") => {
+            // RFC 7518 6.2.1.2: coordinates are always full length. Whether the point is on
+            // the curve is the verifier's import to decide.
+            Some(PublicKey::Es256 {
+                x: bytes("x")?.try_into().ok()?,
+                y: bytes("y")?.try_into().ok()?,
+            })
         }
-        JsonWebKey::Rsa { .. } if matches!(declared_alg, None | Some("RS256")) => {
-            let key = RsaPublicKey::try_from(&jwk).ok()?;
-            let strong = StrongKey::try_from(key).ok()?;
-            Some(PublicKey::Rs256(strong.into_inner()))
+        ("RSA", None | Some("RS256")) => {
+            let (n, e) = (bytes("n")?, bytes("e")?);
+            let (n, e) = (strip_leading_zeros(&n), strip_leading_zeros(&e));
+            let bits = n.first().map_or(0, |top| {
+                (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize)
+            });
+            (RSA_BITS.contains(&bits) && !e.is_empty() && e.len() <= 8).then(|| PublicKey::Rs256 {
+                n: n.to_vec(),
+                e: e.to_vec(),
+            })
         }
         _ => None,
     }
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[start..]
 }
 
 #[cfg(test)]
@@ -176,6 +227,34 @@ mod tests {
         let jwks = serde_json::json!({ "keys": [other_alg, enc] });
         let set = KeySet::from_jwks_json(&jwks.to_string()).unwrap();
         assert_eq!(set.public_key_count(), 0);
+    }
+
+    #[test]
+    fn weak_rsa_keys_and_other_curves_or_short_coordinates_are_skipped() {
+        let mut weak = test_keys::rsa_public_jwk("weak");
+        // 1032 bits: the first 129 bytes of the 2048-bit test modulus.
+        weak["n"] = weak["n"].as_str().unwrap()[..172].into();
+        let mut p384 = test_keys::ec_public_jwk("p384");
+        p384["crv"] = "P-384".into();
+        let mut short = test_keys::ec_public_jwk("short");
+        short["x"] = "AQID".into();
+        let jwks = serde_json::json!({ "keys": [weak, p384, short] });
+        let set = KeySet::from_jwks_json(&jwks.to_string()).unwrap();
+        assert_eq!(set.public_key_count(), 0);
+    }
+
+    #[test]
+    fn a_key_round_trips_through_its_jwk() {
+        for jwk in [
+            test_keys::ec_public_jwk("k"),
+            test_keys::rsa_public_jwk("k"),
+        ] {
+            let set = KeySet::from_jwks_json(&test_keys::jwks(std::slice::from_ref(&jwk))).unwrap();
+            let out: Value = serde_json::from_str(&set.by_kid("k").unwrap().jwk()).unwrap();
+            for field in ["kty", "crv", "x", "y", "n", "e"] {
+                assert_eq!(out.get(field), jwk.get(field), "{field}");
+            }
+        }
     }
 
     #[test]

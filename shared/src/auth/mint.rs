@@ -1,5 +1,4 @@
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -13,12 +12,12 @@ pub fn mint_hs256(claims: &Value, secret: &[u8], kid: Option<&str>) -> String {
     }
     let signing_input = format!(
         "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
+        Base64UrlUnpadded::encode_string(header.to_string().as_bytes()),
+        Base64UrlUnpadded::encode_string(claims.to_string().as_bytes())
     );
     // HMAC accepts keys of any length; this cannot fail.
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("hmac accepts any key length");
     mac.update(signing_input.as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    let signature = Base64UrlUnpadded::encode_string(&mac.finalize().into_bytes());
     format!("{signing_input}.{signature}")
 }

@@ -1,24 +1,39 @@
 //! Supabase JWT verification (RFC 8725 best practices).
 //!
-//! The sync core ([`verify`] over a [`KeySet`]) is shared by the functions and the local
-//! PostgREST stand-in; [`JwksCache`] and [`Authenticator`] add key fetching for workers.
+//! The core ([`verify_with`] over a [`KeySet`]) parses the token and checks `exp`/`nbf` with
+//! jwt-compact on every target, picks the key, checks HS256 and the claims jwt-compact does
+//! not know; the ES256/RS256 signature step is the runtime's ([`SignatureCheck`]): WebCrypto
+//! in Workers, jwt-compact natively ([`verify`], used by the PostgREST stand-in).
+//! [`JwksCache`] adds key fetching for workers, and [`Authenticator`] a per-isolate cache of
+//! verified tokens.
 
 mod authenticator;
 mod cache;
 mod claims;
 mod keys;
 mod mint;
+#[cfg(not(target_arch = "wasm32"))]
+mod native;
+mod signature;
+mod token_cache;
 mod verify;
 
 #[cfg(test)]
 mod test_keys;
 
 pub use authenticator::Authenticator;
-pub use cache::{HttpGet, JwksCache, VerifyError, JWKS_MAX_AGE_SECS, JWKS_REFETCH_INTERVAL_SECS};
+pub use cache::{
+    HttpGet, JwksCache, Verified, VerifyError, JWKS_MAX_AGE_SECS, JWKS_REFETCH_INTERVAL_SECS,
+};
 pub use claims::Claims;
-pub use keys::KeySet;
+pub use keys::{KeySet, PublicKey};
 pub use mint::mint_hs256;
-pub use verify::{verify, MAX_TOKEN_BYTES};
+#[cfg(not(target_arch = "wasm32"))]
+pub use native::NativeSignatures;
+pub use signature::{SignatureCheck, SignatureFuture};
+#[cfg(not(target_arch = "wasm32"))]
+pub use verify::verify;
+pub use verify::{verify_with, MAX_TOKEN_BYTES};
 
 use std::fmt;
 

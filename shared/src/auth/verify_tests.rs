@@ -1,6 +1,8 @@
 use super::super::test_keys::*;
 use super::*;
 use crate::auth::mint_hs256;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde_json::json;
 
 fn keys() -> KeySet {
@@ -48,6 +50,13 @@ fn a_valid_hs256_token_yields_its_claims() {
         "8d0fd2b3-9ca7-4e54-9d1c-4a9d7e3c2f10"
     );
     assert_eq!(claims.raw["iss"], "https://ref.supabase.co/auth/v1");
+}
+
+#[test]
+fn the_raw_claims_are_the_whole_payload_registered_times_included() {
+    let token = hs256_token(None, &claims_with(json!({"nbf": NOW - 5})));
+    let claims = check(&token).unwrap();
+    assert_eq!(claims.raw, claims_with(json!({"nbf": NOW - 5})));
 }
 
 #[test]
@@ -201,11 +210,14 @@ fn an_expired_token_is_refused_after_the_leeway() {
         leeway_secs: 0,
         ..policy()
     };
+    // RFC 7519 4.1.4: valid only strictly before `exp` (jwt-compact alone would accept `exp`).
     let token = hs256_token(None, &claims_with(json!({"exp": NOW})));
     assert_eq!(
         verify(&token, &keys(), &strict, NOW).unwrap_err(),
         AuthError::Expired
     );
+    let token = hs256_token(None, &claims_with(json!({"exp": NOW + 1})));
+    assert!(verify(&token, &keys(), &strict, NOW).is_ok());
 }
 
 #[test]
@@ -215,15 +227,25 @@ fn a_token_without_exp_is_refused() {
 }
 
 #[test]
-fn a_non_numeric_exp_is_malformed() {
-    let token = hs256_token(None, &claims_with(json!({"exp": "tomorrow"})));
-    assert_eq!(check(&token).unwrap_err(), AuthError::Malformed);
+fn a_registered_time_that_is_not_a_number_is_malformed() {
+    // `null` included: jwt-compact reads a present time as a NumericDate or refuses it.
+    for (name, value) in [
+        ("exp", json!("tomorrow")),
+        ("nbf", json!(null)),
+        ("iat", json!(true)),
+    ] {
+        // Set directly: `claims_with` reads null as "remove".
+        let mut claims = user_claims();
+        claims[name] = value;
+        let token = hs256_token(None, &claims);
+        assert_eq!(check(&token).unwrap_err(), AuthError::Malformed, "{name}");
+    }
 }
 
 #[test]
-fn fractional_exp_is_accepted() {
+fn fractional_exp_is_accepted_and_read_to_the_whole_second() {
     let token = hs256_token(None, &claims_with(json!({"exp": (NOW + 60) as f64 + 0.5})));
-    assert!(check(&token).is_ok());
+    assert_eq!(check(&token).unwrap().raw["exp"], json!(NOW + 60));
 }
 
 #[test]

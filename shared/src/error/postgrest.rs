@@ -25,7 +25,7 @@ const MAX_CAUSE_CHARS: usize = 1000;
 
 impl ApiError {
     pub fn from_postgrest(status: u16, body: &str) -> ApiError {
-        let parsed: PostgrestBody = serde_json::from_str(body).unwrap_or_default();
+        let parsed: PostgrestBody = serde_json::from_slice(body.as_bytes()).unwrap_or_default();
         let code = parsed.code.as_deref().unwrap_or("");
         let message = parsed.message.clone().unwrap_or_default();
         let cause = cause_line(status, &parsed, body);

@@ -107,7 +107,9 @@ pub fn read_rpc_response(status: u16, body: &str) -> Result<Value, ApiError> {
     if status == 204 || body.trim().is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_str(body).map_err(|err| {
+    // From bytes, as all JSON a Worker reads (request bodies, tokens): serde_json's parser is
+    // generic over its input, and one input type links one copy of it.
+    serde_json::from_slice(body.as_bytes()).map_err(|err| {
         ApiError::bad_gateway(format!(
             "PostgREST {status} answered with invalid JSON: {err}"
         ))

@@ -1,7 +1,6 @@
 use super::invalid;
 use crate::error::ApiError;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -65,7 +64,7 @@ impl<P: Serialize + DeserializeOwned> Cursor<P> {
         if cursor.is_empty() || cursor.len() > MAX_CURSOR_CHARS {
             return Err(bad());
         }
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
+        let bytes = Base64UrlUnpadded::decode_vec(cursor).map_err(|_| bad())?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(value @ Value::Object(_)) => serde_json::from_value(value)
                 .map(|p| Some(Cursor(p)))
@@ -76,7 +75,7 @@ impl<P: Serialize + DeserializeOwned> Cursor<P> {
 
     pub fn encode(&self) -> String {
         let json = serde_json::to_string(&self.0).unwrap_or_default();
-        URL_SAFE_NO_PAD.encode(json)
+        Base64UrlUnpadded::encode_string(json.as_bytes())
     }
 
     pub fn into_position(self) -> P {
@@ -187,16 +186,18 @@ mod tests {
 
     #[test]
     fn garbage_oversized_and_foreign_cursors_are_refused() {
-        let too_long = URL_SAFE_NO_PAD.encode(json!({"pad": "x".repeat(400)}).to_string());
+        let too_long = Base64UrlUnpadded::encode_string(
+            json!({"pad": "x".repeat(400)}).to_string().as_bytes(),
+        );
         for bad in [
             "".to_string(),
             "not base64!".to_string(),
-            URL_SAFE_NO_PAD.encode("[1,2]"),
-            URL_SAFE_NO_PAD.encode("\"str\""),
-            URL_SAFE_NO_PAD.encode("{broken"),
+            Base64UrlUnpadded::encode_string("[1,2]".as_bytes()),
+            Base64UrlUnpadded::encode_string("\"str\"".as_bytes()),
+            Base64UrlUnpadded::encode_string("{broken".as_bytes()),
             format!("{}==", Cursor::new(at()).encode()),
             Cursor::new(Before { before_id: 5 }).encode(),
-            URL_SAFE_NO_PAD.encode(r#"{"created_at": "x", "id": 5}"#),
+            Base64UrlUnpadded::encode_string(r#"{"created_at": "x", "id": 5}"#.as_bytes()),
             too_long,
         ] {
             let err = Cursor::<At>::parse(Some(&bad)).unwrap_err();

@@ -176,8 +176,8 @@ select throws_ok(
   '42501', null, 'users cannot execute handle_provider_webhook'
 );
 select throws_ok(
-  $$ select api.log_request('f', 'GET', '/', 200, 1, null, null) $$,
-  '42501', null, 'users cannot execute log_request'
+  $$ select api.log_requests('[]', '[]') $$,
+  '42501', null, 'users cannot execute log_requests'
 );
 select throws_ok($$ select * from public.webhook_events $$, '42501', null, 'users cannot read webhook events');
 
@@ -336,7 +336,8 @@ select is(
 );
 select is(api.sweep_expired_holds(), 0, 'a second sweep finds nothing');
 
-select api.log_request('generations', 'post', '/generations', 201, 42, '30000000-0000-4000-8000-00000000a11c', 'req-1');
+select api.log_requests('[{"function": "generations", "method": "post", "path": "/generations", "status": 201,
+  "duration_ms": 42, "user_id": "30000000-0000-4000-8000-00000000a11c", "request_id": "req-1"}]', '[]');
 
 /** Alice's books */
 

@@ -13,6 +13,6 @@ pub fn run(args: &[String]) -> Result<()> {
         .filter(|a| !a.starts_with("--"))
         .cloned()
         .collect();
-    tools::ensure_all()?;
+    tools::ensure_build()?;
     build::build(&names, optimize)
 }

@@ -1,11 +1,14 @@
 //! One RPC call, one transaction, in PostgREST's order (docs.postgrest.org, references/
 //! transactions.html): BEGIN with the access mode, transaction-scoped settings (role settings,
 //! search_path, role, request.*), the main query, COMMIT (ROLLBACK on any error).
+//!
+//! Two round trips to Postgres: BEGIN, the settings (one statement) and the call are pipelined
+//! in one write, then COMMIT or ROLLBACK. Both statements are prepared once per connection.
 
 use crate::catalog::{Param, Returns, RoleSettings, Routine, Volatility};
 use crate::errors::ApiError;
 use crate::jwt::Identity;
-use deadpool_postgres::{Pool, PoolError, Transaction};
+use deadpool_postgres::{Object, Pool, PoolError};
 use serde_json::{Map, Value};
 use tokio_postgres::types::{ToSql, Type};
 
@@ -39,107 +42,128 @@ pub fn read_only(method_is_get: bool, volatility: Volatility) -> bool {
     method_is_get || volatility != Volatility::Volatile
 }
 
+/// Every transaction-scoped setting in one statement, applied in array order.
+const SETTINGS_SQL: &str =
+    "select set_config(k, v, true) from unnest($1::text[], $2::text[]) as s(k, v)";
+
 pub async fn run(pool: &Pool, call: Call) -> Result<Outcome, ApiError> {
     let authed = call.identity.authenticated;
     let db = |e: tokio_postgres::Error| db_error(e, authed);
-    let mut client = pool.get().await.map_err(pool_error)?;
-    let tx = client
-        .build_transaction()
-        .read_only(call.read_only)
-        .start()
+    let client = pool.get().await.map_err(pool_error)?;
+    // Prepared before BEGIN: it names only built-in functions, so the role it is parsed as
+    // does not matter; after the first call on this connection it is a cache hit.
+    let settings = client
+        .prepare_typed_cached(SETTINGS_SQL, &[Type::TEXT_ARRAY, Type::TEXT_ARRAY])
         .await
         .map_err(db)?;
-    apply_settings(&tx, &call).await.map_err(db)?;
-    let body = main_query(&tx, &call).await.map_err(db)?;
-    if response_gucs_set(&tx).await.map_err(db)? {
-        tx.rollback().await.map_err(db)?;
-        return Err(ApiError::not_implemented(
-            "the response.status / response.headers settings (the call was rolled back)",
-        ));
-    }
-    tx.commit().await.map_err(db)?;
-    Ok(match call.routine.returns {
-        Returns::Void => Outcome::NoContent,
-        _ => Outcome::Json(body.unwrap_or_else(|| "null".into())),
-    })
-}
-
-/// Transaction-scoped settings: the impersonated role's own settings first (as PostgREST), then
-/// search_path, role and the request.* values, then the function's statement_timeout.
-async fn apply_settings(tx: &Transaction<'_>, call: &Call) -> Result<(), tokio_postgres::Error> {
-    if !call.role_settings.is_empty() {
-        let (names, values): (Vec<String>, Vec<String>) =
-            call.role_settings.iter().cloned().unzip();
-        tx.query_typed(
-            "select set_config(k, v, true) from unnest($1::text[], $2::text[]) as s(k, v)",
-            &[(&names, Type::TEXT_ARRAY), (&values, Type::TEXT_ARRAY)],
-        )
-        .await?;
-    }
-    let claims = call.identity.claims.to_string();
-    let headers = call.headers.to_string();
-    let cookies = call.cookies.to_string();
-    let settings: [(&(dyn ToSql + Sync), Type); 7] = [
-        (&call.search_path, Type::TEXT),
-        (&call.identity.role, Type::TEXT),
-        (&claims, Type::TEXT),
-        (&call.method, Type::TEXT),
-        (&call.path, Type::TEXT),
-        (&headers, Type::TEXT),
-        (&cookies, Type::TEXT),
-    ];
-    // set_config('role', ...) is what SET LOCAL ROLE does, with the name as a parameter
-    // instead of an identifier spliced into SQL.
-    tx.query_typed(
-        "select set_config('search_path', $1, true), set_config('role', $2, true), \
-         set_config('request.jwt.claims', $3, true), set_config('request.method', $4, true), \
-         set_config('request.path', $5, true), set_config('request.headers', $6, true), \
-         set_config('request.cookies', $7, true)",
-        &settings,
-    )
-    .await?;
-    if let Some(timeout) = &call.routine.statement_timeout {
-        tx.query_typed(
-            "select set_config('statement_timeout', $1, true)",
-            &[(timeout, Type::TEXT)],
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// Runs the call; the JSON text of the result (None for SQL NULL).
-async fn main_query(
-    tx: &Transaction<'_>,
-    call: &Call,
-) -> Result<Option<String>, tokio_postgres::Error> {
+    let (names, values) = settings_of(&call);
+    let settings_params: [&(dyn ToSql + Sync); 2] = [&names, &values];
     let passed: Vec<&Param> = call
         .routine
         .params
         .iter()
         .filter(|p| call.args.contains_key(&p.name))
         .collect();
-    let sql = call_sql(&call.routine, &passed);
-    let rows = if passed.is_empty() {
-        tx.query_typed(&sql, &[]).await?
+    let sql = main_sql(&call.routine, &passed, &call.identity.role);
+    let args = Value::Object(call.args.clone()).to_string();
+    let (types, params): (&[Type], Vec<&(dyn ToSql + Sync)>) = if passed.is_empty() {
+        (&[], vec![])
     } else {
-        let args = Value::Object(call.args.clone()).to_string();
-        tx.query_typed(&sql, &[(&args, Type::TEXT)]).await?
+        (&[Type::TEXT], vec![&args as &(dyn ToSql + Sync)])
     };
-    Ok(rows.first().and_then(|r| r.get(0)))
+    let begin = if call.read_only {
+        "start transaction read only"
+    } else {
+        "start transaction read write"
+    };
+    // tokio-postgres sends a request when its future is first polled, and join! polls these in
+    // order, so all three go out in one write and run in that order. A main statement this
+    // connection has not prepared yet is parsed after the settings, as the request's role (one
+    // more round trip, once per connection); a cached one is bound at once.
+    let (began, applied, called) = tokio::join!(
+        client.batch_execute(begin),
+        client.execute(&settings, &settings_params),
+        async {
+            let main = client.prepare_typed_cached(&sql, types).await?;
+            client.query(&main, &params).await
+        },
+    );
+    // The first failure is the cause; the later statements then only report the aborted
+    // transaction.
+    let rows = match began.and(applied).and(called) {
+        Ok(rows) => rows,
+        Err(e) => {
+            rollback(client).await;
+            return Err(db(e));
+        }
+    };
+    let row = rows.first();
+    if row.is_some_and(|r| r.get::<_, bool>(1)) {
+        rollback(client).await;
+        return Err(ApiError::not_implemented(
+            "the response.status / response.headers settings (the call was rolled back)",
+        ));
+    }
+    client.batch_execute("commit").await.map_err(db)?;
+    Ok(match call.routine.returns {
+        Returns::Void => Outcome::NoContent,
+        _ => Outcome::Json(
+            row.and_then(|r| r.get::<_, Option<String>>(0))
+                .unwrap_or_else(|| "null".into()),
+        ),
+    })
 }
 
-/// A function can ask PostgREST for another status or extra headers through these settings;
-/// the stand-in does not implement that, and says so rather than answer differently.
-async fn response_gucs_set(tx: &Transaction<'_>) -> Result<bool, tokio_postgres::Error> {
-    let rows = tx
-        .query_typed(
-            "select nullif(current_setting('response.status', true), '') is not null \
-                 or nullif(current_setting('response.headers', true), '') is not null",
-            &[],
+/// Ends a transaction that must not commit. A connection that cannot even roll back leaves the
+/// pool rather than reach the next request mid-transaction.
+async fn rollback(client: Object) {
+    if client.batch_execute("rollback").await.is_err() {
+        drop(Object::take(client));
+    }
+}
+
+/// The transaction-scoped settings, in order: the impersonated role's own settings first (as
+/// PostgREST), then search_path, role and the request.* values, then the function's
+/// statement_timeout. set_config('role', ...) is what SET LOCAL ROLE does, with the name as a
+/// parameter instead of an identifier spliced into SQL.
+fn settings_of(call: &Call) -> (Vec<String>, Vec<String>) {
+    let request = [
+        ("search_path", call.search_path.clone()),
+        ("role", call.identity.role.clone()),
+        ("request.jwt.claims", call.identity.claims.to_string()),
+        ("request.method", call.method.clone()),
+        ("request.path", call.path.clone()),
+        ("request.headers", call.headers.to_string()),
+        ("request.cookies", call.cookies.to_string()),
+    ];
+    call.role_settings
+        .iter()
+        .cloned()
+        .chain(request.into_iter().map(|(k, v)| (k.to_string(), v)))
+        .chain(
+            call.routine
+                .statement_timeout
+                .iter()
+                .map(|t| ("statement_timeout".to_string(), t.clone())),
         )
-        .await?;
-    Ok(rows.first().map(|r| r.get::<_, bool>(0)).unwrap_or(false))
+        .unzip()
+}
+
+/// The main statement: the call (see [`call_sql`]) and, after it, whether it set the
+/// response.status / response.headers settings, which the stand-in does not implement. The
+/// MATERIALIZED CTE runs the call before the check reads the settings.
+///
+/// The statement names the role (hex, so no name can end the comment) because it is prepared
+/// and cached per connection: an inlined SQL function's EXECUTE privilege is checked when the
+/// plan is made, so a plan made for one role must never run as another.
+fn main_sql(routine: &Routine, passed: &[&Param], role: &str) -> String {
+    let role_hex: String = role.bytes().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "/* role {role_hex} */ with _pgrst_result(body) as materialized ({}) \
+         select body, nullif(current_setting('response.status', true), '') is not null \
+         or nullif(current_setting('response.headers', true), '') is not null from _pgrst_result",
+        call_sql(routine, passed)
+    )
 }
 
 /// The main query. Arguments go through `json_to_record($1::json)` with the parameters' own
@@ -299,6 +323,69 @@ mod tests {
             "select to_json(\"api\".\"f\"())::text"
         );
         assert!(call_sql(&routine(Returns::Void), &[]).starts_with("select null::text from"));
+    }
+
+    #[test]
+    fn main_statement_names_the_role_and_checks_response_settings_after_the_call() {
+        let r = routine(Returns::Void);
+        let sql = main_sql(&r, &[], "anon */ x");
+        assert!(
+            sql.starts_with("/* role 616e6f6e202a2f2078 */ with _pgrst_result(body) as materialized (select null::text from"),
+            "{sql}"
+        );
+        assert!(sql.ends_with("is not null from _pgrst_result"), "{sql}");
+        assert_ne!(sql, main_sql(&r, &[], "authenticated"));
+    }
+
+    #[test]
+    fn settings_go_in_postgrest_order_in_one_list() {
+        let mut r = routine(Returns::Void);
+        r.statement_timeout = Some("1s".into());
+        let call = Call {
+            routine: r,
+            args: Map::new(),
+            read_only: false,
+            identity: Identity {
+                role: "authenticated".into(),
+                claims: serde_json::json!({"role": "authenticated"}),
+                authenticated: true,
+            },
+            role_settings: std::sync::Arc::new(vec![("work_mem".into(), "8MB".into())]),
+            search_path: "\"api\"".into(),
+            method: "POST".into(),
+            path: "/rpc/f".into(),
+            headers: serde_json::json!({}),
+            cookies: serde_json::json!({}),
+        };
+        let (names, values) = settings_of(&call);
+        assert_eq!(
+            names,
+            [
+                "work_mem",
+                "search_path",
+                "role",
+                "request.jwt.claims",
+                "request.method",
+                "request.path",
+                "request.headers",
+                "request.cookies",
+                "statement_timeout"
+            ]
+        );
+        assert_eq!(
+            values,
+            [
+                "8MB",
+                "\"api\"",
+                "authenticated",
+                "{\"role\":\"authenticated\"}",
+                "POST",
+                "/rpc/f",
+                "{}",
+                "{}",
+                "1s"
+            ]
+        );
     }
 
     #[test]

@@ -31,11 +31,15 @@ pub async fn run(config: Config) -> Result<(), String> {
     check_database(&pool, &config).await?;
 
     let catalog = Arc::new(Catalog::default());
+    let caches = listener::Caches {
+        catalog: catalog.clone(),
+        pool: pool.clone(),
+    };
     tokio::spawn(listener::listen_pgrst(
         config.db_uri.clone(),
-        catalog.clone(),
+        caches.clone(),
     ));
-    tokio::spawn(listener::on_sigusr1(catalog.clone())?);
+    tokio::spawn(listener::on_sigusr1(caches)?);
 
     let tcp = tokio::net::TcpListener::bind(config.listen)
         .await

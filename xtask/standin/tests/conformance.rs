@@ -524,14 +524,16 @@ fn table(k: &Keys) -> Vec<Case> {
         post("role claim naming a role the authenticator cannot become -> 403 42501", "whoami", json!({}))
             .token(k.hs256(json!({"role": "postgres", "exp": t + 60})))
             .error(403, "42501"),
-        // Privileges.
+        // Privileges. service_role first: statements are prepared per connection, and an
+        // inlined SQL function's EXECUTE check happens when the plan is made, so a plan made
+        // for service_role must not serve the roles after it.
+        post("executable by service_role", "secret", json!({}))
+            .token(k.hs256(json!({"role": "service_role", "exp": t + 60})))
+            .json(json!("secret")),
         post("not executable, anonymous -> 401 42501 + WWW-Authenticate", "secret", json!({}))
             .error(401, "42501")
             .header_starts("www-authenticate", "Bearer"),
         post("not executable, authenticated -> 403 42501", "secret", json!({})).token(user_token.clone()).error(403, "42501"),
-        post("executable by service_role", "secret", json!({}))
-            .token(k.hs256(json!({"role": "service_role", "exp": t + 60})))
-            .json(json!("secret")),
         // JWT failures.
         post("bad signature -> 401 PGRST301", "whoami", json!({}))
             .token(format!("{}x", k.hs256(json!({"role": "authenticated", "exp": t + 60}))))

@@ -1,0 +1,286 @@
+use anyhow::{anyhow, bail, Result};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+use xtask::paths;
+use xtask::process::run as run_cmd;
+use xtask::stack::{Options, Ports, Stack};
+use xtask::tools;
+
+mod suites;
+use suites::{run_side_by_side, Suite};
+
+/// Everything CI checks, in order of cost; stops at the first failing step.
+/// `--no-lint` skips fmt and clippy (for quick local loops).
+pub fn run(args: &[String]) -> Result<()> {
+    let started = Instant::now();
+    let lint = !args.iter().any(|a| a == "--no-lint");
+    let tools = tools::ensure_all()?;
+    // `cargo xtask new` proves itself on every run: the demo group it makes is linted, built,
+    // served and tested with everything else, and removed at the end.
+    let _demo = xtask::scaffold::Temporary::create(&paths::root(), "demo")?;
+    xtask::registry::check(&paths::root())?;
+    // The sweeps' pg_cron schedules on Debian's PostgreSQL 15. It mostly waits for cron's next
+    // minute, so it runs beside the other steps and is joined at the end.
+    let mut pg_cron = Background::spawn({
+        let psql = tools.pg_bin.join("psql");
+        move |cancel| {
+            let bin = tools::ensure_pg15_cron()?;
+            xtask::pgcron::check(&bin, &psql, cancel)
+        }
+    });
+    let cargo = || {
+        let mut c = Command::new("cargo");
+        c.current_dir(paths::root());
+        c
+    };
+    let mut steps: Vec<(&str, f64)> = Vec::new();
+    let mut step = |name: &'static str, f: &mut dyn FnMut() -> Result<()>| -> Result<()> {
+        eprintln!("\n==> {name}");
+        let t = Instant::now();
+        f()?;
+        steps.push((name, t.elapsed().as_secs_f64()));
+        Ok(())
+    };
+
+    if lint {
+        step("fmt", &mut || {
+            run_cmd(cargo().args(["fmt", "--all", "--", "--check"]))
+        })?;
+        lint_while_compiling()?;
+    }
+    // One build of everything, linted as it compiles: the native test binaries, the stand-in
+    // and the fake provider (the stacks reuse them), and every function's WASM.
+    step("build native (tests, services)", &mut || {
+        run_cmd(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))?;
+        run_cmd(cargo().args([
+            "build",
+            "--quiet",
+            "-p",
+            "postgrest-standin",
+            "-p",
+            "fake-replicate",
+        ]))
+    })?;
+    step("build wasm32 (every function)", &mut || {
+        xtask::build::build(&[], false)
+    })?;
+    if lint {
+        step("unused public items (shared)", &mut || {
+            let unused = xtask::unused_pub::unused_in_shared(&paths::root())?;
+            if unused.is_empty() {
+                return Ok(());
+            }
+            for item in &unused {
+                eprintln!("  {}:{} {}", item.file.display(), item.line, item.name);
+            }
+            bail!("public items of genbase-shared that nothing uses: remove them, or use them")
+        })?;
+    }
+
+    // The crash test takes its database away from everything else, so it gets a stack of its
+    // own and runs beside the other suites instead of after them.
+    let mut stacks = None;
+    step("start stacks", &mut || {
+        let start = |dir: &str| {
+            Stack::start(
+                &tools,
+                Options {
+                    ports: Ports::free()?,
+                    data_dir: paths::state().join(dir),
+                    ephemeral: true,
+                    echo: std::env::var_os("GENBASE_ECHO").is_some(),
+                    with_functions: true,
+                    bench: false,
+                },
+            )
+        };
+        let (main, crash) = std::thread::scope(|s| {
+            let crash = s.spawn(|| start("test-db-crash"));
+            (start("test-db"), crash.join())
+        });
+        let crash = crash.map_err(|_| anyhow!("starting the crash stack panicked"))?;
+        stacks = Some((main?, crash?));
+        Ok(())
+    })?;
+    let Some((stack, crash_stack)) = stacks else {
+        bail!("stacks did not start")
+    };
+    let with_env = |c: &mut Command, stack: &Stack| {
+        for (k, v) in &stack.env.vars {
+            c.env(k, v);
+        }
+    };
+
+    // Counts in the SQL tests assume nothing else writes meanwhile: they go first, alone.
+    step("SQL tests (pgTAP)", &mut || {
+        run_cmd(&mut pg_prove(&tools, &stack))
+    })?;
+
+    let mut unit = cargo();
+    unit.args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "genbase-tests",
+        "--exclude",
+        "postgrest-standin",
+    ]);
+    let mut conformance = cargo();
+    with_env(&mut conformance, &stack);
+    conformance.args(["test", "-p", "postgrest-standin"]);
+    let mut e2e = cargo();
+    with_env(&mut e2e, &stack);
+    e2e.args(["test", "--no-fail-fast", "-p", "genbase-tests"]);
+    for name in e2e_files()?.iter().filter(|n| *n != CRASH_TEST) {
+        e2e.args(["--test", name]);
+    }
+    e2e.args(["--", "--test-threads", "4"]);
+    let mut crash = cargo();
+    with_env(&mut crash, &crash_stack);
+    crash.args(["test", "-p", "genbase-tests", "--test", CRASH_TEST]);
+    let suites = vec![
+        Suite {
+            name: "unit tests (native)",
+            cmd: unit,
+        },
+        Suite {
+            name: "PostgREST stand-in conformance",
+            cmd: conformance,
+        },
+        Suite {
+            name: "end to end (workerd)",
+            cmd: e2e,
+        },
+        Suite {
+            name: "end to end, Postgres crash",
+            cmd: crash,
+        },
+    ];
+    let mut suites = Some(suites);
+    let mut timed = Vec::new();
+    step("test suites, side by side", &mut || {
+        let logs = paths::root().join("target/test-logs");
+        eprintln!("(each suite's output: {})", logs.display());
+        timed = run_side_by_side(suites.take().unwrap_or_default(), &logs)?;
+        Ok(())
+    })?;
+    drop((stack, crash_stack));
+    step("pg_cron schedules (PostgreSQL 15)", &mut || {
+        let summary = pg_cron.join()?;
+        eprintln!("{summary}");
+        Ok(())
+    })?;
+
+    eprintln!(
+        "\nall checks passed in {:.0}s:",
+        started.elapsed().as_secs_f64()
+    );
+    for (name, secs) in &steps {
+        eprintln!("  {name:<34} {secs:>6.1}s");
+    }
+    for (name, secs) in &timed {
+        eprintln!("    {name:<32} {secs:>6.1}s");
+    }
+    Ok(())
+}
+
+/// The end-to-end test file that kills its stack's Postgres.
+const CRASH_TEST: &str = "fault";
+
+/// The end-to-end test files (`tests/tests/*.rs`), by name.
+fn e2e_files() -> Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(paths::root().join("tests/tests"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".rs"))
+                .map(str::to_owned)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Clippy lints every workspace crate while it compiles for the build steps (clippy-driver
+/// as the workspace's rustc wrapper, which is what `cargo clippy` does for a check), so each
+/// crate is compiled once per target instead of once for clippy and again for the tests.
+/// Every cargo this process starts inherits it, which keeps their builds fresh for each other.
+fn lint_while_compiling() -> Result<()> {
+    let driver = xtask::process::output(Command::new("rustup").args(["which", "clippy-driver"]))?;
+    std::env::set_var("RUSTC_WORKSPACE_WRAPPER", driver.trim());
+    // How cargo-clippy passes `-- -D warnings` to the driver.
+    std::env::set_var(
+        "CLIPPY_ARGS",
+        "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__",
+    );
+    Ok(())
+}
+
+fn pg_prove(tools: &tools::Tools, stack: &Stack) -> Command {
+    let pg_prove = tools.pgtap_root.join("usr/bin/pg_prove");
+    let mut c = Command::new("perl");
+    c.arg(pg_prove)
+        .env("PERL5LIB", tools.pgtap_root.join("usr/share/perl5"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                stack.pg.psql().parent().unwrap_or(&paths::root()).display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .args([
+            "--dbname",
+            "postgres",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &stack.pg.port.to_string(),
+            "--username",
+            "postgres",
+        ])
+        .args(["--ext", ".sql", "-r"])
+        .arg(paths::root().join("supabase/tests/database"));
+    c
+}
+
+/// A step running on its own thread. Dropped before being joined (an earlier step failed),
+/// it asks the step to stop and waits for it, so nothing it started outlives the run.
+struct Background {
+    cancel: Arc<AtomicBool>,
+    handle: Option<JoinHandle<Result<String>>>,
+}
+
+impl Background {
+    fn spawn(f: impl FnOnce(&AtomicBool) -> Result<String> + Send + 'static) -> Background {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        Background {
+            cancel,
+            handle: Some(std::thread::spawn(move || f(&flag))),
+        }
+    }
+
+    fn join(&mut self) -> Result<String> {
+        let handle = self
+            .handle
+            .take()
+            .ok_or_else(|| anyhow!("background step already joined"))?;
+        handle
+            .join()
+            .unwrap_or_else(|_| Err(anyhow!("background step panicked")))
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::SeqCst);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
