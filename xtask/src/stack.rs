@@ -221,6 +221,10 @@ pub struct Options {
     /// The bench measures the stand-in and the fake provider built with optimizations, and
     /// without the sweeper's background work landing in its measured windows.
     pub bench: bool,
+    /// The caller has built the stand-in and the fake provider already (`cargo xtask test`, in
+    /// its whole-workspace build: building just these two packages resolves other features of
+    /// their dependencies and would compile about 70 crates again).
+    pub prebuilt_services: bool,
 }
 
 /// The phase of [`Stack::start_timed`] that builds the stand-in and the fake provider.
@@ -303,7 +307,11 @@ impl Stack {
             t0.elapsed().as_secs_f64()
         );
 
-        let target = phases.time(NATIVE_BUILD, || build_services(opts.bench))?;
+        let target = if opts.prebuilt_services {
+            paths::root().join("target/debug")
+        } else {
+            phases.time(NATIVE_BUILD, || build_services(opts.bench))?
+        };
         let api_url = format!("http://127.0.0.1:{api}");
         let router_url = format!("http://127.0.0.1:{router}");
         let provider_url = format!("http://127.0.0.1:{provider}");

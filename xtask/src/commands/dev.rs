@@ -25,6 +25,7 @@ pub fn run() -> Result<()> {
             echo: true,
             with_functions: true,
             bench: false,
+            prebuilt_services: false,
         },
         &phases,
     )?;

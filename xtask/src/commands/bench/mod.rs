@@ -22,6 +22,8 @@ use xtask::{build, paths, sqlbench, tools};
 /// Latencies per probe: enough for a p99 that is not one unlucky request.
 const SAMPLES: usize = 2000;
 const CLIENTS: usize = 16;
+/// Crates named per function in the size attribution.
+const ATTRIBUTION_ROWS: usize = 8;
 
 struct Row {
     name: String,
@@ -65,6 +67,7 @@ pub fn run(_args: &[String]) -> Result<()> {
             echo: false,
             with_functions: true,
             bench: true,
+            prebuilt_services: false,
         },
     )?;
     let accounts = Accounts::new(&stack.processes()?);
@@ -129,11 +132,26 @@ fn sizes(rows: &mut Vec<Row>, report: &mut serde_json::Map<String, Value>) -> Re
             format!("{:.1}x", *gz as f64 / router_gz.max(1) as f64),
         ));
     }
-    let sizes: Vec<Value> = sizes
-        .iter()
-        .map(|(n, raw, gz)| json!({"function": n, "raw_bytes": raw, "gzip_bytes": gz}))
-        .collect();
-    report.insert("wasm_sizes".into(), json!(sizes));
+    // What takes the bytes: code per crate (and the data segments), from the named copy of
+    // each bundle, so a size change can be traced to what caused it.
+    let mut json_sizes = Vec::new();
+    for (name, raw, gz) in &sizes {
+        let parts = xtask::bundle::attribute(name)?;
+        let top: Vec<String> = parts
+            .iter()
+            .take(ATTRIBUTION_ROWS)
+            .map(|(krate, bytes)| format!("{krate} {:.0}", kb(*bytes as usize)))
+            .collect();
+        rows.push(Row::new(
+            format!("  fn-{name}: largest parts, KB raw"),
+            top.join(", "),
+            "-".into(),
+            "-".into(),
+        ));
+        json_sizes.push(json!({"function": name, "raw_bytes": raw, "gzip_bytes": gz,
+                               "raw_bytes_by_crate": parts}));
+    }
+    report.insert("wasm_sizes".into(), json!(json_sizes));
     Ok(())
 }
 

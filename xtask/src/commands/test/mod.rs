@@ -51,18 +51,12 @@ pub fn run(args: &[String]) -> Result<()> {
         })?;
         lint_while_compiling()?;
     }
-    // One build of everything, linted as it compiles: the native test binaries, the stand-in
-    // and the fake provider (the stacks reuse them), and every function's WASM.
+    // One build of everything, linted as it compiles: every native test binary, with the
+    // stand-in and the fake provider the stacks run (their integration tests need them), then
+    // every function's WASM. Later cargo runs select the same packages, so nothing compiles
+    // again for other features.
     step("build native (tests, services)", &mut || {
-        run_cmd(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))?;
-        run_cmd(cargo().args([
-            "build",
-            "--quiet",
-            "-p",
-            "postgrest-standin",
-            "-p",
-            "fake-replicate",
-        ]))
+        run_cmd(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))
     })?;
     step("build wasm32 (every function)", &mut || {
         xtask::build::build(&[], false)
@@ -94,6 +88,7 @@ pub fn run(args: &[String]) -> Result<()> {
                     echo: std::env::var_os("GENBASE_ECHO").is_some(),
                     with_functions: true,
                     bench: false,
+                    prebuilt_services: true,
                 },
             )
         };
@@ -130,17 +125,20 @@ pub fn run(args: &[String]) -> Result<()> {
     ]);
     let mut conformance = cargo();
     with_env(&mut conformance, &stack);
-    conformance.args(["test", "-p", "postgrest-standin"]);
+    conformance.args(["test", "--workspace", "--test", "conformance"]);
     let mut e2e = cargo();
     with_env(&mut e2e, &stack);
-    e2e.args(["test", "--no-fail-fast", "-p", "genbase-tests"]);
-    for name in e2e_files()?.iter().filter(|n| *n != CRASH_TEST) {
+    e2e.args(["test", "--no-fail-fast", "--workspace"]);
+    for name in test_files("tests/tests")?
+        .iter()
+        .filter(|n| *n != CRASH_TEST)
+    {
         e2e.args(["--test", name]);
     }
     e2e.args(["--", "--test-threads", "4"]);
     let mut crash = cargo();
     with_env(&mut crash, &crash_stack);
-    crash.args(["test", "-p", "genbase-tests", "--test", CRASH_TEST]);
+    crash.args(["test", "--workspace", "--test", CRASH_TEST]);
     let suites = vec![
         Suite {
             name: "unit tests (native)",
@@ -190,9 +188,9 @@ pub fn run(args: &[String]) -> Result<()> {
 /// The end-to-end test file that kills its stack's Postgres.
 const CRASH_TEST: &str = "fault";
 
-/// The end-to-end test files (`tests/tests/*.rs`), by name.
-fn e2e_files() -> Result<Vec<String>> {
-    let mut names: Vec<String> = std::fs::read_dir(paths::root().join("tests/tests"))?
+/// The integration test files of a folder (`tests/tests/*.rs`), by name.
+fn test_files(dir: &str) -> Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(paths::root().join(dir))?
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             e.file_name()
