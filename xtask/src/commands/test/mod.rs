@@ -1,4 +1,5 @@
 use anyhow::{anyhow, bail, Result};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -53,10 +54,13 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     // One build of everything, linted as it compiles: every native test binary, with the
     // stand-in and the fake provider the stacks run (their integration tests need them), then
-    // every function's WASM. Later cargo runs select the same packages, so nothing compiles
-    // again for other features.
+    // every function's WASM. The suites run the test binaries this build made, not cargo:
+    // a cargo run selecting fewer packages or targets resolves other features and would
+    // compile dozens of crates again.
+    let mut binaries = Vec::new();
     step("build native (tests, services)", &mut || {
-        run_cmd(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))
+        binaries = TestBinary::build_all()?;
+        Ok(())
     })?;
     step("build wasm32 (every function)", &mut || {
         xtask::build::build(&[], false)
@@ -92,6 +96,8 @@ pub fn run(args: &[String]) -> Result<()> {
                 },
             )
         };
+        // The dev keys are created on first use: once, before two stacks race to make them.
+        xtask::keys::Keys::load_or_create()?;
         let (main, crash) = std::thread::scope(|s| {
             let crash = s.spawn(|| start("test-db-crash"));
             (start("test-db"), crash.join())
@@ -114,47 +120,52 @@ pub fn run(args: &[String]) -> Result<()> {
         run_cmd(&mut pg_prove(&tools, &stack))
     })?;
 
-    let mut unit = cargo();
-    unit.args([
-        "test",
-        "--workspace",
-        "--exclude",
-        "genbase-tests",
-        "--exclude",
-        "postgrest-standin",
-    ]);
-    let mut conformance = cargo();
-    with_env(&mut conformance, &stack);
-    conformance.args(["test", "--workspace", "--test", "conformance"]);
-    let mut e2e = cargo();
-    with_env(&mut e2e, &stack);
-    e2e.args(["test", "--no-fail-fast", "--workspace"]);
-    for name in test_files("tests/tests")?
+    let pick = |dir: &str, keep: &dyn Fn(&TestBinary) -> bool, stack: Option<&Stack>| {
+        binaries
+            .iter()
+            .filter(|b| b.dir == paths::root().join(dir) && keep(b))
+            .map(|b| {
+                let mut c = b.command();
+                if let Some(stack) = stack {
+                    with_env(&mut c, stack);
+                }
+                c
+            })
+            .collect::<Vec<_>>()
+    };
+    // Unit tests of every crate, and the fake provider's own tests (each starts its own fake).
+    let mut unit: Vec<Command> = binaries
         .iter()
-        .filter(|n| *n != CRASH_TEST)
-    {
-        e2e.args(["--test", name]);
+        .filter(|b| b.kind != "test")
+        .map(TestBinary::command)
+        .collect();
+    unit.extend(pick("xtask/fake-replicate", &|b| b.kind == "test", None));
+    let conformance = pick("xtask/standin", &|b| b.kind == "test", Some(&stack));
+    let mut e2e = pick(
+        "tests",
+        &|b| b.kind == "test" && b.name != CRASH_TEST,
+        Some(&stack),
+    );
+    for c in &mut e2e {
+        c.args(["--test-threads", "4"]);
     }
-    e2e.args(["--", "--test-threads", "4"]);
-    let mut crash = cargo();
-    with_env(&mut crash, &crash_stack);
-    crash.args(["test", "--workspace", "--test", CRASH_TEST]);
+    let crash = pick("tests", &|b| b.name == CRASH_TEST, Some(&crash_stack));
     let suites = vec![
         Suite {
             name: "unit tests (native)",
-            cmd: unit,
+            cmds: unit,
         },
         Suite {
             name: "PostgREST stand-in conformance",
-            cmd: conformance,
+            cmds: conformance,
         },
         Suite {
             name: "end to end (workerd)",
-            cmd: e2e,
+            cmds: e2e,
         },
         Suite {
             name: "end to end, Postgres crash",
-            cmd: crash,
+            cmds: crash,
         },
     ];
     let mut suites = Some(suites);
@@ -185,23 +196,65 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A test executable of the one build, as cargo reported it.
+struct TestBinary {
+    executable: PathBuf,
+    /// The package's folder: cargo runs tests from there, and some read files relative to it.
+    dir: PathBuf,
+    /// `lib`, `bin` (unit tests) or `test` (a file of `tests/`).
+    kind: String,
+    name: String,
+}
+
+impl TestBinary {
+    /// `cargo test --workspace --no-run`, reading the executables from its JSON messages.
+    fn build_all() -> Result<Vec<TestBinary>> {
+        let out = xtask::process::output(
+            Command::new("cargo")
+                .current_dir(paths::root())
+                .args(["test", "--workspace", "--no-run", "--quiet"])
+                .args(["--message-format", "json-render-diagnostics"]),
+        )?;
+        let mut found = Vec::new();
+        for line in out.lines() {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let (Some(exe), Some(manifest)) =
+                (msg["executable"].as_str(), msg["manifest_path"].as_str())
+            else {
+                continue;
+            };
+            if msg["reason"] != "compiler-artifact" || msg["profile"]["test"] != true {
+                continue;
+            }
+            found.push(TestBinary {
+                executable: PathBuf::from(exe),
+                dir: PathBuf::from(manifest)
+                    .parent()
+                    .map(PathBuf::from)
+                    .unwrap_or_default(),
+                kind: msg["target"]["kind"][0].as_str().unwrap_or_default().into(),
+                name: msg["target"]["name"].as_str().unwrap_or_default().into(),
+            });
+        }
+        if found.is_empty() {
+            bail!("cargo test --no-run reported no test executables");
+        }
+        Ok(found)
+    }
+
+    /// Runs it the way `cargo test` does: from the package's folder, which it also names.
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.executable);
+        c.current_dir(&self.dir)
+            .env("CARGO_MANIFEST_DIR", &self.dir);
+        c
+    }
+}
+
 /// The end-to-end test file that kills its stack's Postgres.
 const CRASH_TEST: &str = "fault";
-
-/// The integration test files of a folder (`tests/tests/*.rs`), by name.
-fn test_files(dir: &str) -> Result<Vec<String>> {
-    let mut names: Vec<String> = std::fs::read_dir(paths::root().join(dir))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.strip_suffix(".rs"))
-                .map(str::to_owned)
-        })
-        .collect();
-    names.sort();
-    Ok(names)
-}
 
 /// Clippy lints every workspace crate while it compiles for the build steps (clippy-driver
 /// as the workspace's rustc wrapper, which is what `cargo clippy` does for a check), so each

@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+/// Commands run one after the other; the suite fails if any of them does (all of them run).
 pub struct Suite {
     pub name: &'static str,
-    pub cmd: Command,
+    pub cmds: Vec<Command>,
 }
 
 /// Lines of a failed suite's log printed at the end.
@@ -31,7 +32,7 @@ pub fn run_side_by_side(suites: Vec<Suite>, logs: &Path) -> Result<Vec<(&'static
                 let log = logs.join(format!("{file}.log"));
                 s.spawn(move || {
                     let started = Instant::now();
-                    let status = run_logged(&mut suite.cmd, &log);
+                    let status = run_logged(&mut suite.cmds, &log);
                     let secs = started.elapsed().as_secs_f64();
                     match &status {
                         Ok(true) => eprintln!("  ok    {:<34} {secs:>6.1}s", suite.name),
@@ -63,14 +64,21 @@ pub fn run_side_by_side(suites: Vec<Suite>, logs: &Path) -> Result<Vec<(&'static
     Ok(outcomes.into_iter().map(|(n, _, _, s)| (n, s)).collect())
 }
 
-fn run_logged(cmd: &mut Command, log: &Path) -> Result<bool> {
+fn run_logged(cmds: &mut [Command], log: &Path) -> Result<bool> {
+    if cmds.is_empty() {
+        bail!("no tests to run");
+    }
     let file = std::fs::File::create(log)?;
-    let status = cmd
-        .stdout(file.try_clone()?)
-        .stderr(file)
-        .status()
-        .with_context(|| format!("spawning {cmd:?}"))?;
-    Ok(status.success())
+    let mut passed = true;
+    for cmd in cmds {
+        let status = cmd
+            .stdout(file.try_clone()?)
+            .stderr(file.try_clone()?)
+            .status()
+            .with_context(|| format!("spawning {cmd:?}"))?;
+        passed &= status.success();
+    }
+    Ok(passed)
 }
 
 fn tail(log: &Path) -> String {
