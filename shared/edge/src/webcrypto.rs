@@ -13,10 +13,6 @@ use worker::wasm_bindgen_futures::JsFuture;
 /// over a long-lived isolate) the cache starts over.
 const MAX_IMPORTED_KEYS: usize = 16;
 
-/// A P-256 JWS signature is r || s, 32 bytes each (RFC 7518 3.4), which is also the form
-/// WebCrypto's ECDSA expects.
-const ES256_SIGNATURE_BYTES: usize = 64;
-
 #[wasm_bindgen]
 extern "C" {
     type SubtleCrypto;
@@ -59,9 +55,6 @@ impl SignatureCheck for WebCryptoSignatures {
         signature: &'a [u8],
     ) -> SignatureFuture<'a> {
         Box::pin(async move {
-            if matches!(key, PublicKey::Es256 { .. }) && signature.len() != ES256_SIGNATURE_BYTES {
-                return false;
-            }
             match verifies(key, message, signature).await {
                 Ok(valid) => valid,
                 Err(e) => {

@@ -13,7 +13,8 @@ pub type SignatureFuture<'a> = Pin<Box<dyn Future<Output = bool> + 'a>>;
 
 pub trait SignatureCheck {
     /// Whether `signature` (as it appears in the JWS: raw `r || s` for ES256, PKCS#1 v1.5 for
-    /// RS256) signs `message` under `key`, with the one algorithm the key pins.
+    /// RS256) signs `message` under `key`, with the one algorithm the key pins. An ES256
+    /// signature arrives here only with its 64 bytes (`verify_with` refuses other lengths).
     fn verifies<'a>(
         &'a self,
         key: &'a PublicKey,

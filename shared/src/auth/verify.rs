@@ -8,6 +8,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+/// A P-256 JWS signature is r || s, 32 bytes each (RFC 7518 3.4), which is also the form
+/// WebCrypto's ECDSA expects.
+const ES256_SIGNATURE_BYTES: usize = 64;
+
 /// Tokens longer than this are refused before parsing (Supabase tokens are about 1 KB).
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
@@ -52,6 +56,8 @@ pub async fn verify_with<S: SignatureCheck + ?Sized>(
     let signature = parsed.signature_bytes();
     let valid = match select_key(keys, parsed.algorithm(), header.key_id.as_deref())? {
         Key::Hs256(secret) => hmac_verifies(secret, message, signature),
+        // Any other length cannot be an ES256 signature, whichever runtime checks it.
+        Key::Public(PublicKey::Es256 { .. }) if signature.len() != ES256_SIGNATURE_BYTES => false,
         Key::Public(key) => signatures.verifies(key, message, signature).await,
     };
     if !valid {
