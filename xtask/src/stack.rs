@@ -100,7 +100,8 @@ pub fn dev_env_file() -> PathBuf {
 
 pub struct Stack {
     // Held only to be dropped: fields drop in order, so the sweeper stops before Postgres.
-    _sweeper: Sweeper,
+    // The bench's stack runs none, so nothing lands in its measured windows.
+    _sweeper: Option<Sweeper>,
     pub env: StackEnv,
     pub pg: Postgres,
     // Stopped in reverse order of start when the stack drops.
@@ -166,39 +167,39 @@ impl Reconcile {
 impl Sweeper {
     const EVERY: Duration = Duration::from_secs(5);
 
-    /// `enabled: false` gives a sweeper that does nothing (the bench's stack).
-    fn start(db_url: String, reconcile: Option<Reconcile>, enabled: bool) -> Sweeper {
+    fn start(db_url: String, reconcile: Option<Reconcile>) -> Sweeper {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let thread = enabled.then(|| {
-            std::thread::spawn(move || {
-                let mut db = None;
-                while !flag.load(Ordering::SeqCst) {
-                    if db.is_none() {
-                        db = postgres::Client::connect(&db_url, postgres::NoTls).ok();
-                    }
-                    if let Some(c) = db.as_mut() {
-                        let swept = c.batch_execute(
-                            "select api.sweep_expired_leases(); select api.sweep_expired_holds();",
-                        );
-                        if let Err(e) = swept {
-                            eprintln!("xtask: sweep failed: {e}");
-                            db = None;
-                        } else if let Some(r) = &reconcile {
-                            // A failed run (Postgres restarting, say) is retried on the next tick.
-                            if let Err(e) = r.run(c) {
-                                eprintln!("xtask: reconcile failed: {e}");
-                            }
+        let thread = std::thread::spawn(move || {
+            let mut db = None;
+            while !flag.load(Ordering::SeqCst) {
+                if db.is_none() {
+                    db = postgres::Client::connect(&db_url, postgres::NoTls).ok();
+                }
+                if let Some(c) = db.as_mut() {
+                    let swept = c.batch_execute(
+                        "select api.sweep_expired_leases(); select api.sweep_expired_holds();",
+                    );
+                    if let Err(e) = swept {
+                        eprintln!("xtask: sweep failed: {e}");
+                        db = None;
+                    } else if let Some(r) = &reconcile {
+                        // A failed run (Postgres restarting, say) is retried on the next tick.
+                        if let Err(e) = r.run(c) {
+                            eprintln!("xtask: reconcile failed: {e}");
                         }
                     }
-                    let until = std::time::Instant::now() + Self::EVERY;
-                    while !flag.load(Ordering::SeqCst) && std::time::Instant::now() < until {
-                        std::thread::sleep(Duration::from_millis(100));
-                    }
                 }
-            })
+                let until = std::time::Instant::now() + Self::EVERY;
+                while !flag.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
         });
-        Sweeper { stop, thread }
+        Sweeper {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -411,7 +412,7 @@ impl Stack {
             keys,
         });
         Ok(Stack {
-            _sweeper: Sweeper::start(pg.url("postgres"), reconcile, !opts.bench),
+            _sweeper: (!opts.bench).then(|| Sweeper::start(pg.url("postgres"), reconcile)),
             env,
             pg,
             services,
