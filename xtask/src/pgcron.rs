@@ -236,10 +236,10 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(&dir);
         let data = dir.join("data");
         std::fs::create_dir_all(&data)?;
+        crate::postgres::chown_to_server_user(&dir)?;
         if is_root() {
-            run(Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&dir))?;
+            // The binaries sit in the checkout's `.genbase/`, maybe under a private folder.
+            crate::postgres::let_server_user_through(bin)?;
         }
         let cluster = Cluster {
             bin: bin.to_path_buf(),

