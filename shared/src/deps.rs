@@ -24,6 +24,25 @@ pub struct Inbound {
     pub body: String,
 }
 
+/// What a copy's source answered, before any of its body is read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceHead {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub content_length: Option<u64>,
+}
+
+/// Why a copy did not happen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CopyError {
+    /// The source could not be fetched (network, timeout): worth another try.
+    Fetch(String),
+    /// The caller refused what the source answered (status, type, size).
+    Refused { message: String, retryable: bool },
+    /// The upload could not be sent: worth another try.
+    Upload(String),
+}
+
 #[allow(async_fn_in_trait)]
 pub trait Deps {
     type Rpc: Rpc;
@@ -34,6 +53,14 @@ pub trait Deps {
     /// Verifies the request's bearer token (signature, exp/nbf, aud, iss, role).
     async fn authenticate(&self, req: &ApiRequest) -> Result<Claims, ApiError>;
     async fn send(&self, req: Outbound) -> Result<Inbound, String>;
+    /// Copies the body of `GET source` into the request `upload` makes from the source's
+    /// head (its `body` is ignored: the source's bytes are streamed into it, never held
+    /// whole). `upload` may refuse the source, and may ask others (where to put it) while
+    /// the source waits. Returns the upload's answer.
+    async fn copy<F, Fut>(&self, source: &str, upload: F) -> Result<Inbound, CopyError>
+    where
+        F: FnOnce(SourceHead) -> Fut,
+        Fut: std::future::Future<Output = Result<Outbound, CopyError>>;
 }
 
 /// A verified signed-in user, and the auth to forward so Postgres (RLS) decides.

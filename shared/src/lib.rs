@@ -10,7 +10,9 @@ pub mod limits;
 pub mod rpc;
 #[cfg(feature = "postgrest")]
 pub mod rpc_postgrest;
-#[cfg(feature = "testing")]
+pub mod storage;
+pub mod storage_inputs;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod validate;
 pub mod webhook;

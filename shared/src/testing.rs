@@ -4,7 +4,7 @@
 //! `cargo test` and nothing of ours is faked.
 
 use crate::auth::{mint_hs256, Authenticator, Claims, JwksCache, KeySet, Policy};
-use crate::deps::{Deps, Inbound, Outbound};
+use crate::deps::{CopyError, Deps, Inbound, Outbound, SourceHead};
 use crate::error::ApiError;
 use crate::http::ApiRequest;
 use crate::rpc::{Rpc, RpcAuth};
@@ -46,6 +46,7 @@ pub struct ScriptedDeps {
     pub upstream: ScriptedRpc,
     pub sent: RefCell<Vec<Outbound>>,
     http_answers: RefCell<VecDeque<Result<Inbound, String>>>,
+    sources: RefCell<VecDeque<Result<SourceHead, String>>>,
     vars: Vec<(String, String)>,
     authenticator: Authenticator,
 }
@@ -61,6 +62,7 @@ impl Default for ScriptedDeps {
             upstream: ScriptedRpc::default(),
             sent: RefCell::new(Vec::new()),
             http_answers: RefCell::new(VecDeque::new()),
+            sources: RefCell::new(VecDeque::new()),
             vars: Vec::new(),
             authenticator: Authenticator::new(keys, policy),
         }
@@ -80,6 +82,13 @@ impl ScriptedDeps {
     /// The next outbound HTTP request gets `answer`.
     pub fn http(self, answer: Result<Inbound, String>) -> Self {
         self.http_answers.borrow_mut().push_back(answer);
+        self
+    }
+
+    /// The next copy's source answers `head` (or cannot be fetched); its upload then takes
+    /// the next [`http`](Self::http) answer.
+    pub fn source(self, head: Result<SourceHead, String>) -> Self {
+        self.sources.borrow_mut().push_back(head);
         self
     }
 
@@ -146,6 +155,27 @@ impl Deps for ScriptedDeps {
             .borrow_mut()
             .pop_front()
             .unwrap_or_else(|| panic!("unscripted outbound request"))
+    }
+
+    async fn copy<F, Fut>(&self, source: &str, upload: F) -> Result<Inbound, CopyError>
+    where
+        F: FnOnce(SourceHead) -> Fut,
+        Fut: std::future::Future<Output = Result<Outbound, CopyError>>,
+    {
+        self.sent.borrow_mut().push(Outbound {
+            method: "GET",
+            url: source.to_string(),
+            headers: Vec::new(),
+            body: None,
+        });
+        let head = self
+            .sources
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| panic!("unscripted copy"))
+            .map_err(CopyError::Fetch)?;
+        let req = upload(head).await?;
+        self.send(req).await.map_err(CopyError::Upload)
     }
 }
 

@@ -279,3 +279,33 @@ impl TaskFail {
         })
     }
 }
+
+/// `POST /v1/worker/tasks/:id/uploads` body: the content type of each output, in order.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadsBody {
+    content_types: Vec<String>,
+}
+
+/// `api.worker_output_paths`: SQL checks the lease, the types the kind stores and how many
+/// files the generation may have, and names the paths.
+#[derive(Debug, Serialize)]
+pub struct TaskOutputPaths {
+    worker_key: WorkerKey,
+    task_id: Id,
+    content_types: Vec<String>,
+}
+
+impl RpcArgs for TaskOutputPaths {
+    const FUNCTION: &'static str = "worker_output_paths";
+}
+
+impl TaskOutputPaths {
+    pub fn new(worker_key: WorkerKey, task_id: Id, body: UploadsBody) -> TaskOutputPaths {
+        TaskOutputPaths {
+            worker_key,
+            task_id,
+            content_types: body.content_types,
+        }
+    }
+}

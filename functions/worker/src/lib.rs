@@ -1,7 +1,12 @@
 //! The GPU worker function: `POST /v1/worker/claim`, `/v1/worker/tasks/:id/{heartbeat,
-//! complete,fail}` and `/v1/worker/tasks/complete` (several results at once). Workers authenticate with their worker key (`Authorization: Bearer
-//! gw_...`), not a user JWT; Postgres checks the key's hash and that the worker holds the
-//! task's lease, so a worker can act only on its own tasks and read nothing else.
+//! uploads,complete,fail}` and `/v1/worker/tasks/complete` (several results at once).
+//! Workers authenticate with their worker key (`Authorization: Bearer gw_...`), not a user
+//! JWT; Postgres checks the key's hash and that the worker holds the task's lease, so a
+//! worker can act only on its own tasks and read nothing else.
+//!
+//! Outputs go to storage we own: a worker asks for signed upload URLs (`uploads`), PUTs each
+//! file to its URL, and completes with `{"files": [{"path": ...}]}`, which SQL checks
+//! against storage before the generation succeeds.
 
 mod args;
 #[cfg(test)]
@@ -9,20 +14,24 @@ mod handler_tests;
 
 use args::{
     ClaimBody, CompleteBatchBody, CompleteBody, FailBody, HeartbeatBody, TaskComplete,
-    TaskCompleteBatch, TaskFail, TaskHeartbeat, WorkerClaim, WorkerKey,
+    TaskCompleteBatch, TaskFail, TaskHeartbeat, TaskOutputPaths, UploadsBody, WorkerClaim,
+    WorkerKey,
 };
 use genbase_shared::deps::Deps;
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};
 use genbase_shared::rpc::{Rpc, RpcAuth};
+use genbase_shared::storage;
 use genbase_shared::validate::Id;
 use serde::Deserialize;
+use serde_json::{json, Value};
 
 genbase_shared::endpoints! {
     enum Endpoint {
         POST "/v1/worker/claim" => Claim,
         POST "/v1/worker/tasks/complete" => CompleteBatch,
         POST "/v1/worker/tasks/:id/heartbeat" => Heartbeat { id: Id },
+        POST "/v1/worker/tasks/:id/uploads" => Uploads { id: Id },
         POST "/v1/worker/tasks/:id/complete" => Complete { id: Id },
         POST "/v1/worker/tasks/:id/fail" => Fail { id: Id },
     }
@@ -51,6 +60,13 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
             rpc.invoke(&TaskHeartbeat::new(key, id, body)?, auth)
                 .await?
         }
+        Endpoint::Uploads { id } => {
+            let body: UploadsBody = req.json_body()?;
+            let paths = rpc
+                .invoke(&TaskOutputPaths::new(key, id, body), auth)
+                .await?;
+            upload_urls(deps, &paths).await?
+        }
         Endpoint::Complete { id } => {
             let body: CompleteBody = req.json_body()?;
             rpc.invoke(&TaskComplete::new(key, id, body)?, auth).await?
@@ -66,6 +82,30 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         }
     };
     Ok(ApiResponse::ok(out))
+}
+
+/// A signed upload URL for each path SQL named. Upserts, so a worker that retries an
+/// upload replaces its own earlier attempt.
+async fn upload_urls(deps: &impl Deps, paths: &Value) -> Result<Value, ApiError> {
+    let mut uploads = Vec::new();
+    for p in paths.as_array().into_iter().flatten() {
+        let path = p["path"].as_str().unwrap_or_default();
+        let signed = storage::sign_upload(
+            deps,
+            &RpcAuth::ServiceRole,
+            storage::GENERATIONS_BUCKET,
+            path,
+            true,
+        )
+        .await?;
+        uploads.push(json!({
+            "path": path,
+            "content_type": p["content_type"],
+            "url": signed.url,
+            "expires_at": deps.now_unix() + storage::UPLOAD_URL_SECONDS,
+        }));
+    }
+    Ok(json!({ "uploads": uploads }))
 }
 
 genbase_edge::entry!("worker", handle);

@@ -5,7 +5,7 @@
 use crate::config::read;
 use crate::isolate::Isolate;
 use genbase_shared::auth::{Authenticator, Claims, HttpGet};
-use genbase_shared::deps::{Deps, Inbound, Outbound};
+use genbase_shared::deps::{CopyError, Deps, Inbound, Outbound, SourceHead};
 use genbase_shared::error::ApiError;
 use genbase_shared::http::ApiRequest;
 use genbase_shared::rpc_postgrest::PostgrestRpc;
@@ -75,27 +75,64 @@ impl Deps for EdgeDeps {
     }
 
     async fn send(&self, out: Outbound) -> Result<Inbound, String> {
-        let headers = Headers::new();
-        for (k, v) in &out.headers {
-            headers.set(k, v).map_err(|e| e.to_string())?;
-        }
-        // web_sys's RequestInit rather than worker's: converting worker's drags in the
-        // serializer of every Cloudflare `cf` option, a tenth of the function's code.
-        let init = web_sys::RequestInit::new();
-        init.set_method(out.method);
-        init.set_headers(&headers.0);
-        if let Some(body) = &out.body {
-            init.set_body(&JsValue::from_str(body));
-        }
-        let req = web_sys::Request::new_with_str_and_init(&out.url, &init)
-            .map_err(|e| format!("invalid request to {}: {e:?}", out.url))?;
-        let mut resp = Fetch::Request(Request::from(req))
+        let body = out.body.as_deref().map(JsValue::from_str);
+        fetch(&out, body.as_ref()).await
+    }
+
+    async fn copy<F, Fut>(&self, source: &str, upload: F) -> Result<Inbound, CopyError>
+    where
+        F: FnOnce(SourceHead) -> Fut,
+        Fut: std::future::Future<Output = Result<Outbound, CopyError>>,
+    {
+        let url = source
+            .parse()
+            .map_err(|e| CopyError::Refused {
+                message: format!("not a URL: {e}"),
+                retryable: false,
+            })?;
+        let resp = Fetch::Url(url)
             .send()
             .await
-            .map_err(|e| e.to_string())?;
-        Ok(Inbound {
+            .map_err(|e| CopyError::Fetch(e.to_string()))?;
+        let header = |name: &str| resp.headers().get(name).ok().flatten();
+        let head = SourceHead {
             status: resp.status_code(),
-            body: resp.text().await.map_err(|e| e.to_string())?,
-        })
+            content_type: header("content-type"),
+            content_length: header("content-length").and_then(|v| v.parse().ok()),
+        };
+        let out = upload(head).await?;
+        // The source's ReadableStream becomes the upload's body: workerd pipes it through
+        // without the Worker holding the file.
+        let body = match resp.body() {
+            worker::ResponseBody::Stream(stream) => Some(JsValue::from(stream.clone())),
+            _ => None,
+        };
+        fetch(&out, body.as_ref()).await.map_err(CopyError::Upload)
     }
+}
+
+/// Sends `out` with `body` (its own body is ignored) and reads the answer as text.
+async fn fetch(out: &Outbound, body: Option<&JsValue>) -> Result<Inbound, String> {
+    let headers = Headers::new();
+    for (k, v) in &out.headers {
+        headers.set(k, v).map_err(|e| e.to_string())?;
+    }
+    // web_sys's RequestInit rather than worker's: converting worker's drags in the
+    // serializer of every Cloudflare `cf` option, a tenth of the function's code.
+    let init = web_sys::RequestInit::new();
+    init.set_method(out.method);
+    init.set_headers(&headers.0);
+    if let Some(body) = body {
+        init.set_body(body);
+    }
+    let req = web_sys::Request::new_with_str_and_init(&out.url, &init)
+        .map_err(|e| format!("invalid request to {}: {e:?}", out.url))?;
+    let mut resp = Fetch::Request(Request::from(req))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Inbound {
+        status: resp.status_code(),
+        body: resp.text().await.map_err(|e| e.to_string())?,
+    })
 }

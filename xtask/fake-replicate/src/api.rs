@@ -360,6 +360,8 @@ async fn create_prediction(
         outbox,
         last_completed: None,
         extra_metrics: serde_json::Map::new(),
+        file_fetches: 0,
+        files_expired: false,
     };
     let mut body = app.store.insert(prediction);
     if let (Some(url), Some(queue)) = (create.webhook, queue) {

@@ -16,6 +16,8 @@ Usage: fake-replicate --webhook-secret whsec_<base64> [options]
                           (default http://ADDR as bound)
   --delay-ms N            time from creation to completion (default 150)
   --slow-ms N             the same for inputs marked [slow] (default 2000)
+  --files-expire-ms N     output files are gone this long after the prediction completed, as
+                          Replicate deletes API outputs after an hour (default 3600000)
   --webhook-retries N     extra attempts for a `completed` webhook that is not answered 2xx
                           (default 4; backoff 250 ms doubling)
   --help                  this text
@@ -33,6 +35,7 @@ pub struct Config {
     pub delay: Duration,
     pub slow_delay: Duration,
     pub webhook_retries: u32,
+    pub files_expire: Duration,
 }
 
 /// What the command line asked for: run, or print the usage.
@@ -52,6 +55,7 @@ impl Config {
         let mut delay_ms = "150".to_string();
         let mut slow_ms = "2000".to_string();
         let mut retries = "4".to_string();
+        let mut files_expire_ms = "3600000".to_string();
 
         let command = cli::parse_flags(args, |flag, value| {
             match flag {
@@ -61,6 +65,7 @@ impl Config {
                 "--delay-ms" => delay_ms = value()?,
                 "--slow-ms" => slow_ms = value()?,
                 "--webhook-retries" => retries = value()?,
+                "--files-expire-ms" => files_expire_ms = value()?,
                 other => return Err(cli::unknown(other)),
             }
             Ok(())
@@ -85,6 +90,7 @@ impl Config {
             webhook_retries: retries.parse().map_err(|_| {
                 format!("--webhook-retries must be a whole number, not {retries:?}")
             })?,
+            files_expire: millis("--files-expire-ms", &files_expire_ms)?,
         }))
     }
 }

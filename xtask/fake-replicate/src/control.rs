@@ -51,6 +51,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(|State(app): State<Arc<App>>| async move { list(app.store.requests()) }),
         )
         .route("/_fake/redeliver/{id}", post(redeliver))
+        .route("/_fake/predictions/{id}/expire-files", post(expire_files))
         .route("/_fake/deliver_tampered/{id}", post(deliver_tampered))
         .route("/_fake/deliver_stale/{id}", post(deliver_stale))
         .route(
@@ -75,6 +76,14 @@ pub fn router(app: Arc<App>) -> Router {
             }),
         )
         .with_state(app)
+}
+
+/// Makes a prediction's output files disappear now, as they do at Replicate an hour after.
+async fn expire_files(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    match app.store.update(&id, |p, _| p.files_expired = true) {
+        Some(()) => json_response(StatusCode::OK, &json!({ "expired": id })),
+        None => json_response(StatusCode::NOT_FOUND, &json!({ "detail": "Not found." })),
+    }
 }
 
 fn list(items: Vec<Value>) -> Response {

@@ -2,6 +2,7 @@
 //! for code that downloads, stores or sniffs them.
 
 use crate::api::not_found;
+use crate::runner;
 use crate::App;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -10,6 +11,8 @@ use std::sync::Arc;
 
 /// Serves `<prediction id>-<n>.<ext>` for predictions that succeeded: a 1x1 PNG, an empty WAV or
 /// a bare MP4 header. Enough for code that downloads or sniffs outputs; nothing renders them.
+/// Like Replicate's, the files are gone (404) once `--files-expire-ms` has passed since the
+/// prediction completed. A `[flakyfiles]` prediction's first downloads are answered 503.
 pub async fn file(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
     let Some((stem, ext)) = name.rsplit_once('.') else {
         return not_found();
@@ -17,14 +20,31 @@ pub async fn file(State(app): State<Arc<App>>, Path(name): Path<String>) -> Resp
     let Some((id, n)) = stem.rsplit_once('-') else {
         return not_found();
     };
-    let known = app.store.get(id).is_some_and(|p| {
-        p["status"] == "succeeded"
-            && p["output"]
-                .as_array()
-                .is_some_and(|o| n.parse::<usize>().is_ok_and(|i| i < o.len()))
-    });
+    let expire = app.config.files_expire;
+    let mut flaky = false;
+    let known = app
+        .store
+        .update(id, |p, base| {
+            p.file_fetches += 1;
+            flaky = runner::has_marker(&p.input, "[flakyfiles]")
+                && p.file_fetches <= runner::FLAKY_FILE_FETCHES;
+            let fresh = !p.files_expired
+                && p.completed_at
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age < expire);
+            let json = p.to_json(base);
+            fresh
+                && json["status"] == "succeeded"
+                && json["output"]
+                    .as_array()
+                    .is_some_and(|o| n.parse::<usize>().is_ok_and(|i| i < o.len()))
+        })
+        .unwrap_or(false);
     if !known {
         return not_found();
+    }
+    if flaky {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     let (content_type, bytes): (&str, Vec<u8>) = match ext {
         "png" => ("image/png", PNG_1X1.to_vec()),

@@ -10,6 +10,8 @@
 //!   `max_tokens` + 100 tokens), as a provider ignoring a limit would;
 //! - `[big:N]`: succeeds with one output string of N bytes (a long text);
 //! - `[nowebhook]`: the `completed` webhook is never sent (the result is only visible by GET);
+//! - `[flakyfiles]`: the first [`FLAKY_FILE_FETCHES`] downloads of its output files are
+//!   answered 503, as a CDN having a bad moment (see files.rs);
 //! - otherwise succeeds with `input.num_outputs` (default 1) file URLs, or for a text model
 //!   (see `is_text_model`) an array of token strings with token counts in `metrics`.
 //!
@@ -23,6 +25,8 @@ use std::time::{Duration, SystemTime};
 
 /// The default `metrics.predict_time` when the input has no `fake_predict_time`.
 pub const DEFAULT_PREDICT_TIME: f64 = 1.5;
+/// How many output downloads of a `[flakyfiles]` prediction fail before they work.
+pub const FLAKY_FILE_FETCHES: u32 = 2;
 /// Bounds the output array a test can ask for.
 const MAX_OUTPUTS: u64 = 16;
 /// Tokens a text model produces at most (the real ones stop at an end-of-sequence token long

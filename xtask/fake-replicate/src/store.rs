@@ -96,6 +96,10 @@ pub struct Prediction {
     pub last_completed: Option<Delivery>,
     /// Model-specific metrics of a success (`image_count`, token counts), beside the times.
     pub extra_metrics: serde_json::Map<String, Value>,
+    /// Output file downloads so far (`[flakyfiles]` fails the first ones).
+    pub file_fetches: u32,
+    /// Set by `/_fake/predictions/{id}/expire-files`: its files are gone before their time.
+    pub files_expired: bool,
 }
 
 impl Prediction {
