@@ -12,6 +12,7 @@ pub mod rpc;
 pub mod rpc_postgrest;
 pub mod storage;
 pub mod storage_inputs;
+pub mod storage_jobs;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod validate;

@@ -18,6 +18,9 @@ pub const LEASE_SECONDS_MAX: i64 = 3600;
 pub const TASK_OUTPUT_BYTES: usize = 16_384;
 pub const TASK_ERROR_CHARS: usize = 2000;
 pub const TASK_DURATION_SECONDS_MAX: f64 = 86_400.0;
+pub const TITLE_CHARS: usize = 200;
+pub const Q_CHARS: usize = 200;
+pub const DELETE_IDS_MAX: usize = 100;
 
 /// Every copy above, by the key `api.input_limits()` gives it.
 pub const CHECKED_IN_RUST: &[(&str, i64)] = &[
@@ -39,4 +42,7 @@ pub const CHECKED_IN_RUST: &[(&str, i64)] = &[
         "task_duration_seconds_max",
         TASK_DURATION_SECONDS_MAX as i64,
     ),
+    ("title_chars", TITLE_CHARS as i64),
+    ("q_chars", Q_CHARS as i64),
+    ("delete_ids_max", DELETE_IDS_MAX as i64),
 ];

@@ -184,7 +184,10 @@ as $$
     'lease_seconds_max', 3600,
     'task_output_bytes', 16384,
     'task_error_chars', 2000,
-    'task_duration_seconds_max', 86400
+    'task_duration_seconds_max', 86400,
+    'title_chars', 200,
+    'q_chars', 200,
+    'delete_ids_max', 100
   )
 $$;
 
@@ -470,7 +473,7 @@ begin
   end if;
 
   insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types) values
-    ('generations', 'generations', true, 104857600, array['image/*', 'video/*', 'audio/*']),
+    ('generations', 'generations', false, 104857600, array['image/*', 'video/*', 'audio/*']),
     ('media', 'media', false, 104857600, null),
     ('lora-training-images', 'lora-training-images', false, 20971520, array['image/*']),
     ('lora-models', 'lora-models', false, 524288000, null),
@@ -481,17 +484,28 @@ begin
   on conflict (id) do nothing;
 
   drop policy if exists "Users can manage objects in their own folder" on storage.objects;
-  -- Paths are `<user id>/...`; public buckets are read through the CDN, not through this policy.
+  -- Paths are `<user id>/...`: each user reads and writes their own folder of the buckets
+  -- users upload to.
   create policy "Users can manage objects in their own folder"
     on storage.objects for all to authenticated
     using (
-      bucket_id in ('generations', 'media', 'lora-training-images', 'lora-models',
+      bucket_id in ('media', 'lora-training-images', 'lora-models',
         'training-data', 'audio-recordings', 'documents')
       and (storage.foldername(name))[1] = (select auth.uid())::text
     )
     with check (
-      bucket_id in ('generations', 'media', 'lora-training-images', 'lora-models',
+      bucket_id in ('media', 'lora-training-images', 'lora-models',
         'training-data', 'audio-recordings', 'documents')
+      and (storage.foldername(name))[1] = (select auth.uid())::text
+    );
+
+  -- Generated media is the server's record of what a provider or worker produced: its owner
+  -- reads it (and gets signed URLs for it), only the service role writes or removes it.
+  drop policy if exists "Users can read their generated media" on storage.objects;
+  create policy "Users can read their generated media"
+    on storage.objects for select to authenticated
+    using (
+      bucket_id = 'generations'
       and (storage.foldername(name))[1] = (select auth.uid())::text
     );
 end

@@ -39,12 +39,14 @@ comment on table public.ai_models is
  * The parameters a model accepts: an allow-list (an unknown key is refused), with types,
  * ranges and defaults. At most one parameter drives the units (image count, seconds,
  * max tokens); see private.billable_units. A safety override is accepted only where the
- * model lists it.
+ * model lists it. A `file` parameter takes the id of one of the caller's uploads
+ * (public.uploads) of a type that `allowed` lists, matched as Storage matches a bucket's
+ * allowed_mime_types (private.mime_allowed); the provider gets a signed URL of it.
  */
 create table public.model_parameters (
   model text not null references public.ai_models (model) on delete cascade,
   name text not null check (name ~ '^[a-z][a-z0-9_]{0,63}$'),
-  type text not null check (type in ('integer', 'number', 'boolean', 'string', 'enum')),
+  type text not null check (type in ('integer', 'number', 'boolean', 'string', 'enum', 'file')),
   minimum numeric,
   maximum numeric,
   max_length int check (max_length > 0),
@@ -60,6 +62,8 @@ create table public.model_parameters (
     when 'number' then minimum is not null and maximum >= minimum
     when 'string' then max_length is not null
     when 'enum' then jsonb_array_length(allowed) > 0
+    -- No default: an upload is the caller's own, never the model's.
+    when 'file' then jsonb_array_length(allowed) > 0 and default_value is null
     else true
   end),
   constraint model_parameters_driver check (not drives_units or type = 'integer' or type = 'number')
@@ -110,6 +114,8 @@ grant select on public.ai_models, public.model_parameters, public.pricing to aut
 insert into public.ai_models (model, kind, provider, provider_ref, task_type, max_units, prompt_param, units_per_value) values
   ('flux-schnell', 'image', 'replicate', 'black-forest-labs/flux-schnell', null, 4, 'prompt', 1),
   ('flux-1.1-pro', 'image', 'replicate', 'black-forest-labs/flux-1.1-pro', null, 1, 'prompt', 1),
+  -- Text-to-image, or image-to-image when given an uploaded `image`.
+  ('flux-dev', 'image', 'replicate', 'black-forest-labs/flux-dev', null, 4, 'prompt', 1),
   ('kokoro-82m', 'tts', 'replicate', 'jaaari/kokoro-82m', null, 20000, 'text', 1),
   ('musicgen', 'music', 'replicate', 'meta/musicgen', null, 120, 'prompt', 1),
   ('llama-3-8b-instruct', 'text', 'replicate', 'meta/meta-llama-3-8b-instruct', null, 64, 'prompt', 1),
@@ -129,6 +135,14 @@ insert into public.model_parameters
   ('flux-1.1-pro', 'output_format', 'enum', null, null, null, '["webp", "jpg", "png"]', '"webp"', null, false),
   ('flux-1.1-pro', 'prompt_upsampling', 'boolean', null, null, null, null, 'false', null, false),
   ('flux-1.1-pro', 'seed', 'integer', 0, 2147483647, null, null, null, null, false),
+  ('flux-dev', 'image', 'file', null, null, null, '["image/jpeg", "image/png", "image/gif", "image/webp"]', null, null, false),
+  ('flux-dev', 'prompt_strength', 'number', 0, 1, null, null, '0.8', null, false),
+  ('flux-dev', 'num_outputs', 'integer', 1, 4, null, null, '1', null, true),
+  ('flux-dev', 'aspect_ratio', 'enum', null, null, null, '["1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21"]', '"1:1"', null, false),
+  ('flux-dev', 'output_format', 'enum', null, null, null, '["webp", "jpg", "png"]', '"webp"', null, false),
+  ('flux-dev', 'num_inference_steps', 'integer', 1, 50, null, null, '28', null, false),
+  ('flux-dev', 'guidance', 'number', 0, 10, null, null, '3', null, false),
+  ('flux-dev', 'seed', 'integer', 0, 2147483647, null, null, null, null, false),
   ('kokoro-82m', 'voice', 'enum', null, null, null, '["af_bella", "af_nicole", "af_sarah", "am_adam", "am_michael", "bf_emma", "bm_george"]', '"af_bella"', null, false),
   ('kokoro-82m', 'speed', 'number', 0.5, 2, null, null, '1', null, false),
   ('musicgen', 'duration', 'integer', 1, 120, null, null, '8', null, true),
@@ -146,12 +160,34 @@ insert into public.model_parameters
 insert into public.pricing (action, model, unit, credits_per_unit, usd_per_unit, active_from) values
   ('generate_image', 'flux-schnell', 'image', 5, 0.003, '2026-01-01'),
   ('generate_image', 'flux-1.1-pro', 'image', 60, 0.04, '2026-01-01'),
+  ('generate_image', 'flux-dev', 'image', 40, 0.025, '2026-01-01'),
   ('tts', 'kokoro-82m', 'character', 0.02, 0.00001, '2026-01-01'),
   ('generate_music', 'musicgen', 'second', 2, 0.0014, '2026-01-01'),
   ('chat', 'llama-3-8b-instruct', '1k_tokens', 1, 0.0005, '2026-01-01'),
   ('generate_video', 'wan-2.1-gpu', 'second', 0.5, 0.000278, '2026-01-01');
 
 /** Pricing helpers (private) */
+
+/**
+ * Whether a MIME type is one that p_allowed lists, matched as Supabase Storage matches a
+ * bucket's allowed_mime_types: exactly, or by a `*` subtype; parameters after `;`
+ * are ignored; a null list allows every type. The one owner of the rule: upload requests
+ * (uploads migration) and `file` parameters ask it.
+ */
+create function private.mime_allowed(p_mime text, p_allowed text[]) returns boolean
+language sql
+immutable
+set search_path = ''
+as $$
+  select p_allowed is null or exists (
+    select 1
+    from unnest(p_allowed) a,
+         lateral (select lower(btrim(split_part(p_mime, ';', 1))) as mime) m
+    where m.mime = lower(a)
+       or (a like '%/*' and split_part(m.mime, '/', 1) = lower(split_part(a, '/', 1))
+           and split_part(m.mime, '/', 2) <> '')
+  )
+$$;
 
 /**
  * The client's params for a model, checked against its declared parameters: unknown keys,
@@ -170,6 +206,10 @@ declare
   v_key text;
   v_value jsonb;
   v_number numeric;
+  v_upload_id uuid;
+  v_bucket text;
+  v_path text;
+  v_mime text;
   r public.model_parameters;
 begin
   if jsonb_typeof(v_params) <> 'object' then
@@ -209,6 +249,34 @@ begin
     elsif r.type = 'enum' and not r.allowed @> jsonb_build_array(v_value) then
       raise exception using errcode = 'PT400', message = format('params.%s must be one of %s', r.name,
         (select string_agg(a #>> '{}', ', ') from jsonb_array_elements(r.allowed) a));
+    elsif r.type = 'file' then
+      -- One of the caller's uploads (public.uploads, uploads migration) whose file has
+      -- arrived in Storage, of a type the parameter accepts. The owner is checked here, not
+      -- left to RLS: create_generation runs this as its definer. Someone else's upload and
+      -- no upload read alike.
+      v_upload_id := case when jsonb_typeof(v_value) = 'string'
+        and v_value #>> '{}' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' then (v_value #>> '{}')::uuid end;
+      select u.bucket, u.path into v_bucket, v_path
+      from public.uploads u
+      where u.id = v_upload_id and u.user_id = (select auth.uid());
+      if not found then
+        raise exception using errcode = 'PT400',
+          message = format('params.%s must be the upload_id of one of your uploads', r.name);
+      end if;
+      select o.metadata ->> 'mimetype' into v_mime
+      from storage.objects o
+      where o.bucket_id = v_bucket and o.name = v_path;
+      if not found then
+        raise exception using errcode = 'PT400',
+          message = format('params.%s: upload %s has no file yet (PUT the file to its upload url first)',
+            r.name, v_upload_id);
+      end if;
+      if not private.mime_allowed(v_mime, array(select jsonb_array_elements_text(r.allowed))) then
+        raise exception using errcode = 'PT400', message = format('params.%s must be a file of type %s, not %s',
+          r.name, (select string_agg(a #>> '{}', ', ') from jsonb_array_elements(r.allowed) a),
+          coalesce(left(v_mime, 100), 'unknown'));
+      end if;
+      v_value := to_jsonb(v_upload_id::text);
     end if;
     v_out := v_out || jsonb_build_object(r.name, v_value);
   end loop;
@@ -250,18 +318,26 @@ $$;
 /**
  * What the provider or the GPU worker receives: the validated params under their own
  * names, and the prompt. Nothing else reaches them, so they cannot be asked for more than
- * was priced.
+ * was priced. A `file` parameter (an upload id) goes as the marker
+ * `{"$storage": {"bucket", "path"}}`, which the sender turns into a signed URL right before
+ * sending (genbase_shared::storage_inputs), so no URL expires while it waits.
+ * PL/pgSQL so that its reference to public.uploads (a later migration) binds at run time.
  */
 create function private.provider_input(p_model public.ai_models, p_prompt text, p_params jsonb) returns jsonb
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  select coalesce((
-      select jsonb_object_agg(coalesce(mp.provider_name, e.key), e.value)
+begin
+  return coalesce((
+      select jsonb_object_agg(coalesce(mp.provider_name, e.key), case when mp.type = 'file'
+          then (select jsonb_build_object('$storage', jsonb_build_object('bucket', u.bucket, 'path', u.path))
+                from public.uploads u where u.id = (e.value #>> '{}')::uuid)
+          else e.value end)
       from jsonb_each(p_params) e
       join public.model_parameters mp on mp.model = p_model.model and mp.name = e.key
-    ), '{}'::jsonb) || jsonb_build_object(p_model.prompt_param, p_prompt)
+    ), '{}'::jsonb) || jsonb_build_object(p_model.prompt_param, p_prompt);
+end
 $$;
 
 /**
@@ -318,7 +394,7 @@ $$;
 /**
  * What a generation with this prompt and these params would cost: the units the server
  * derives from them and the credits, before anything is reserved. SECURITY INVOKER: it
- * reads only reference data every signed-in user may read.
+ * reads reference data every signed-in user may read, and the caller's own uploads.
  */
 create function api.quote(p_model text, p_prompt text, p_params jsonb default '{}'::jsonb) returns jsonb
 language sql
@@ -329,8 +405,10 @@ as $$
     - 'pricing_id' - 'provider' - 'provider_ref' - 'provider_input'
 $$;
 
--- The pricing helpers are pure functions of reference data; quote runs them as the caller.
+-- The pricing helpers read reference data and the caller's own uploads; quote runs them as
+-- the caller, so RLS applies there too.
 grant execute on function private.price(text, text, jsonb), private.validate_params(text, jsonb),
+  private.mime_allowed(text, text[]),
   private.billable_units(public.ai_models, text, text, jsonb),
   private.provider_input(public.ai_models, text, jsonb) to authenticated, service_role;
 grant execute on function api.quote(text, text, jsonb) to authenticated, service_role;

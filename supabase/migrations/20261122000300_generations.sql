@@ -19,6 +19,8 @@ create table public.generations (
   action text not null,
   model text not null references public.ai_models (model),
   prompt text check (char_length(prompt) <= private.input_limit('prompt_chars')),
+  -- The user's own name for it (the media library), searched with the prompt.
+  title text check (char_length(title) between 1 and private.input_limit('title_chars')),
   -- The validated params (defaults filled in): what was priced and sent on.
   params jsonb not null default '{}'::jsonb check (jsonb_typeof(params) = 'object'),
   status text not null default 'queued'
@@ -51,10 +53,13 @@ create table public.generations (
   constraint generations_idempotency unique (user_id, idempotency_key)
 );
 
--- The keyset pages of list_generations, with and without a kind. A status filter reads the
--- first of them: an index on status would cost every status change and serve no query.
-create index generations_user_created_idx on public.generations (user_id, created_at desc, id desc);
-create index generations_user_kind_idx on public.generations (user_id, kind, created_at desc, id desc);
+-- The keyset pages of list_generations and list_media, with and without a kind. A status
+-- filter reads the first of them: an index on status would cost every status change and
+-- serve no query. Soft-deleted rows are left out, so a user's deletions never slow a page.
+create index generations_user_created_idx on public.generations (user_id, created_at desc, id desc)
+  where deleted_at is null;
+create index generations_user_kind_idx on public.generations (user_id, kind, created_at desc, id desc)
+  where deleted_at is null;
 create unique index generations_prediction_idx on public.generations (provider, provider_prediction_id)
   where provider_prediction_id is not null;
 
@@ -79,10 +84,10 @@ create policy "Active users can update their own generations"
     and (select is_active from public.profiles where id = (select auth.uid())))
   with check (user_id = (select auth.uid()));
 
--- Users may favorite and soft-delete directly; everything else goes through the RPCs.
+-- Users may favorite, title and soft-delete directly; everything else goes through the RPCs.
 revoke all on public.generations from anon, authenticated, service_role;
 grant select on public.generations to authenticated, service_role;
-grant update (is_favorite, deleted_at) on public.generations to authenticated;
+grant update (is_favorite, title, deleted_at) on public.generations to authenticated;
 
 /**
  * Enforces the status machine and stamps its timestamps:
@@ -155,7 +160,7 @@ set search_path = ''
 as $$
   select case when g.id is not null then jsonb_build_object(
     'id', g.id, 'user_id', g.user_id, 'kind', g.kind, 'action', g.action, 'model', g.model,
-    'prompt', g.prompt, 'params', g.params, 'status', g.status, 'outputs', g.outputs,
+    'prompt', g.prompt, 'title', g.title, 'params', g.params, 'status', g.status, 'outputs', g.outputs,
     'error', g.error, 'units', g.units, 'credits_reserved', g.credits_reserved,
     'credits_charged', g.credits_charged, 'cost_usd', g.cost_usd, 'provider', g.provider,
     'provider_prediction_id', g.provider_prediction_id, 'is_favorite', g.is_favorite,
@@ -210,8 +215,9 @@ as $$
     when p_unit = '1k_tokens' and jsonb_typeof(p_metrics -> 'input_token_count') = 'number'
       then round(((p_metrics ->> 'input_token_count')::numeric
         + coalesce((p_metrics ->> 'output_token_count')::numeric, 0)) / 1000, 6)
-    when p_unit = 'image' and jsonb_typeof(p_outputs -> 'urls') = 'array'
-      then jsonb_array_length(p_outputs -> 'urls')::numeric
+    -- Provider URLs, or the files a GPU worker uploaded.
+    when p_unit = 'image' and jsonb_typeof(coalesce(p_outputs -> 'urls', p_outputs -> 'files')) = 'array'
+      then jsonb_array_length(coalesce(p_outputs -> 'urls', p_outputs -> 'files'))::numeric
   end)
 $$;
 
@@ -246,6 +252,8 @@ declare
   v_price public.pricing;
   v_hold_id uuid;
   v_outputs jsonb;
+  -- Where the images are listed: provider URLs, or a GPU worker's uploaded files.
+  v_list text;
   v_metrics jsonb := coalesce(p_metrics, '{}'::jsonb);
   v_measured numeric;
   v_units numeric;
@@ -267,6 +275,7 @@ begin
   end if;
   select id into v_hold_id from public.credit_holds where generation_id = g.id;
   v_outputs := private.normalize_outputs(g.kind, p_outputs);
+  v_list := case when v_outputs ? 'files' then 'files' else 'urls' end;
 
   if p_status = 'succeeded' then
     select * into v_price from public.pricing where id = g.pricing_id;
@@ -277,8 +286,8 @@ begin
     if v_measured > g.units then
       v_metrics := v_metrics || jsonb_build_object('overrun', true, 'measured_units', v_measured);
       if v_price.unit = 'image' then
-        v_outputs := jsonb_set(v_outputs, '{urls}',
-          (select jsonb_agg(u order by n) from jsonb_array_elements(v_outputs -> 'urls') with ordinality a (u, n)
+        v_outputs := jsonb_set(v_outputs, array[v_list],
+          (select jsonb_agg(u order by n) from jsonb_array_elements(v_outputs -> v_list) with ordinality a (u, n)
            where n <= g.units));
       end if;
     end if;

@@ -110,7 +110,8 @@ grant execute on function api.sweep_expired_leases() to service_role;
 /** Schedules */
 
 /**
- * Schedules both sweeps with pg_cron, every minute. Idempotent: cron.schedule with a job
+ * Schedules both sweeps with pg_cron, every minute, and the purge of soft-deleted
+ * generations (media migration), daily. Idempotent: cron.schedule with a job
  * name replaces that job, so calling it again leaves one job per sweep. The migration
  * calls it when pg_cron is already installed; on a project where pg_cron is enabled
  * later, the operator runs `select private.schedule_sweeps();` once (as postgres, e.g.
@@ -129,7 +130,10 @@ begin
     'genbase-sweep-expired-holds',
     cron.schedule('genbase-sweep-expired-holds', '* * * * *', 'select api.sweep_expired_holds()'),
     'genbase-sweep-expired-leases',
-    cron.schedule('genbase-sweep-expired-leases', '* * * * *', 'select api.sweep_expired_leases()'));
+    cron.schedule('genbase-sweep-expired-leases', '* * * * *', 'select api.sweep_expired_leases()'),
+    -- The media migration's purge of long soft-deleted generations, daily at 03:17 UTC.
+    'genbase-purge-deleted-generations',
+    cron.schedule('genbase-purge-deleted-generations', '17 3 * * *', 'select api.purge_deleted_generations()'));
 end
 $$;
 

@@ -245,13 +245,17 @@ create trigger generations_enqueue_output_removal
 /** Storage jobs API */
 
 /**
- * Leases up to p_limit due storage jobs for the media function's job runner. The service
- * role (Cron Trigger) or an admin (the local sweeper's route) may ask. Each job says what to
- * do: persist {generation_id, user_id, kind, sources, prefix, accept, max_bytes}, or
+ * Leases up to p_limit due storage jobs (only p_generation_id's, if given) for the job
+ * runner (shared/src/storage_jobs.rs). The service role (the webhooks function right after a
+ * success, the Cron Trigger) or an admin (the local sweeper's route) may ask. Each job says
+ * what to do: persist {generation_id, user_id, kind, sources, prefix, accept, max_bytes}, or
  * remove {bucket, paths}.
  */
-create function api.claim_storage_jobs(p_limit int default 10, p_lease_seconds int default 300)
-returns jsonb
+create function api.claim_storage_jobs(
+  p_limit int default 10,
+  p_lease_seconds int default 300,
+  p_generation_id uuid default null
+) returns jsonb
 language plpgsql
 security definer
 set search_path = ''
@@ -260,6 +264,7 @@ declare
   v_due cursor for
     select id from public.tasks
     where status = 'queued' and run_at <= now() and task_type in ('storage.persist', 'storage.remove')
+      and (p_generation_id is null or params ->> 'generation_id' = p_generation_id::text)
     order by priority desc, run_at, id
     for update skip locked;
   v_id uuid;
@@ -302,7 +307,7 @@ begin
 end
 $$;
 
-grant execute on function api.claim_storage_jobs(int, int) to authenticated, service_role;
+grant execute on function api.claim_storage_jobs(int, int, uuid) to authenticated, service_role;
 
 /**
  * The paths a persist job uploads to, for the content types it fetched (see

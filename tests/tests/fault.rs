@@ -194,7 +194,7 @@ fn generations_end_with_their_charge_after_postgres_is_killed_and_restarted() {
     let rows = db
         .query(
             "select id::text, user_id, status, provider_prediction_id, credits_reserved,
-                    coalesce(credits_charged, 0), coalesce(jsonb_array_length(outputs -> 'urls'), 0)
+                    coalesce(credits_charged, 0), coalesce(jsonb_array_length(coalesce(outputs -> 'files', outputs -> 'provider_urls')), 0)
              from public.generations where user_id = any($1)",
             &[&user_ids],
         )

@@ -3,12 +3,15 @@
 //! transactions and clients, measured in the same window (the two take turns in 1 s slices,
 //! see [`interleave`]). The ratio value/baseline says what the guarantees cost on this
 //! machine, and each side's CPU per unit, bench client and Postgres apart, says where it goes.
+//! The media library's page deep in a list is measured the same way beside its first page
+//! ([`media`]): there the ratio says what depth costs.
 //!
 //! Every RPC runs the way PostgREST runs it: one transaction with the role and the JWT claims
 //! set, then the function ([`crate::pgrpc`]). The target database is a throwaway one: users,
 //! accounts, workers, tasks and tables are created and left behind.
 
 mod interleave;
+mod media;
 mod money;
 mod queue;
 
@@ -49,6 +52,7 @@ pub fn run(db_url: &str) -> Result<Vec<BenchRow>> {
     let mut db = connect(db_url)?;
     let mut pairs = money::run(db_url, &mut db, &tag)?;
     pairs.extend(queue::run(db_url, &mut db, &tag)?);
+    pairs.extend(media::run(db_url, &mut db, &tag)?);
     Ok(pairs.into_iter().map(row).collect())
 }
 

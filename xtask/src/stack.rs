@@ -108,9 +108,10 @@ pub struct Stack {
     services: Vec<Service>,
 }
 
-/// What pg_cron and the generations Worker's Cron Trigger do on a deployment: every few
-/// seconds, return expired GPU leases to the queue, release expired holds, and (when the
-/// functions run) reconcile provider generations through `POST /v1/admin/reconcile`.
+/// What pg_cron and the Workers' Cron Triggers do on a deployment: every few seconds, return
+/// expired GPU leases to the queue, release expired holds, purge generations deleted past
+/// their retention, and (when the functions run) reconcile provider generations and run the
+/// storage jobs through their admin routes.
 struct Sweeper {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -147,20 +148,27 @@ impl Reconcile {
         self.keys.sign_es256(&claims)
     }
 
+    /// The Workers' Cron Trigger jobs: reconciliation with the provider, then the storage
+    /// jobs (copies of provider outputs, removals of deleted files).
+    const ROUTES: [&'static str; 2] = ["/v1/admin/reconcile", "/v1/admin/storage-jobs"];
+
     fn run(&self, db: &mut postgres::Client) -> Result<()> {
         let token = self.token(db)?;
-        let answer = ureq::post(&format!("{}/v1/admin/reconcile", self.api_url))
-            .set("authorization", &format!("Bearer {token}"))
-            .timeout(Duration::from_secs(60))
-            .call();
-        match answer {
-            Ok(_) => Ok(()),
-            Err(ureq::Error::Status(status, r)) => Err(anyhow::anyhow!(
-                "reconcile answered {status}: {}",
-                r.into_string().unwrap_or_default()
-            )),
-            Err(e) => Err(e.into()),
+        for route in Self::ROUTES {
+            let answer = ureq::post(&format!("{}{route}", self.api_url))
+                .set("authorization", &format!("Bearer {token}"))
+                .timeout(Duration::from_secs(60))
+                .call();
+            match answer {
+                Ok(_) => {}
+                Err(ureq::Error::Status(status, r)) => anyhow::bail!(
+                    "{route} answered {status}: {}",
+                    r.into_string().unwrap_or_default()
+                ),
+                Err(e) => return Err(e.into()),
+            }
         }
+        Ok(())
     }
 }
 
@@ -178,7 +186,8 @@ impl Sweeper {
                 }
                 if let Some(c) = db.as_mut() {
                     let swept = c.batch_execute(
-                        "select api.sweep_expired_leases(); select api.sweep_expired_holds();",
+                        "select api.sweep_expired_leases(); select api.sweep_expired_holds(); \
+                         select api.purge_deleted_generations();",
                     );
                     if let Err(e) = swept {
                         eprintln!("xtask: sweep failed: {e}");
@@ -226,6 +235,9 @@ pub struct Options {
     /// its whole-workspace build: building just these two packages resolves other features of
     /// their dependencies and would compile about 70 crates again).
     pub prebuilt_services: bool,
+    /// How long the fake provider keeps output files (`None`: an hour, as Replicate). The
+    /// tests' stacks make it short, so a gallery that still leans on the provider shows.
+    pub provider_files_expire: Option<Duration>,
 }
 
 /// The phase of [`Stack::start_timed`] that builds the stand-in and the fake provider.
@@ -320,6 +332,12 @@ impl Stack {
         let anon = keys.api_key("anon")?;
         let service = keys.api_key("service_role")?;
 
+        // Storage's bytes, beside the database (whose folder belongs to Postgres): gone with
+        // an ephemeral stack's data, kept with dev's.
+        let storage_dir = opts.data_dir.with_extension("storage");
+        if opts.ephemeral {
+            let _ = std::fs::remove_dir_all(&storage_dir);
+        }
         let mut services = Vec::new();
         services.push(Service::start(
             "postgrest",
@@ -331,7 +349,9 @@ impl Stack {
                 .arg("--jwt-secret-file")
                 .arg(keys.secret_file())
                 .arg("--jwks-file")
-                .arg(keys.jwks_file()),
+                .arg(keys.jwks_file())
+                .arg("--storage-dir")
+                .arg(&storage_dir),
             Ready::Line("listening on"),
             Duration::from_secs(30),
             opts.echo,
@@ -340,7 +360,12 @@ impl Stack {
             "provider",
             Command::new(target.join("fake-replicate"))
                 .args(["--listen", &format!("127.0.0.1:{provider}")])
-                .args(["--webhook-secret", &keys.webhook_secret]),
+                .args(["--webhook-secret", &keys.webhook_secret])
+                .args(
+                    opts.provider_files_expire
+                        .iter()
+                        .flat_map(|d| ["--files-expire-ms".to_string(), d.as_millis().to_string()]),
+                ),
             Ready::Line("listening on"),
             Duration::from_secs(30),
             opts.echo,

@@ -2,8 +2,8 @@ use crate::args::{
     CancelGeneration, FailSubmission, GenerationKind, GenerationStatus, GenerationsPosition,
     GetGeneration, ListGenerations, MarkSubmitted,
 };
-use crate::provider;
 use crate::request::StartBody;
+use crate::{inputs, library, provider};
 use genbase_shared::deps::{require_user, Caller, Deps};
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};
@@ -15,7 +15,10 @@ genbase_shared::endpoints! {
     enum Endpoint {
         POST "/v1/generations" => Start,
         GET "/v1/generations" => List,
+        POST "/v1/generations/delete" => DeleteMany,
         GET "/v1/generations/:id" => Get { id: Id },
+        PATCH "/v1/generations/:id" => Update { id: Id },
+        DELETE "/v1/generations/:id" => Delete { id: Id },
         POST "/v1/generations/:id/cancel" => Cancel { id: Id },
         // Served here, not by the admin function: it calls the provider with the pool's tokens.
         POST "/v1/admin/reconcile" => Reconcile,
@@ -33,8 +36,13 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
                 .rpc()
                 .invoke(&GetGeneration { id }, &caller.auth)
                 .await?;
-            Ok(ApiResponse::ok(g))
+            Ok(ApiResponse::ok(
+                library::rendered(deps, &caller.auth, g).await?,
+            ))
         }
+        Endpoint::Update { id } => library::update(req, deps, &caller, id).await,
+        Endpoint::Delete { id } => library::delete_one(deps, &caller, id).await,
+        Endpoint::DeleteMany => library::delete_many(req, deps, &caller).await,
         Endpoint::Cancel { id } => cancel(deps, &caller, id).await,
         // SQL (reconcile_candidates) refuses a caller who is not an active admin.
         Endpoint::Reconcile => Ok(ApiResponse::ok(
@@ -58,7 +66,7 @@ async fn start(
     if fresh && created["route"] == "provider" {
         let provider_ref = created["provider_ref"].as_str().unwrap_or_default();
         let id = generation["id"].as_str().unwrap_or_default();
-        match provider::submit(deps, provider_ref, id, &created["provider_input"]).await {
+        match inputs::submit(deps, provider_ref, id, &created["provider_input"]).await {
             Ok(prediction_id) => {
                 let args = MarkSubmitted {
                     generation_id: id,
@@ -109,7 +117,8 @@ async fn list(
             .transpose()?,
         cursor_created_at: cursor.map(|c| c.created_at),
     };
-    let page = page_of(deps.rpc().invoke(&args, &caller.auth).await?)?;
+    let mut page = page_of(deps.rpc().invoke(&args, &caller.auth).await?)?;
+    library::render_items(deps, &caller.auth, &mut page.items).await?;
     let body = serde_json::to_value(page).map_err(|e| ApiError::internal(e.to_string()))?;
     Ok(ApiResponse::ok(body))
 }

@@ -259,3 +259,172 @@ fn a_listed_page_carries_sql_s_position_as_the_next_cursor() {
         502
     );
 }
+
+/// The media library's side: reads sign stored outputs with the user's own token, in one
+/// Storage request per response; edits and deletes go to SQL as the user, validated first.
+mod library {
+    use super::*;
+
+    const ID: &str = "7d1f0a36-1c55-4f43-9d57-8f2b7a1e0c11";
+
+    fn stored(id: &str, path: &str) -> Value {
+        json!({"id": id, "created_at": "2026-01-02T03:04:05+00:00",
+               "outputs": {"storage": "stored", "files": [{"path": path}], "provider_urls": ["http://p/x"]}})
+    }
+
+    fn signed(paths: &[&str]) -> Result<Inbound, String> {
+        let items: Vec<Value> = paths
+            .iter()
+            .map(|p| json!({"path": p, "signedURL": format!("/object/sign/generations/{p}?token=t")}))
+            .collect();
+        Ok(Inbound {
+            status: 200,
+            body: Value::Array(items).to_string(),
+        })
+    }
+
+    fn user() -> RpcAuth {
+        RpcAuth::User(ScriptedDeps::user_token())
+    }
+
+    fn bearer() -> (String, String) {
+        (
+            "authorization".into(),
+            format!("Bearer {}", ScriptedDeps::user_token()),
+        )
+    }
+
+    #[test]
+    fn a_read_returns_signed_urls_for_the_stored_files() {
+        let deps = ScriptedDeps::default()
+            .var("SUPABASE_URL", "http://sb.test")
+            .answer("get_generation", Ok(stored("g", "u/g/0.png")))
+            .http(signed(&["u/g/0.png"]));
+        let req = ScriptedDeps::request("GET", &format!("/v1/generations/{ID}"), "", &[]);
+        let g = block_on(handle(&req, &deps)).unwrap().body.unwrap();
+        assert_eq!(
+            g["outputs"]["urls"],
+            json!(["http://sb.test/storage/v1/object/sign/generations/u/g/0.png?token=t"])
+        );
+        assert_eq!(g["outputs"]["provider_urls"], json!(["http://p/x"]));
+        let sent = deps.sent.borrow();
+        assert_eq!(
+            sent[0].url,
+            "http://sb.test/storage/v1/object/sign/generations"
+        );
+        assert!(sent[0].headers.contains(&bearer()), "signed as the user");
+    }
+
+    #[test]
+    fn a_listed_page_is_signed_in_one_request() {
+        let deps = ScriptedDeps::default()
+            .var("SUPABASE_URL", "http://sb.test")
+            .answer(
+                "list_generations",
+                Ok(json!({"items": [stored("a", "u/a/0.png"), {"id": "t", "outputs": {"text": "hi"}},
+                                     stored("b", "u/b/0.mp4")], "next_cursor": null})),
+            )
+            .http(signed(&["u/a/0.png", "u/b/0.mp4"]));
+        let req = ScriptedDeps::request("GET", "/v1/generations", "", &[]);
+        let page = block_on(handle(&req, &deps)).unwrap().body.unwrap();
+        assert_eq!(
+            page["items"][2]["outputs"]["urls"][0],
+            "http://sb.test/storage/v1/object/sign/generations/u/b/0.mp4?token=t"
+        );
+        assert_eq!(page["items"][1]["outputs"], json!({"text": "hi"}));
+        assert_eq!(deps.sent.borrow().len(), 1);
+    }
+
+    #[test]
+    fn a_patch_is_checked_then_sent_as_the_user_and_answered_rendered() {
+        let deps = ScriptedDeps::default()
+            .var("SUPABASE_URL", "http://sb.test")
+            .answer("update_generation", Ok(stored("g", "u/g/0.png")))
+            .http(signed(&["u/g/0.png"]));
+        let req = ScriptedDeps::request(
+            "PATCH",
+            &format!("/v1/generations/{ID}"),
+            r#"{"is_favorite": true, "title": " Fox "}"#,
+            &[],
+        );
+        let resp = block_on(handle(&req, &deps)).unwrap();
+        assert_eq!(resp.status, 200);
+        assert!(resp.body.unwrap()["outputs"]["urls"][0].is_string());
+        let calls = deps.upstream.calls.borrow();
+        assert_eq!(
+            (&calls[0].1, &calls[0].2),
+            (
+                &json!({"p_id": ID, "p_patch": {"is_favorite": true, "title": "Fox"}}),
+                &user()
+            )
+        );
+    }
+
+    #[test]
+    fn a_delete_is_204_once_deleted_and_404_when_not_the_callers() {
+        let delete = |answer: Value| {
+            let deps = ScriptedDeps::default().answer("delete_generations", Ok(answer));
+            let req = ScriptedDeps::request("DELETE", &format!("/v1/generations/{ID}"), "", &[]);
+            let result = block_on(handle(&req, &deps));
+            let calls = deps.upstream.calls.borrow();
+            assert_eq!(
+                (&calls[0].1, &calls[0].2),
+                (&json!({"p_ids": [ID]}), &user())
+            );
+            result
+        };
+        let gone = delete(json!({"deleted": [ID], "not_found": []})).unwrap();
+        assert_eq!((gone.status, gone.body), (204, None));
+        let err = delete(json!({"deleted": [], "not_found": [ID]})).unwrap_err();
+        assert_eq!(
+            (err.status, err.message.as_str()),
+            (404, "generation not found")
+        );
+        assert_eq!(delete(json!({})).unwrap_err().status, 502);
+    }
+
+    #[test]
+    fn a_bulk_delete_answers_what_sql_deleted() {
+        let answer = json!({"deleted": [ID], "not_found": []});
+        let deps = ScriptedDeps::default().answer("delete_generations", Ok(answer.clone()));
+        let body = json!({"ids": [ID]}).to_string();
+        let req = ScriptedDeps::request("POST", "/v1/generations/delete", &body, &[]);
+        let resp = block_on(handle(&req, &deps)).unwrap();
+        assert_eq!((resp.status, resp.body), (200, Some(answer)));
+        assert_eq!(deps.upstream.calls.borrow()[0].2, user());
+    }
+
+    #[test]
+    fn bad_edits_are_refused_before_any_call() {
+        let path = format!("/v1/generations/{ID}");
+        let too_many = json!({"ids": vec![ID; 101]}).to_string();
+        for (method, path, body, status) in [
+            ("PATCH", path.as_str(), r#"{"prompt": "x"}"#, 400),
+            ("PATCH", path.as_str(), r#"{"is_favorite": 1}"#, 400),
+            ("PATCH", path.as_str(), "{", 400),
+            (
+                "PATCH",
+                "/v1/generations/not-a-uuid",
+                r#"{"is_favorite": true}"#,
+                400,
+            ),
+            ("DELETE", "/v1/generations/not-a-uuid", "", 400),
+            ("POST", "/v1/generations/delete", r#"{"ids": []}"#, 400),
+            ("POST", "/v1/generations/delete", too_many.as_str(), 400),
+            ("POST", "/v1/generations/delete", r#"{"ids": ["x"]}"#, 400),
+            (
+                "POST",
+                "/v1/generations/delete",
+                r#"{"ids": [], "all": true}"#,
+                400,
+            ),
+            ("PUT", path.as_str(), "{}", 405),
+        ] {
+            let deps = ScriptedDeps::default();
+            let req = ScriptedDeps::request(method, path, body, &[]);
+            let err = block_on(handle(&req, &deps)).unwrap_err();
+            assert_eq!(err.status, status, "{method} {path} {body}");
+            assert!(deps.called().is_empty());
+        }
+    }
+}

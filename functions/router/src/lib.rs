@@ -14,9 +14,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     // Reconciliation talks to the provider with the pool's tokens, which only the
     // generations function holds; it must come before the `/v1/admin` prefix.
     ("/v1/admin/reconcile", "GENERATIONS"),
+    ("/v1/admin/storage-jobs", "MEDIA"),
     ("/v1/admin", "ADMIN"),
     ("/v1/webhooks", "WEBHOOKS"),
     ("/v1/worker", "WORKER"),
+    ("/v1/media", "MEDIA"),
+    ("/v1/uploads", "UPLOADS"),
 ];
 
 /// The binding serving `path`: a prefix matches only on a segment boundary, so

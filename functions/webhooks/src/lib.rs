@@ -1,11 +1,14 @@
 //! The webhooks function: `POST /v1/webhooks/replicate`. Authenticity comes from the Standard
 //! Webhooks signature (no JWT: the caller is the provider); exactly-once comes from SQL, which
-//! records each webhook id before applying it.
+//! records each webhook id before applying it. A success whose outputs wait for their copy
+//! into storage gets it right after the provider has its answer (the storage job runner,
+//! for this generation only); the Cron Trigger's run is the retry.
 
 use genbase_shared::deps::Deps;
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};
 use genbase_shared::rpc::{ProviderWebhook, Rpc, RpcAuth};
+use genbase_shared::storage_jobs;
 use genbase_shared::webhook::verify_webhook;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -62,9 +65,16 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         metrics: p.metrics,
     };
     match deps.rpc().invoke(&args, &RpcAuth::ServiceRole).await {
-        Ok(v) => Ok(ApiResponse::ok(
-            json!({ "received": true, "duplicate": v["duplicate"] }),
-        )),
+        Ok(v) => {
+            let answer = ApiResponse::ok(json!({ "received": true, "duplicate": v["duplicate"] }));
+            let generation = &v["generation"];
+            Ok(match generation["id"].as_str() {
+                Some(id) if generation["outputs"]["storage"] == "pending" => {
+                    answer.then(json!({ "persist": id }))
+                }
+                _ => answer,
+            })
+        }
         // The webhook can beat our own record of the prediction id by a few milliseconds:
         // answer retryable so the provider delivers it again.
         Err(e) if e.status == 404 => Err(ApiError::unavailable(e.message)),
@@ -80,8 +90,32 @@ fn error_text(error: &Value) -> Value {
     }
 }
 
+/// After the response: the copy of the outputs the webhook settled. A failure here is the
+/// job's to retry (the queue's backoff, the Cron Trigger's run), so it is only logged.
+// Only the wasm32 build has a fetch entry point to call it.
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+async fn after(deps: &impl Deps, work: Value) {
+    let Some(id) = work["persist"].as_str() else {
+        return;
+    };
+    if let Err(e) = storage_jobs::run(deps, &RpcAuth::ServiceRole, Some(id)).await {
+        log(&format!(
+            "copying the outputs of {id}: {}",
+            e.cause.unwrap_or(e.message)
+        ));
+    }
+}
+
+fn log(line: &str) {
+    #[cfg(target_arch = "wasm32")]
+    worker::console_error!("{line}");
+    #[cfg(not(target_arch = "wasm32"))]
+    let _ = line;
+}
+
 genbase_edge::entry!(
     "webhooks",
     handle,
-    body_limit = genbase_shared::http::MAX_WEBHOOK_BODY_BYTES
+    body_limit = genbase_shared::http::MAX_WEBHOOK_BODY_BYTES,
+    after = after
 );

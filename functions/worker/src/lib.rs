@@ -22,6 +22,7 @@ use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};
 use genbase_shared::rpc::{Rpc, RpcAuth};
 use genbase_shared::storage;
+use genbase_shared::storage_inputs::sign_inputs;
 use genbase_shared::validate::Id;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -53,7 +54,13 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
     let out = match endpoint {
         Endpoint::Claim => {
             let body: ClaimBody = optional_body(req)?;
-            rpc.invoke(&WorkerClaim::new(key, body)?, auth).await?
+            let mut tasks = rpc.invoke(&WorkerClaim::new(key, body)?, auth).await?;
+            // Uploaded files the input names reach the worker as fresh signed URLs, as they
+            // reach a provider.
+            for task in tasks.as_array_mut().into_iter().flatten() {
+                sign_inputs(deps, &mut task["params"]["input"]).await?;
+            }
+            tasks
         }
         Endpoint::Heartbeat { id } => {
             let body: HeartbeatBody = optional_body(req)?;

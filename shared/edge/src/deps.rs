@@ -84,12 +84,10 @@ impl Deps for EdgeDeps {
         F: FnOnce(SourceHead) -> Fut,
         Fut: std::future::Future<Output = Result<Outbound, CopyError>>,
     {
-        let url = source
-            .parse()
-            .map_err(|e| CopyError::Refused {
-                message: format!("not a URL: {e}"),
-                retryable: false,
-            })?;
+        let url = source.parse().map_err(|e| CopyError::Refused {
+            message: format!("not a URL: {e}"),
+            retryable: false,
+        })?;
         let resp = Fetch::Url(url)
             .send()
             .await

@@ -8,7 +8,10 @@
 //!
 //! A function's whole entry point is `genbase_edge::entry!("name", handler::handle);`, or
 //! `genbase_edge::entry!("name", handler::handle, body_limit = BYTES);` for a function whose
-//! bodies may be larger than a user endpoint's (the provider webhooks).
+//! bodies may be larger than a user endpoint's (the provider webhooks), with optionally
+//! `after = path::to::hook` for work a response asks for (`ApiResponse::then`), run in the
+//! request's `ctx.wait_until` once the response is sent:
+//! `async fn hook(&impl Deps, serde_json::Value)`.
 
 #[cfg(target_arch = "wasm32")]
 mod config;
@@ -25,7 +28,9 @@ mod serve;
 mod webcrypto;
 
 #[cfg(target_arch = "wasm32")]
-pub use serve::serve;
+pub use deps::EdgeDeps;
+#[cfg(target_arch = "wasm32")]
+pub use serve::{serve, NoAfter};
 #[cfg(target_arch = "wasm32")]
 pub use worker;
 
@@ -41,6 +46,16 @@ macro_rules! entry {
         $crate::entry!($name, $handler, body_limit = $crate::MAX_BODY_BYTES);
     };
     ($name:literal, $handler:path, body_limit = $limit:expr) => {
+        $crate::entry!(@fetch $name, $handler, $limit, None::<$crate::NoAfter>);
+    };
+    ($name:literal, $handler:path, body_limit = $limit:expr, after = $after:path) => {
+        $crate::entry!(@fetch $name, $handler, $limit, Some(
+            |d: std::rc::Rc<$crate::EdgeDeps>, work: serde_json::Value| async move {
+                $after(&*d, work).await
+            }
+        ));
+    };
+    (@fetch $name:literal, $handler:path, $limit:expr, $after:expr) => {
         #[cfg(target_arch = "wasm32")]
         #[$crate::worker::event(fetch)]
         async fn fetch(
@@ -50,7 +65,7 @@ macro_rules! entry {
         ) -> $crate::worker::Result<$crate::worker::Response> {
             $crate::serve($name, $limit, req, env, ctx, |r, d| async move {
                 $handler(&r, &*d).await
-            })
+            }, $after)
             .await
         }
     };

@@ -10,23 +10,31 @@ use genbase_shared::http::{
     MAX_DRAIN_BYTES,
 };
 use genbase_shared::rpc::AnsweredRequest;
+use serde_json::Value;
 use std::future::Future;
 use std::rc::Rc;
 use worker::{console_error, ByteStream, Context, Date, Env, Request, Response};
 
+/// The `after` hook of a function that has none.
+pub type NoAfter = fn(Rc<EdgeDeps>, Value) -> std::future::Ready<()>;
+
 /// `body_limit` is the function's own (see the `entry!` macro): bodies over it are refused
-/// with 413 while being read.
-pub async fn serve<F, Fut>(
+/// with 413 while being read. `after` runs the work a response asked for
+/// ([`ApiResponse::then`]) once the response is sent.
+pub async fn serve<F, Fut, A, AFut>(
     function: &'static str,
     body_limit: usize,
     req: Request,
     env: Env,
     ctx: Context,
     handler: F,
+    after: Option<A>,
 ) -> worker::Result<Response>
 where
     F: FnOnce(ApiRequest, Rc<EdgeDeps>) -> Fut,
     Fut: Future<Output = Result<ApiResponse, ApiError>>,
+    A: FnOnce(Rc<EdgeDeps>, Value) -> AFut + 'static,
+    AFut: Future<Output = ()> + 'static,
 {
     let started = Date::now().as_millis();
     let isolate = isolate(&env);
@@ -35,7 +43,8 @@ where
     let (method, path) = (req.method().to_string(), req.path());
 
     let mut user_id = None;
-    let result = match (
+    let mut served_by = None;
+    let mut result = match (
         read_request(req, &request_id, body_limit).await,
         &isolate.rpc,
     ) {
@@ -48,6 +57,7 @@ where
                 let deps = Rc::new(deps);
                 let out = handler(api_req, deps.clone()).await;
                 user_id = deps.user_id.get();
+                served_by = Some(deps);
                 out
             }
         },
@@ -61,7 +71,11 @@ where
             console_error!("{function} {request_id} {status}: {cause}");
         }
     }
+    let work = result.as_mut().ok().and_then(|r| r.after.take());
     let response = to_response(result, &request_id, origin.as_deref(), &isolate.cors)?;
+    if let (Some(hook), Some(work), Some(deps)) = (after, work, served_by) {
+        ctx.wait_until(hook(deps, work));
+    }
 
     if let Ok(rpc) = &isolate.rpc {
         let answered = AnsweredRequest {

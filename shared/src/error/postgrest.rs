@@ -88,6 +88,7 @@ fn for_status(status: u16, message: impl Into<String>) -> ApiError {
         405 => ("method_not_allowed", "method not allowed"),
         409 => ("conflict", "conflict"),
         413 => ("payload_too_large", "payload too large"),
+        415 => ("unsupported_media_type", "unsupported media type"),
         429 => ("rate_limited", "too many requests"),
         s if (400..500).contains(&s) => ("bad_request", "bad request"),
         _ => return ApiError::internal(String::new()),
@@ -147,6 +148,7 @@ mod tests {
             ("PT403", 403, "forbidden"),
             ("PT404", 404, "not_found"),
             ("PT409", 409, "conflict"),
+            ("PT415", 415, "unsupported_media_type"),
             ("PT429", 429, "rate_limited"),
         ];
         for (code, status, api_code) in cases {

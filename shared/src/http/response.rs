@@ -5,6 +5,9 @@ pub struct ApiResponse {
     pub status: u16,
     pub body: Option<Value>,
     pub headers: Vec<(String, String)>,
+    /// Work the function asks to do once the response is sent (never sent itself): the
+    /// runtime hands it to the function's `after` hook (see `genbase_edge::entry!`).
+    pub after: Option<Value>,
 }
 
 impl ApiResponse {
@@ -20,6 +23,7 @@ impl ApiResponse {
                 ),
                 ("cache-control".into(), "no-store".into()),
             ],
+            after: None,
         }
     }
 
@@ -40,7 +44,14 @@ impl ApiResponse {
             status: 204,
             body: None,
             headers: Vec::new(),
+            after: None,
         }
+    }
+
+    /// Asks for `work` to be done after the response is sent.
+    pub fn then(mut self, work: Value) -> ApiResponse {
+        self.after = Some(work);
+        self
     }
 
     /// Sets a header, replacing any earlier value of the same name.

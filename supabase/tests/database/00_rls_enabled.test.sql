@@ -68,7 +68,8 @@ insert into private_callable values
   ('private.price(text,text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
   ('private.validate_params(text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
   ('private.billable_units(ai_models,text,text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
-  ('private.provider_input(ai_models,text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote');
+  ('private.provider_input(ai_models,text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
+  ('private.mime_allowed(text,text[])', 'pure check: validate_params runs it for the SECURITY INVOKER api.quote');
 
 select is_empty(
   $$ select signature from our_functions
@@ -97,6 +98,7 @@ create temp table definer_allowed (name text primary key, reason text not null);
 insert into definer_allowed values
   ('api.create_generation', 'reserves credits: writes the ledger, holds and accounts users cannot write'),
   ('api.cancel_generation', 'releases the hold and moves the status'),
+  ('api.create_upload', 'records an upload at a path it chooses; reads storage.buckets, which users cannot'),
   ('api.admin_adjust_credits', 'writes the ledger on another user''s account, admins only'),
   ('api.admin_register_worker', 'creates a worker and its key, admins only'),
   ('api.admin_list_provider_tokens', 'lists the pool without the token column, which RLS cannot hide; admins only'),
@@ -115,6 +117,13 @@ insert into definer_allowed values
   ('api.worker_fail', 'requeues or fails, releasing the hold (worker key)'),
   ('api.sweep_expired_holds', 'releases expired holds (cron)'),
   ('api.sweep_expired_leases', 'requeues expired leases (cron)'),
+  ('api.purge_deleted_generations', 'deletes long soft-deleted generations of every user (cron, service role)'),
+  ('api.claim_storage_jobs', 'leases storage jobs of every user to the job runner (service role or admin)'),
+  ('api.storage_job_paths', 'names the paths of a leased persist job (service role)'),
+  ('api.complete_storage_job', 'records stored files on the generation, checked against storage (service role)'),
+  ('api.fail_storage_job', 'requeues or ends a leased storage job (service role)'),
+  ('api.worker_output_paths', 'names the upload paths of a leased GPU task (worker key)'),
+  ('private.enqueue_output_removal', 'trigger: users soft-delete their generations and cannot write the queue'),
   ('api.reconcile_candidates', 'claims stuck generations of every user for the reconciler, stamping them (service role or admin)'),
   ('private.create_credit_account', 'trigger: profiles are inserted by roles that cannot write credit_accounts'),
   ('private.handle_new_user', 'trigger on auth.users: creates the profile'),

@@ -5,7 +5,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(22);
+select plan(23);
 
 insert into auth.users (id, email) values
   ('50000000-0000-4000-8000-00000000a11c', 'alice.store@example.test'),
@@ -69,9 +69,14 @@ select throws_ok(
 reset role;
 set local role service_role;
 select set_config('request.jwt.claims', '{"role": "service_role"}', true);
+select is(
+  api.claim_storage_jobs(10, 60, gen_random_uuid()),
+  '[]'::jsonb,
+  'a claim for one generation takes only its jobs'
+);
 insert into ids (name, id)
 select 'job1', (j ->> 'id')::uuid
-from jsonb_array_elements(api.claim_storage_jobs(10, 60)) j
+from jsonb_array_elements(api.claim_storage_jobs(10, 60, (select id from ids where name = 'g1'))) j
 where j ->> 'generation_id' = (select id from ids where name = 'g1')::text;
 select is(
   (select j - 'id' - 'attempt' - 'max_attempts' - 'max_bytes'

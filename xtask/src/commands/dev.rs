@@ -26,6 +26,7 @@ pub fn run() -> Result<()> {
             with_functions: true,
             bench: false,
             prebuilt_services: false,
+            provider_files_expire: None,
         },
         &phases,
     )?;

@@ -19,6 +19,8 @@ Usage: postgrest-standin --db-uri URI [options]
                             at GET /auth/v1/.well-known/jwks.json
   --extra-search-path A[,B] schemas appended to search_path (default: public,extensions, as Supabase)
   --db-pool-size N          connections in the pool (default: 10)
+  --storage-dir DIR         serve Supabase Storage's object API at /storage/v1, files under DIR
+                            (needs --jwt-secret-file: signed URLs are signed with it)
   --help                    this text
 
 Prints `listening on http://ADDR` once it accepts requests. SIGINT/SIGTERM stop it,
@@ -34,6 +36,8 @@ pub struct Config {
     pub jwks_file: Option<PathBuf>,
     pub extra_search_path: Vec<String>,
     pub db_pool_size: usize,
+    /// Where Storage keeps object files; without it `/storage/v1` answers 501.
+    pub storage_dir: Option<PathBuf>,
 }
 
 /// What the command line asked for: run, or print the usage.
@@ -54,6 +58,7 @@ impl Config {
         let mut jwks_file = None;
         let mut extra_search_path = "public,extensions".to_string();
         let mut db_pool_size = "10".to_string();
+        let mut storage_dir = None;
 
         let command = cli::parse_flags(args, |flag, value| {
             match flag {
@@ -65,6 +70,7 @@ impl Config {
                 "--jwks-file" => jwks_file = Some(PathBuf::from(value()?)),
                 "--extra-search-path" => extra_search_path = value()?,
                 "--db-pool-size" => db_pool_size = value()?,
+                "--storage-dir" => storage_dir = Some(PathBuf::from(value()?)),
                 other => return Err(cli::unknown(other)),
             }
             Ok(())
@@ -92,6 +98,11 @@ impl Config {
                 ))
             }
         };
+        if storage_dir.is_some() && jwt_secret_file.is_none() {
+            return Err(
+                "--storage-dir needs --jwt-secret-file (signed URLs are signed with it)".into(),
+            );
+        }
         Ok(Command::Run(Config {
             listen,
             db_uri,
@@ -101,6 +112,7 @@ impl Config {
             jwks_file,
             extra_search_path: split_list(&extra_search_path),
             db_pool_size,
+            storage_dir,
         }))
     }
 
@@ -151,6 +163,23 @@ mod tests {
         assert_eq!(c.jwks_file, Some(PathBuf::from("/tmp/j.json")));
         assert_eq!(c.extra_search_path, vec!["public", "extensions"]);
         assert_eq!(c.db_pool_size, 10);
+        assert_eq!(c.storage_dir, None);
+    }
+
+    #[test]
+    fn storage_dir_needs_the_jwt_secret() {
+        let c = run(&[
+            "--db-uri",
+            "u",
+            "--jwt-secret-file",
+            "/tmp/s",
+            "--storage-dir",
+            "/tmp/st",
+        ]);
+        assert_eq!(c.storage_dir, Some(PathBuf::from("/tmp/st")));
+        assert!(Config::parse(["--db-uri", "u", "--storage-dir", "/tmp/st"])
+            .unwrap_err()
+            .contains("--jwt-secret-file"));
     }
 
     #[test]

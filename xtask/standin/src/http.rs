@@ -1,6 +1,6 @@
 //! HTTP surface: routes, the RPC handler and responses. Everything outside
-//! `GET|HEAD|POST /rest/v1/rpc/<fn>` (or `/rpc/<fn>`) and the JWKS document is answered with
-//! 501 STANDIN501.
+//! `GET|HEAD|POST /rest/v1/rpc/<fn>` (or `/rpc/<fn>`), the JWKS document and Storage's
+//! `/storage/v1` (see [`crate::storage`]) is answered with 501 STANDIN501.
 
 use crate::call::{self, Call, Outcome};
 use crate::catalog::{Catalog, Resolved};
@@ -27,6 +27,8 @@ pub struct App {
     pub keys: Keys,
     pub catalog: Arc<Catalog>,
     pub pool: Pool,
+    /// Storage's state; `None` without `--storage-dir`.
+    pub storage: Option<crate::storage::Storage>,
 }
 
 pub fn router(app: Arc<App>) -> Router {
@@ -42,12 +44,17 @@ enum Route {
         path: String,
     },
     Jwks,
+    /// Anything under `/storage/v1/`.
+    Storage,
     Other,
 }
 
 fn route(path: &str) -> Route {
     if path == JWKS_PATH {
         return Route::Jwks;
+    }
+    if path.starts_with("/storage/v1/") {
+        return Route::Storage;
     }
     let pgrst_path = match path.strip_prefix("/rest/v1") {
         Some(rest) if rest.starts_with('/') => rest,
@@ -65,6 +72,7 @@ fn route(path: &str) -> Route {
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let resp = match route(parts.uri.path()) {
+        Route::Storage => return crate::storage::serve(app, parts, body).await,
         Route::Rpc { name, path } => rpc(&app, &parts, body, name, path).await,
         Route::Jwks if parts.method == Method::GET || parts.method == Method::HEAD => {
             Ok(json_response(
@@ -221,6 +229,7 @@ mod tests {
             }
         );
         assert_eq!(route(JWKS_PATH), Route::Jwks);
+        assert_eq!(route("/storage/v1/object/b/a.png"), Route::Storage);
         for other in [
             "/rest/v1/profiles",
             "/rest/v1/",
@@ -229,6 +238,7 @@ mod tests {
             "/auth/v1/token",
             "/",
             "/rest/v1rpc/x",
+            "/storage/v1",
         ] {
             assert_eq!(route(other), Route::Other, "{other}");
         }

@@ -1,6 +1,7 @@
 //! postgrest-standin: a local stand-in for the part of PostgREST's RPC contract genbase uses,
-//! following PostgREST's documentation. See README.md for what it implements and every known
-//! difference from PostgREST.
+//! following PostgREST's documentation, and for the object API of Supabase Storage
+//! (`/storage/v1`, with `--storage-dir`). See README.md for what it implements and every known
+//! difference from PostgREST and Supabase Storage.
 
 pub mod call;
 pub mod catalog;
@@ -11,6 +12,7 @@ pub mod jwt;
 pub mod keys;
 pub mod listener;
 pub mod request;
+pub mod storage;
 
 use crate::catalog::Catalog;
 use crate::config::Config;
@@ -27,6 +29,10 @@ pub async fn run(config: Config) -> Result<(), String> {
         config.jwt_secret_file.as_deref(),
         config.jwks_file.as_deref(),
     )?;
+    let storage = match (&config.storage_dir, &config.jwt_secret_file) {
+        (Some(dir), Some(secret)) => Some(storage::Storage::open(dir, secret)?),
+        _ => None,
+    };
     let pool = pool(&config)?;
     check_database(&pool, &config).await?;
 
@@ -50,6 +56,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         keys,
         catalog,
         pool,
+        storage,
     });
     // Installed before announcing readiness: a signal sent right after the line must not find
     // the default action (immediate death) still in place.

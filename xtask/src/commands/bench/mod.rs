@@ -68,6 +68,7 @@ pub fn run(_args: &[String]) -> Result<()> {
             with_functions: true,
             bench: true,
             prebuilt_services: false,
+            provider_files_expire: None,
         },
     )?;
     let accounts = Accounts::new(&stack.processes()?);

@@ -10,29 +10,36 @@
 //! objects: one object per output, however many attempts it took. The settlement is not
 //! touched: it happened when the generation succeeded.
 //!
-//! Runs on the Cron Trigger (service role) and from `POST /v1/admin/storage-jobs` (an
-//! admin's token for the claim, which SQL checks; the local sweeper uses this route).
+//! Runs right after a provider's success webhook is answered, for that generation (the
+//! webhooks function), and on the media function's Cron Trigger and `POST
+//! /v1/admin/storage-jobs` for everything due (an admin's token for the claim, which SQL
+//! checks; the local sweeper uses this route). Whichever claims a job first runs it.
 
-use genbase_shared::deps::{CopyError, Deps, Outbound, SourceHead};
-use genbase_shared::error::ApiError;
-use genbase_shared::rpc::{Rpc, RpcArgs, RpcAuth};
-use genbase_shared::storage;
+use crate::deps::{CopyError, Deps, Outbound, SourceHead};
+use crate::error::ApiError;
+use crate::rpc::{Rpc, RpcArgs, RpcAuth};
+use crate::storage;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-/// Jobs per run: a copy is two subrequests and a few RPCs, and an invocation has a
-/// subrequest budget. What is left over is claimed by the next run.
+/// Jobs per claim: a copy is two subrequests and a few RPCs.
 const BATCH: u32 = 10;
+/// A run claims again while its batches come back full, up to this many jobs: an
+/// invocation has a subrequest budget (1,000 on Workers Paid), and a Cron Trigger that
+/// leaves work over is followed by another a minute later.
+const MAX_JOBS_PER_RUN: usize = 100;
 /// Long enough for a large video to stream through; an expired lease is retried.
 const LEASE_SECONDS: u32 = 300;
 
 #[derive(Serialize)]
-struct Claim {
+struct Claim<'a> {
     limit: u32,
     lease_seconds: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    generation_id: Option<&'a str>,
 }
 
-impl RpcArgs for Claim {
+impl RpcArgs for Claim<'_> {
     const FUNCTION: &'static str = "claim_storage_jobs";
 }
 
@@ -99,68 +106,93 @@ impl From<ApiError> for Failure {
 }
 
 /// The Cron Trigger's job.
-// Only the wasm32 build has a scheduled entry point to call it.
-#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 pub async fn scheduled(deps: &impl Deps) -> Result<Value, ApiError> {
-    run(deps, &RpcAuth::ServiceRole).await
+    run(deps, &RpcAuth::ServiceRole, None).await
 }
 
-/// One run: claims a batch as `auth`, runs each job, and reports its outcome to SQL as the
-/// service role. Returns a summary.
-pub async fn run(deps: &impl Deps, auth: &RpcAuth) -> Result<Value, ApiError> {
-    let claim = Claim {
-        limit: BATCH,
-        lease_seconds: LEASE_SECONDS,
-    };
-    let jobs = deps.rpc().invoke(&claim, auth).await?;
-    let jobs = jobs.as_array().cloned().unwrap_or_default();
-    let (mut stored, mut removed, mut retried, mut failed) = (0, 0, 0, 0);
-    for job in &jobs {
-        let task_id = job["id"].as_str().unwrap_or_default();
-        let outcome = match job["task_type"].as_str() {
-            Some("storage.persist") => persist(deps, job).await,
-            Some("storage.remove") => remove(deps, job).await.map(|()| Value::Null),
-            other => Err(Failure {
-                message: format!("unknown storage job {other:?}"),
-                retryable: false,
-            }),
+/// What a run did.
+#[derive(Default)]
+struct Tally {
+    claimed: usize,
+    stored: u32,
+    removed: u32,
+    retried: u32,
+    failed: u32,
+}
+
+/// One run: claims jobs as `auth` (only `generation_id`'s, if given) while batches come
+/// back full, runs each, and reports its outcome to SQL as the service role. Returns a
+/// summary.
+pub async fn run(
+    deps: &impl Deps,
+    auth: &RpcAuth,
+    generation_id: Option<&str>,
+) -> Result<Value, ApiError> {
+    let mut tally = Tally::default();
+    while tally.claimed < MAX_JOBS_PER_RUN {
+        let claim = Claim {
+            limit: BATCH,
+            lease_seconds: LEASE_SECONDS,
+            generation_id,
         };
-        let service = RpcAuth::ServiceRole;
-        // SQL checks what was stored (each file there, of the right type) before recording
-        // it; a refusal there fails the job like a failed copy.
-        let outcome = match outcome {
-            Ok(files) => {
-                let done = Complete { task_id, files };
-                deps.rpc()
-                    .invoke(&done, &service)
-                    .await
-                    .map_err(Failure::from)
-            }
-            Err(f) => Err(f),
-        };
-        match outcome {
-            Ok(_) if job["task_type"] == "storage.remove" => removed += 1,
-            Ok(_) => stored += 1,
-            Err(f) => {
-                let fail = Fail {
-                    task_id,
-                    error: &f.message,
-                    retryable: f.retryable,
-                };
-                // A lost lease (409) means the sweeper gave the job back: not ours to fail.
-                match deps.rpc().invoke(&fail, &service).await {
-                    Ok(after) if after["status"] == "queued" => retried += 1,
-                    Ok(_) => failed += 1,
-                    Err(e) if e.status == 409 => {}
-                    Err(e) => return Err(e),
-                }
-            }
+        let jobs = deps.rpc().invoke(&claim, auth).await?;
+        let jobs = jobs.as_array().cloned().unwrap_or_default();
+        tally.claimed += jobs.len();
+        for job in &jobs {
+            run_job(deps, job, &mut tally).await?;
+        }
+        if jobs.len() < BATCH as usize {
+            break;
         }
     }
     Ok(json!({
-        "claimed": jobs.len(), "stored": stored, "removed": removed,
-        "retried": retried, "failed": failed,
+        "claimed": tally.claimed, "stored": tally.stored, "removed": tally.removed,
+        "retried": tally.retried, "failed": tally.failed,
     }))
+}
+
+async fn run_job(deps: &impl Deps, job: &Value, tally: &mut Tally) -> Result<(), ApiError> {
+    let task_id = job["id"].as_str().unwrap_or_default();
+    let outcome = match job["task_type"].as_str() {
+        Some("storage.persist") => persist(deps, job).await,
+        Some("storage.remove") => remove(deps, job).await.map(|()| Value::Null),
+        other => Err(Failure {
+            message: format!("unknown storage job {other:?}"),
+            retryable: false,
+        }),
+    };
+    let service = RpcAuth::ServiceRole;
+    // SQL checks what was stored (each file there, of the right type) before recording
+    // it; a refusal there fails the job like a failed copy.
+    let outcome = match outcome {
+        Ok(files) => {
+            let done = Complete { task_id, files };
+            deps.rpc()
+                .invoke(&done, &service)
+                .await
+                .map_err(Failure::from)
+        }
+        Err(f) => Err(f),
+    };
+    match outcome {
+        Ok(_) if job["task_type"] == "storage.remove" => tally.removed += 1,
+        Ok(_) => tally.stored += 1,
+        Err(f) => {
+            let fail = Fail {
+                task_id,
+                error: &f.message,
+                retryable: f.retryable,
+            };
+            // A lost lease (409) means the sweeper gave the job back: not ours to fail.
+            match deps.rpc().invoke(&fail, &service).await {
+                Ok(after) if after["status"] == "queued" => tally.retried += 1,
+                Ok(_) => tally.failed += 1,
+                Err(e) if e.status == 409 => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Copies every source of a persist job, in order; returns the files as SQL records them.
@@ -327,8 +359,8 @@ async fn remove(deps: &impl Deps, job: &Value) -> Result<(), Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use genbase_shared::deps::Inbound;
-    use genbase_shared::testing::{block_on, ScriptedDeps};
+    use crate::deps::Inbound;
+    use crate::testing::{block_on, ScriptedDeps};
 
     const PREFIX: &str = "u1/g1/";
 
@@ -375,7 +407,7 @@ mod tests {
             )
             .http(stored())
             .answer("complete_storage_job", Ok(json!({"status": "succeeded"})));
-        let summary = block_on(run(&deps, &RpcAuth::ServiceRole)).unwrap();
+        let summary = block_on(run(&deps, &RpcAuth::ServiceRole, None)).unwrap();
         assert_eq!(summary["stored"], 1, "{summary}");
         let calls = deps.upstream.calls.borrow();
         assert_eq!(
@@ -422,7 +454,7 @@ mod tests {
                 .answer("claim_storage_jobs", Ok(persist_job(&["http://p/a"])))
                 .source(head)
                 .answer("fail_storage_job", Ok(json!({"status": "failed"})));
-            let summary = block_on(run(&deps, &RpcAuth::ServiceRole)).unwrap();
+            let summary = block_on(run(&deps, &RpcAuth::ServiceRole, None)).unwrap();
             assert_eq!(summary["failed"], 1, "{summary}");
             let calls = deps.upstream.calls.borrow();
             assert_eq!(calls[1].1["p_retryable"], false);
@@ -450,7 +482,7 @@ mod tests {
                 body: "{}".into(),
             }))
             .answer("fail_storage_job", Ok(json!({"status": "queued"})));
-        let summary = block_on(run(&deps, &RpcAuth::ServiceRole)).unwrap();
+        let summary = block_on(run(&deps, &RpcAuth::ServiceRole, None)).unwrap();
         assert_eq!(summary["retried"], 2, "{summary}");
         let calls = deps.upstream.calls.borrow();
         assert_eq!(calls[1].1["p_retryable"], true);
@@ -469,7 +501,7 @@ mod tests {
             )
             .http(stored())
             .answer("complete_storage_job", Ok(json!({"status": "succeeded"})));
-        let summary = block_on(run(&deps, &RpcAuth::ServiceRole)).unwrap();
+        let summary = block_on(run(&deps, &RpcAuth::ServiceRole, None)).unwrap();
         assert_eq!(summary["removed"], 1, "{summary}");
         let sent = deps.sent.borrow();
         assert_eq!(sent[0].method, "DELETE");
@@ -478,5 +510,32 @@ mod tests {
             sent[0].body.as_deref(),
             Some(r#"{"prefixes":["u1/g1/0.png"]}"#)
         );
+    }
+
+    #[test]
+    fn a_run_claims_again_while_batches_come_back_full_and_can_keep_to_one_generation() {
+        let removal = |i: usize| {
+            json!({"id": format!("t{i}"), "task_type": "storage.remove", "bucket": "generations",
+                   "paths": [format!("u1/g{i}/0.png")]})
+        };
+        let mut deps = deps().answer(
+            "claim_storage_jobs",
+            Ok(Value::Array((0..BATCH as usize).map(removal).collect())),
+        );
+        for _ in 0..BATCH {
+            deps = deps
+                .http(stored())
+                .answer("complete_storage_job", Ok(json!({"status": "succeeded"})));
+        }
+        let deps = deps.answer("claim_storage_jobs", Ok(json!([])));
+        let summary = block_on(run(&deps, &RpcAuth::ServiceRole, Some("g1"))).unwrap();
+        assert_eq!(summary["removed"], BATCH, "{summary}");
+        let calls = deps.upstream.calls.borrow();
+        let claims: Vec<_> = calls
+            .iter()
+            .filter(|(name, ..)| name == "claim_storage_jobs")
+            .collect();
+        assert_eq!(claims.len(), 2, "a full batch is followed by another claim");
+        assert_eq!(claims[0].1["p_generation_id"], "g1");
     }
 }
