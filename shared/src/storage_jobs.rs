@@ -3,12 +3,13 @@
 //! `storage.persist` and `storage.remove`, with the queue's retries and backoff: see
 //! migration 20261122000705_stored_outputs.sql); this runs them.
 //!
-//! A copy is streamed from the provider into Storage (`Deps::copy`), checked on the way:
-//! the source's content type must be one the generation's kind stores and its declared size
-//! within the bucket's limit (Storage itself stops a body that grows past it). Paths come
-//! from SQL and an upload replaces what is there, so a retried copy rewrites the same
-//! objects: one object per output, however many attempts it took. The settlement is not
-//! touched: it happened when the generation succeeded.
+//! A copy is streamed from the provider into Storage (`Deps::copy`). The rules are not
+//! this code's: SQL names the path for the type the source declares and refuses a type the
+//! kind does not store (`storage_job_paths`), and Storage refuses a file over the bucket's
+//! limit (early from its declared length, or once the body grows past it). An upload
+//! replaces what is there, so a retried copy rewrites the same objects: one object per
+//! output, however many attempts it took. The settlement is not touched: it happened when
+//! the generation succeeded.
 //!
 //! Runs right after a provider's success webhook is answered, for that generation (the
 //! webhooks function), and on the media function's Cron Trigger and `POST
@@ -198,8 +199,6 @@ async fn run_job(deps: &impl Deps, job: &Value, tally: &mut Tally) -> Result<(),
 /// Copies every source of a persist job, in order; returns the files as SQL records them.
 async fn persist(deps: &impl Deps, job: &Value) -> Result<Value, Failure> {
     let task_id = job["id"].as_str().unwrap_or_default();
-    let accept = job["accept"].as_str().unwrap_or_default();
-    let max_bytes = job["max_bytes"].as_u64();
     let sources = job["sources"].as_array().cloned().unwrap_or_default();
     let mut types: Vec<String> = Vec::new();
     let mut files = Vec::new();
@@ -215,7 +214,7 @@ async fn persist(deps: &impl Deps, job: &Value) -> Result<Value, Failure> {
         let slot = &mut named;
         let so_far = &types;
         let upload = |head: SourceHead| async move {
-            let content_type = check_source(&head, accept, max_bytes)?;
+            let content_type = check_source(&head)?;
             let mut content_types = so_far.clone();
             content_types.push(content_type.clone());
             let paths = Paths {
@@ -230,10 +229,10 @@ async fn persist(deps: &impl Deps, job: &Value) -> Result<Value, Failure> {
                     retryable: e.is_server_error(),
                     message: e.cause.unwrap_or(e.message),
                 })?;
-            let path = answer[content_types.len() - 1]["path"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            // SQL's own reading of the type (parameters dropped) is what Storage records.
+            let named = &answer[content_types.len() - 1];
+            let text = |key: &str| named[key].as_str().unwrap_or_default().to_string();
+            let (path, content_type) = (text("path"), text("content_type"));
             let req = upload_request(deps, &path, &content_type, &head)?;
             *slot = Some((path, content_type));
             Ok(req)
@@ -257,13 +256,9 @@ async fn persist(deps: &impl Deps, job: &Value) -> Result<Value, Failure> {
     Ok(Value::Array(files))
 }
 
-/// What the source answered must be a file this kind stores, within the bucket's limit.
-/// Returns its content type (without parameters).
-fn check_source(
-    head: &SourceHead,
-    accept: &str,
-    max_bytes: Option<u64>,
-) -> Result<String, CopyError> {
+/// The source must have answered with a file; returns the content type it declares (SQL
+/// judges it).
+fn check_source(head: &SourceHead) -> Result<String, CopyError> {
     if head.status != 200 {
         return Err(CopyError::Refused {
             message: format!("the provider answered {} for an output", head.status),
@@ -271,30 +266,7 @@ fn check_source(
             retryable: !matches!(head.status, 404 | 410),
         });
     }
-    let content_type = head
-        .content_type
-        .as_deref()
-        .unwrap_or_default()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    if accept.is_empty() || !content_type.starts_with(accept) {
-        return Err(CopyError::Refused {
-            message: format!("an output is {content_type:?}; this kind stores {accept}*"),
-            retryable: false,
-        });
-    }
-    if let (Some(len), Some(max)) = (head.content_length, max_bytes) {
-        if len > max {
-            return Err(CopyError::Refused {
-                message: format!("an output is {len} bytes; the most stored is {max}"),
-                retryable: false,
-            });
-        }
-    }
-    Ok(content_type)
+    Ok(head.content_type.clone().unwrap_or_default())
 }
 
 /// The upload of one output: Storage's object API as the service role, replacing what a
@@ -362,11 +334,9 @@ mod tests {
     use crate::deps::Inbound;
     use crate::testing::{block_on, ScriptedDeps};
 
-    const PREFIX: &str = "u1/g1/";
-
     fn persist_job(sources: &[&str]) -> Value {
         json!([{"id": "t1", "task_type": "storage.persist", "attempt": 1, "generation_id": "g1",
-                "sources": sources, "prefix": PREFIX, "accept": "image/", "max_bytes": 1000}])
+                "sources": sources, "bucket": "generations"}])
     }
 
     fn deps() -> ScriptedDeps {
@@ -398,12 +368,18 @@ mod tests {
                 Ok(persist_job(&["http://p/a", "http://p/b"])),
             )
             .source(png(10))
-            .answer("storage_job_paths", Ok(json!([{"path": "u1/g1/0.png"}])))
+            .answer(
+                "storage_job_paths",
+                Ok(json!([{"path": "u1/g1/0.png", "content_type": "image/png"}])),
+            )
             .http(stored())
             .source(png(20))
             .answer(
                 "storage_job_paths",
-                Ok(json!([{"path": "u1/g1/0.png"}, {"path": "u1/g1/1.png"}])),
+                Ok(json!([
+                    {"path": "u1/g1/0.png", "content_type": "image/png"},
+                    {"path": "u1/g1/1.png", "content_type": "image/png"},
+                ])),
             )
             .http(stored())
             .answer("complete_storage_job", Ok(json!({"status": "succeeded"})));
@@ -412,7 +388,8 @@ mod tests {
         let calls = deps.upstream.calls.borrow();
         assert_eq!(
             calls[2].1["p_content_types"],
-            json!(["image/png", "image/png"])
+            json!(["image/png", "image/png; charset=binary"]),
+            "the types stored so far as SQL read them, then what this source declared"
         );
         let (name, args, auth) = &calls[3];
         assert_eq!(name, "complete_storage_job");
@@ -436,28 +413,36 @@ mod tests {
     }
 
     #[test]
-    fn a_source_of_the_wrong_type_or_size_fails_for_good_without_an_upload() {
-        for head in [
-            Ok(SourceHead {
-                status: 200,
-                content_type: Some("text/html".into()),
-                content_length: None,
-            }),
-            png(1001),
-            Ok(SourceHead {
+    fn a_gone_source_or_a_type_sql_refuses_fails_for_good_without_an_upload() {
+        let gone = deps()
+            .answer("claim_storage_jobs", Ok(persist_job(&["http://p/a"])))
+            .source(Ok(SourceHead {
                 status: 404,
                 content_type: None,
                 content_length: None,
-            }),
-        ] {
-            let deps = deps()
-                .answer("claim_storage_jobs", Ok(persist_job(&["http://p/a"])))
-                .source(head)
-                .answer("fail_storage_job", Ok(json!({"status": "failed"})));
+            }))
+            .answer("fail_storage_job", Ok(json!({"status": "failed"})));
+        let html = deps()
+            .answer("claim_storage_jobs", Ok(persist_job(&["http://p/a"])))
+            .source(Ok(SourceHead {
+                status: 200,
+                content_type: Some("text/html".into()),
+                content_length: None,
+            }))
+            .answer(
+                "storage_job_paths",
+                Err(ApiError::validation(
+                    "content_types[0]: a image generation stores image/* files",
+                )),
+            )
+            .answer("fail_storage_job", Ok(json!({"status": "failed"})));
+        for deps in [gone, html] {
             let summary = block_on(run(&deps, &RpcAuth::ServiceRole, None)).unwrap();
             assert_eq!(summary["failed"], 1, "{summary}");
             let calls = deps.upstream.calls.borrow();
-            assert_eq!(calls[1].1["p_retryable"], false);
+            let (name, args, _) = calls.last().unwrap();
+            assert_eq!(name, "fail_storage_job");
+            assert_eq!(args["p_retryable"], false);
             assert_eq!(deps.sent.borrow().len(), 1, "only the source was fetched");
         }
     }
@@ -469,8 +454,7 @@ mod tests {
                 "claim_storage_jobs",
                 Ok(json!([
                     persist_job(&["http://p/a"])[0].clone(),
-                    {"id": "t2", "task_type": "storage.persist", "sources": ["http://p/b"],
-                     "accept": "image/", "max_bytes": 1000},
+                    {"id": "t2", "task_type": "storage.persist", "sources": ["http://p/b"]},
                 ])),
             )
             .source(Err("connection reset".into()))

@@ -190,6 +190,45 @@ as $$
 $$;
 
 /**
+ * A content type as the rules compare it: lower case, without parameters (`; charset=...`);
+ * null when it is not a MIME type. The one owner of that shape: uploads, GPU outputs and
+ * copies of provider outputs all go through it.
+ */
+create function private.mime_type(p_content_type text) returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select m from (select lower(btrim(split_part(p_content_type, ';', 1))) as m) t
+  where m ~ '^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$'
+$$;
+
+/**
+ * The file extension a stored object gets for its content type (server-chosen paths end
+ * with it); `bin` for a type without a common one. Never taken from a client's filename.
+ */
+create function private.mime_extension(p_content_type text) returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select coalesce((
+    select m.ext from (values
+      ('image/jpeg', 'jpg'), ('image/png', 'png'), ('image/webp', 'webp'), ('image/gif', 'gif'),
+      ('image/avif', 'avif'), ('image/heic', 'heic'), ('image/svg+xml', 'svg'),
+      ('audio/mpeg', 'mp3'), ('audio/wav', 'wav'), ('audio/x-wav', 'wav'), ('audio/wave', 'wav'),
+      ('audio/webm', 'weba'), ('audio/ogg', 'ogg'), ('audio/flac', 'flac'), ('audio/mp4', 'm4a'),
+      ('audio/aac', 'aac'),
+      ('video/mp4', 'mp4'), ('video/webm', 'webm'), ('video/quicktime', 'mov'),
+      ('application/pdf', 'pdf'), ('application/json', 'json'), ('text/plain', 'txt'),
+      ('text/markdown', 'md'), ('text/csv', 'csv'), ('text/html', 'html'),
+      ('application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'docx')
+    ) m (mime, ext)
+    where m.mime = private.mime_type(p_content_type)
+  ), 'bin')
+$$;
+
+/**
  * The client's params for a model, checked against its declared parameters: unknown keys,
  * wrong types and out-of-range values are PT400 naming the field as the HTTP API does
  * (`params.num_outputs`); missing ones take their default. Returns the validated object,

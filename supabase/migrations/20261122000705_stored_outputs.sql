@@ -46,19 +46,20 @@ $$;
 /** Helpers (private) */
 
 /**
- * The content types a generation kind may store, as a type prefix.
+ * The content types a generation kind stores, as a bucket's allowed_mime_types would say
+ * (see private.mime_allowed).
  */
-create function private.output_type_prefix(p_kind text) returns text
+create function private.output_types(p_kind text) returns text[]
 language sql
 immutable
 set search_path = ''
 as $$
   select case p_kind
-    when 'image' then 'image/'
-    when 'video' then 'video/'
-    when 'audio' then 'audio/'
-    when 'music' then 'audio/'
-    when 'tts' then 'audio/'
+    when 'image' then array['image/*']
+    when 'video' then array['video/*']
+    when 'audio' then array['audio/*']
+    when 'music' then array['audio/*']
+    when 'tts' then array['audio/*']
   end
 $$;
 
@@ -97,11 +98,10 @@ begin
       raise exception using errcode = 'PT400',
         message = format('files[%s] was not uploaded: %s', v_item.n - 1, v_item.e ->> 'path');
     end if;
-    if left(coalesce(v_object.mimetype, ''), length(private.output_type_prefix(g.kind)))
-       <> private.output_type_prefix(g.kind) then
+    if not private.mime_allowed(coalesce(v_object.mimetype, ''), private.output_types(g.kind)) then
       raise exception using errcode = 'PT400',
-        message = format('files[%s] is %s; a %s generation stores %s*', v_item.n - 1,
-          coalesce(v_object.mimetype, 'untyped'), g.kind, private.output_type_prefix(g.kind));
+        message = format('files[%s] is %s; a %s generation stores %s', v_item.n - 1,
+          coalesce(v_object.mimetype, 'untyped'), g.kind, array_to_string(private.output_types(g.kind), ', '));
     end if;
     v_files := v_files || jsonb_build_object('path', v_item.e ->> 'path',
       'content_type', v_object.mimetype, 'bytes', v_object.size);
@@ -132,19 +132,14 @@ begin
       message = format('content_types must list 1 to %s types for this generation', v_max);
   end if;
   foreach v_type in array p_content_types loop
-    v_type := lower(split_part(v_type, ';', 1));
-    if v_type !~ '^[a-z]+/[a-z0-9.+-]{1,64}$'
-       or left(v_type, length(private.output_type_prefix(g.kind))) <> private.output_type_prefix(g.kind) then
+    v_type := private.mime_type(v_type);
+    if v_type is null or not private.mime_allowed(v_type, private.output_types(g.kind)) then
       raise exception using errcode = 'PT400',
-        message = format('content_types[%s]: a %s generation stores %s* files', v_n, g.kind,
-          private.output_type_prefix(g.kind));
+        message = format('content_types[%s]: a %s generation stores %s files', v_n, g.kind,
+          array_to_string(private.output_types(g.kind), ', '));
     end if;
     v_paths := v_paths || jsonb_build_object('content_type', v_type,
-      'path', format('%s/%s/%s.%s', g.user_id, g.id, v_n, case v_type
-        when 'image/jpeg' then 'jpg' when 'image/svg+xml' then 'svg'
-        when 'video/quicktime' then 'mov' when 'audio/mpeg' then 'mp3' when 'audio/mp4' then 'm4a'
-        when 'audio/x-wav' then 'wav' when 'audio/wave' then 'wav' when 'audio/webm' then 'weba'
-        else left(regexp_replace(split_part(v_type, '/', 2), '[^a-z0-9]', '', 'g'), 5) end));
+      'path', format('%s/%s/%s.%s', g.user_id, g.id, v_n, private.mime_extension(v_type)));
     v_n := v_n + 1;
   end loop;
   return v_paths;
@@ -172,15 +167,21 @@ $$;
 
 /**
  * On success, before the row is written: provider URLs become a pending copy, and files a
- * GPU worker uploaded are checked and recorded as stored.
+ * GPU worker uploaded are checked and recorded as stored. A GPU worker's own URLs are
+ * refused (PT400): it uploads instead.
  */
 create function private.stage_outputs() returns trigger
 language plpgsql
 set search_path = ''
 as $$
 begin
-  if new.kind = 'text' or private.output_type_prefix(new.kind) is null then
+  if private.output_types(new.kind) is null then
     return new;
+  end if;
+  if new.route = 'gpu' and new.outputs ? 'urls' then
+    -- A worker's own URL is no place to keep a user's media, and no host to send a copy to.
+    raise exception using errcode = 'PT400',
+      message = 'a GPU worker uploads its outputs (POST /v1/worker/tasks/:id/uploads) and completes with {"files": [{"path": ...}]}, not urls';
   end if;
   if new.outputs ? 'files' then
     new.outputs := new.outputs || jsonb_build_object('storage', 'stored',
@@ -248,8 +249,9 @@ create trigger generations_enqueue_output_removal
  * Leases up to p_limit due storage jobs (only p_generation_id's, if given) for the job
  * runner (shared/src/storage_jobs.rs). The service role (the webhooks function right after a
  * success, the Cron Trigger) or an admin (the local sweeper's route) may ask. Each job says
- * what to do: persist {generation_id, user_id, kind, sources, prefix, accept, max_bytes}, or
- * remove {bucket, paths}.
+ * what to do: persist {generation_id, user_id, kind, sources, bucket}, or remove {bucket,
+ * paths}. Types and sizes are not the runner's to judge: storage_job_paths refuses a type
+ * the kind does not store, and Storage a file over the bucket's limit.
  */
 create function api.claim_storage_jobs(
   p_limit int default 10,
@@ -270,7 +272,6 @@ declare
   v_id uuid;
   t public.tasks;
   v_items jsonb := '[]'::jsonb;
-  v_max_bytes bigint := (select file_size_limit from storage.buckets where id = 'generations');
 begin
   if coalesce(auth.role(), '') <> 'service_role' then
     perform private.require_admin();
@@ -296,11 +297,8 @@ begin
     returning * into t;
     v_items := v_items || (jsonb_build_object('id', t.id, 'task_type', t.task_type,
       'attempt', t.attempts, 'max_attempts', t.max_attempts) || t.params
-      || case when t.task_type = 'storage.persist' then jsonb_build_object(
-           'bucket', 'generations',
-           'prefix', (t.params ->> 'user_id') || '/' || (t.params ->> 'generation_id') || '/',
-           'accept', private.output_type_prefix(t.params ->> 'kind'),
-           'max_bytes', v_max_bytes) else '{}'::jsonb end);
+      || case when t.task_type = 'storage.persist' then '{"bucket": "generations"}'::jsonb
+         else '{}'::jsonb end);
   end loop;
   close v_due;
   return v_items;

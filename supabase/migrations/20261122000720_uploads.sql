@@ -63,30 +63,6 @@ as $$
 $$;
 
 /**
- * The extension of an upload's path for its content type; `bin` for a type without a
- * common one. Never taken from the client's filename.
- */
-create function private.mime_extension(p_content_type text) returns text
-language sql
-immutable
-set search_path = ''
-as $$
-  select coalesce((
-    select m.ext from (values
-      ('image/jpeg', 'jpg'), ('image/png', 'png'), ('image/webp', 'webp'), ('image/gif', 'gif'),
-      ('image/avif', 'avif'), ('image/heic', 'heic'),
-      ('audio/mpeg', 'mp3'), ('audio/wav', 'wav'), ('audio/webm', 'webm'), ('audio/ogg', 'ogg'),
-      ('audio/mp4', 'm4a'), ('audio/aac', 'aac'),
-      ('video/mp4', 'mp4'), ('video/webm', 'webm'), ('video/quicktime', 'mov'),
-      ('application/pdf', 'pdf'), ('application/json', 'json'), ('text/plain', 'txt'),
-      ('text/markdown', 'md'), ('text/csv', 'csv'), ('text/html', 'html'),
-      ('application/vnd.openxmlformats-officedocument.wordprocessingml.document', 'docx')
-    ) m (mime, ext)
-    where m.mime = p_content_type
-  ), 'bin')
-$$;
-
-/**
  * A client's filename as a display name: its last path segment, without control or
  * invisible formatting characters, at most 255 characters; null when nothing is left.
  */
@@ -122,7 +98,7 @@ set search_path = ''
 as $$
 declare
   v_uid uuid := private.require_user();
-  v_type text := lower(btrim(p_content_type));
+  v_type text := private.mime_type(p_content_type);
   v_bucket text;
   v_purpose_types text[];
   v_found boolean;
@@ -137,7 +113,7 @@ begin
     raise exception using errcode = 'PT400', message = format('purpose must be one of %s',
       (select string_agg(p.purpose, ', ' order by p.purpose) from private.upload_purposes() p));
   end if;
-  if v_type is null or v_type !~ '^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$' then
+  if v_type is null then
     raise exception using errcode = 'PT400', message = 'content_type must be a MIME type such as image/png';
   end if;
   if p_bytes is null or p_bytes < 1 then

@@ -228,6 +228,25 @@ impl Stack {
         r.body
     }
 
+    /// Starts a generation as `user` (it must be accepted: 202) and returns its id.
+    pub fn start_generation(&self, user: &User, body: &Value) -> String {
+        let r = self.json("POST", "/v1/generations", Some(&user.token), body);
+        assert_eq!(r.status, 202, "{r:?}");
+        r.body["generation"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Registers a GPU worker as `admin` and returns its key.
+    pub fn register_worker(&self, admin: &User, name: &str, capabilities: &[&str]) -> String {
+        let r = self.json(
+            "POST",
+            "/v1/admin/workers",
+            Some(&admin.token),
+            &json!({"name": name, "capabilities": capabilities}),
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body["worker_key"].as_str().unwrap().to_string()
+    }
+
     /// Polls `GET /v1/generations/:id` until the generation is final (the fake provider calls
     /// back in ~150 ms); panics after 20 s.
     pub fn wait_final(&self, user: &User, id: &str) -> Value {
@@ -247,6 +266,30 @@ impl Stack {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// Every prediction the fake provider was asked to make, as it recorded them.
+    pub fn provider_predictions(&self) -> Vec<Value> {
+        let r = send(
+            &format!("{}/_fake/predictions", self.provider_url),
+            "GET",
+            None,
+            None,
+            &[],
+        );
+        match r.body {
+            Value::Array(all) => all,
+            _ => panic!("the fake provider's record is not a list: {r:?}"),
+        }
+    }
+
+    /// The input the fake provider received for a prediction.
+    pub fn provider_input(&self, prediction_id: &str) -> Value {
+        self.provider_predictions()
+            .iter()
+            .find(|p| p["prediction"]["id"] == prediction_id)
+            .map(|p| p["prediction"]["input"].clone())
+            .unwrap_or_else(|| panic!("the provider never saw {prediction_id}"))
     }
 
     /// Every invariant violation the ledger audit finds (must be empty).

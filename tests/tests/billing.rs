@@ -10,24 +10,6 @@ fn start(stack: &Stack, user: &User, body: Value) -> Reply {
     stack.json("POST", "/v1/generations", Some(&user.token), &body)
 }
 
-/// The input the fake provider received for a prediction.
-fn provider_input(stack: &Stack, prediction_id: &str) -> Value {
-    let all = genbase_tests::send(
-        &format!("{}/_fake/predictions", stack.provider_url),
-        "GET",
-        None,
-        None,
-        &[],
-    );
-    all.body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["prediction"]["id"] == prediction_id)
-        .map(|p| p["prediction"]["input"].clone())
-        .unwrap_or_else(|| panic!("the provider never saw {prediction_id}"))
-}
-
 /// Starts, waits, and checks the books: the charge is `charged`, the hold is gone, the
 /// balance moved by exactly the charge. Returns the finished generation.
 fn run(stack: &Stack, user: &User, body: Value, reserved: i64, charged: i64) -> Value {
@@ -119,7 +101,7 @@ fn images_are_charged_per_image_returned() {
         20,
     );
     assert_eq!(g["outputs"]["urls"].as_array().map(Vec::len), Some(4));
-    let input = provider_input(&stack, g["provider_prediction_id"].as_str().unwrap());
+    let input = stack.provider_input(g["provider_prediction_id"].as_str().unwrap());
     assert_eq!(
         input,
         json!({"prompt": "a lighthouse", "num_outputs": 4, "aspect_ratio": "1:1",
@@ -172,7 +154,7 @@ fn music_is_charged_per_second_asked_for_and_sent() {
         20,
         20,
     );
-    let input = provider_input(&stack, g["provider_prediction_id"].as_str().unwrap());
+    let input = stack.provider_input(g["provider_prediction_id"].as_str().unwrap());
     assert_eq!(input["duration"], 10, "{input}");
     // Without a duration the model's default (8 s) is priced and sent.
     let g = run(
@@ -182,7 +164,7 @@ fn music_is_charged_per_second_asked_for_and_sent() {
         16,
         16,
     );
-    let input = provider_input(&stack, g["provider_prediction_id"].as_str().unwrap());
+    let input = stack.provider_input(g["provider_prediction_id"].as_str().unwrap());
     assert_eq!(input["duration"], 8, "{input}");
     let r = start(
         &stack,
@@ -207,7 +189,7 @@ fn speech_is_charged_per_character_spoken() {
         credits,
         credits,
     );
-    let input = provider_input(&stack, g["provider_prediction_id"].as_str().unwrap());
+    let input = stack.provider_input(g["provider_prediction_id"].as_str().unwrap());
     assert_eq!(
         input,
         json!({"text": text.trim(), "voice": "am_adam", "speed": 1}),
@@ -234,7 +216,7 @@ fn text_is_charged_per_token_measured_and_capped_by_max_tokens() {
         g["outputs"]["text"].as_str().is_some_and(|t| !t.is_empty()),
         "token chunks become one text: {g:?}"
     );
-    let input = provider_input(&stack, g["provider_prediction_id"].as_str().unwrap());
+    let input = stack.provider_input(g["provider_prediction_id"].as_str().unwrap());
     assert_eq!(input["max_tokens"], 4096, "{input}");
     let month = &g["created_at"].as_str().unwrap()[..7];
     let usage = stack.get(&format!("/v1/usage?month={month}"), Some(&user.token));

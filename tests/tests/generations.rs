@@ -338,17 +338,8 @@ fn submissions_draw_tokens_from_the_pool_and_never_reveal_them() {
                 .to_string(),
         );
     }
-    let seen = genbase_tests::send(
-        &format!("{}/_fake/predictions", stack.provider_url),
-        "GET",
-        None,
-        None,
-        &[],
-    );
+    let seen = stack.provider_predictions();
     let used: Vec<&str> = seen
-        .body
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|p| {
             ids.iter()

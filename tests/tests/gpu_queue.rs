@@ -27,14 +27,7 @@ fn gpu_model(stack: &Stack, units_per_value: f64) -> (String, String) {
 }
 
 fn worker_for(stack: &Stack, admin: &User, task_type: &str) -> (String, Worker) {
-    let reg = stack.json(
-        "POST",
-        "/v1/admin/workers",
-        Some(&admin.token),
-        &json!({"name": "e2e", "capabilities": [task_type]}),
-    );
-    assert_eq!(reg.status, 200, "{reg:?}");
-    let key = reg.body["worker_key"].as_str().unwrap().to_string();
+    let key = stack.register_worker(admin, "e2e", &[task_type]);
     let mut worker = Worker::new(&stack.api_url, &key, vec![task_type.to_string()]);
     worker.render_ms_per_second = 150;
     (key, worker)
@@ -43,9 +36,7 @@ fn worker_for(stack: &Stack, admin: &User, task_type: &str) -> (String, Worker) 
 fn start(stack: &Stack, user: &User, model: &str, body_params: Value) -> String {
     let body =
         json!({"kind": "video", "model": model, "prompt": "waves at dusk", "params": body_params});
-    let r = stack.json("POST", "/v1/generations", Some(&user.token), &body);
-    assert_eq!(r.status, 202, "{r:?}");
-    r.body["generation"]["id"].as_str().unwrap().to_string()
+    stack.start_generation(user, &body)
 }
 
 fn task_of(stack: &Stack, generation: &str) -> (f64, f64, bool, Value) {
@@ -175,9 +166,7 @@ fn no_worker_bills_more_than_the_budget() {
         "POST",
         &format!("/v1/worker/tasks/{task}/complete"),
         Some(&key),
-        Some(
-            &json!({"output": {"urls": ["http://x/y.mp4"]}, "duration_seconds": 9999}).to_string(),
-        ),
+        Some(&json!({"output": {"frames": 240}, "duration_seconds": 9999}).to_string()),
         &[("content-type", "application/json")],
     );
     assert_eq!(done.status, 200, "{done:?}");
@@ -245,7 +234,9 @@ fn a_batch_of_results_settles_each_task_once_however_often_it_is_sent() {
     let results: Vec<Value> = tasks
         .iter()
         .enumerate()
-        .map(|(i, t)| json!({"task_id": t, "output": {"urls": [format!("http://x/{i}.mp4")]}, "duration_seconds": i + 1}))
+        .map(
+            |(i, t)| json!({"task_id": t, "output": {"frames": i * 24}, "duration_seconds": i + 1}),
+        )
         .collect();
     let lost = |r: &Value| r["error"]["code"] == "PT409";
 

@@ -102,14 +102,7 @@ fn message(r: &Reply) -> String {
 fn no_error_message_names_a_sql_parameter() {
     let stack = Stack::from_env();
     let (admin, user) = stack.funded_user("limits-names", 10);
-    let worker = stack.json(
-        "POST",
-        "/v1/admin/workers",
-        Some(&admin.token),
-        &json!({"name": "names", "capabilities": ["names_only"]}),
-    );
-    assert_eq!(worker.status, 200, "{worker:?}");
-    let key = worker.body["worker_key"].as_str().unwrap().to_string();
+    let key = stack.register_worker(&admin, "names", &["names_only"]);
     let task = uuid::Uuid::new_v4().to_string();
     let cases: Vec<(&str, String, Option<&str>, Value)> = vec![
         (

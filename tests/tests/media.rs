@@ -349,14 +349,10 @@ fn bad_requests_are_refused_with_a_clear_400() {
 fn a_stored_output_is_served_through_the_library() {
     let stack = Stack::from_env();
     let (_, user) = stack.funded_user("media-stored", 50);
-    let r = stack.json(
-        "POST",
-        "/v1/generations",
-        Some(&user.token),
+    let id = stack.start_generation(
+        &user,
         &json!({"kind": "image", "model": "flux-schnell", "prompt": "a stored lighthouse"}),
     );
-    assert_eq!(r.status, 202, "{r:?}");
-    let id = r.body["generation"]["id"].as_str().unwrap().to_string();
     assert_eq!(stack.wait_final(&user, &id)["status"], "succeeded");
 
     // The copy into Storage is a job of its own; the library says so until it is done.

@@ -39,6 +39,15 @@ fn submit(rpc: &RpcClient, generation_id: &str) -> Option<String> {
     }
 }
 
+/// Where the fake provider would serve the prediction's output (it knows no such
+/// prediction, so the copy ends at once with a 404, as for an expired file).
+fn output_url(prediction: &str) -> String {
+    format!(
+        "{}/files/{prediction}-0.png",
+        Stack::from_env().provider_url
+    )
+}
+
 fn webhook(
     rpc: &RpcClient,
     webhook_id: &str,
@@ -48,7 +57,7 @@ fn webhook(
     let r = rpc.call(
         "handle_provider_webhook",
         &json!({"p_provider": "replicate", "p_webhook_id": webhook_id, "p_prediction_id": prediction,
-                "p_status": status, "p_output": {"urls": ["http://x/1.png"]},
+                "p_status": status, "p_output": {"urls": [output_url(prediction)]},
                 "p_error": if status == "failed" { json!("boom") } else { Value::Null },
                 "p_metrics": {"predict_time": 1.2}}),
         None,

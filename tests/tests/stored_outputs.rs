@@ -8,12 +8,6 @@ use serde_json::{json, Value};
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-fn start(stack: &Stack, user: &User, body: Value) -> String {
-    let r = stack.json("POST", "/v1/generations", Some(&user.token), &body);
-    assert_eq!(r.status, 202, "{r:?}");
-    r.body["generation"]["id"].as_str().unwrap().to_string()
-}
-
 /// Polls the generation until its copy is no longer pending; panics after `within`.
 fn wait_copy(stack: &Stack, user: &User, id: &str, within: Duration) -> Value {
     let deadline = Instant::now() + within;
@@ -66,10 +60,9 @@ fn provider_expire(stack: &Stack, prediction_id: &str) {
 fn outputs_outlive_the_provider_and_only_their_owner_can_read_them() {
     let stack = Stack::from_env();
     let (_, user) = stack.funded_user("stored", 100);
-    let id = start(
-        &stack,
+    let id = stack.start_generation(
         &user,
-        json!({"kind": "image", "model": "flux-schnell", "prompt": "a kept fox", "params": {"num_outputs": 2}}),
+        &json!({"kind": "image", "model": "flux-schnell", "prompt": "a kept fox", "params": {"num_outputs": 2}}),
     );
     let g = wait_copy(&stack, &user, &id, Duration::from_secs(60));
     assert_eq!(g["outputs"]["storage"], "stored", "{g:?}");
@@ -157,10 +150,9 @@ fn outputs_outlive_the_provider_and_only_their_owner_can_read_them() {
 fn a_text_output_is_text() {
     let stack = Stack::from_env();
     let (_, user) = stack.funded_user("stored-text", 100);
-    let id = start(
-        &stack,
+    let id = stack.start_generation(
         &user,
-        json!({"kind": "text", "model": "llama-3-8b-instruct", "prompt": "hello", "params": {"max_tokens": 64}}),
+        &json!({"kind": "text", "model": "llama-3-8b-instruct", "prompt": "hello", "params": {"max_tokens": 64}}),
     );
     let g = stack.wait_final(&user, &id);
     assert_eq!(g["status"], "succeeded", "{g:?}");
@@ -176,10 +168,9 @@ fn a_text_output_is_text() {
 fn a_copy_that_fails_twice_then_succeeds_stores_once_and_charges_once() {
     let stack = Stack::from_env();
     let (_, user) = stack.funded_user("stored-flaky", 100);
-    let id = start(
-        &stack,
+    let id = stack.start_generation(
         &user,
-        json!({"kind": "image", "model": "flux-schnell", "prompt": "[flakyfiles] a stubborn fox", "params": {"num_outputs": 2}}),
+        &json!({"kind": "image", "model": "flux-schnell", "prompt": "[flakyfiles] a stubborn fox", "params": {"num_outputs": 2}}),
     );
     let g = stack.wait_final(&user, &id);
     assert_eq!(g["status"], "succeeded", "{g:?}");
@@ -247,20 +238,12 @@ fn a_copy_that_fails_twice_then_succeeds_stores_once_and_charges_once() {
 fn a_gpu_worker_uploads_to_signed_urls_and_cannot_claim_files_it_did_not_upload() {
     let stack = Stack::from_env();
     let (admin, user) = stack.funded_user("stored-gpu", 1000);
-    let worker = stack.json(
-        "POST",
-        "/v1/admin/workers",
-        Some(&admin.token),
-        &json!({"name": "stored-gpu", "capabilities": ["stored_gpu_video"]}),
-    );
-    assert_eq!(worker.status, 200, "{worker:?}");
-    let key = worker.body["worker_key"].as_str().unwrap().to_string();
+    let key = stack.register_worker(&admin, "stored-gpu", &["stored_gpu_video"]);
     let mut db = stack.db();
     // A task of its own type, so no other test's worker takes it.
-    let id = start(
-        &stack,
+    let id = stack.start_generation(
         &user,
-        json!({"kind": "video", "model": "wan-2.1-gpu", "prompt": "a river", "params": {"duration": 2}}),
+        &json!({"kind": "video", "model": "wan-2.1-gpu", "prompt": "a river", "params": {"duration": 2}}),
     );
     db.execute(
         "update public.tasks set task_type = 'stored_gpu_video' where generation_id = $1::text::uuid",
@@ -294,6 +277,12 @@ fn a_gpu_worker_uploads_to_signed_urls_and_cannot_claim_files_it_did_not_upload(
     let path = upload["path"].as_str().unwrap().to_string();
     assert_eq!(path, format!("{}/{id}/0.mp4", user.id));
 
+    // A URL of the worker's own is no output: it uploads.
+    let own_url = worker_post(
+        &format!("/v1/worker/tasks/{task_id}/complete"),
+        json!({"output": {"urls": ["https://gpu.example/out.mp4"]}, "duration_seconds": 2}),
+    );
+    assert_eq!(own_url.status, 400, "{own_url:?}");
     // Completing with a file that is not there is refused; the task stays the worker's.
     let early = worker_post(
         &format!("/v1/worker/tasks/{task_id}/complete"),

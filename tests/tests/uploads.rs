@@ -79,24 +79,6 @@ fn image_to_image(stack: &Stack, user: &User, upload_id: &str) -> Reply {
     )
 }
 
-/// What the fake provider received for a prediction.
-fn provider_input(stack: &Stack, prediction_id: &str) -> Value {
-    let all = genbase_tests::send(
-        &format!("{}/_fake/predictions", stack.provider_url),
-        "GET",
-        None,
-        None,
-        &[],
-    );
-    all.body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["prediction"]["id"] == prediction_id)
-        .map(|p| p["prediction"]["input"].clone())
-        .unwrap_or_else(|| panic!("the provider never saw {prediction_id}"))
-}
-
 fn uploads_of(stack: &Stack, user: &User) -> i64 {
     stack
         .db()
@@ -278,7 +260,7 @@ fn the_provider_gets_a_signed_url_that_serves_the_uploaded_file() {
     let prediction = r.body["generation"]["provider_prediction_id"]
         .as_str()
         .unwrap();
-    let input = provider_input(&stack, prediction);
+    let input = stack.provider_input(prediction);
     let url = input["image"].as_str().unwrap_or_else(|| panic!("{input}"));
     let signed = format!(
         "{}/storage/v1/object/sign/media/{}/{image}.png?token=",

@@ -261,7 +261,9 @@ pub fn build_services(release: bool) -> Result<PathBuf> {
 /// The Worker configs one stack serves: a copy of each function's `wrangler.toml` (the
 /// router's first) with `main` made absolute and the stack's vars in a `.dev.vars` beside it.
 /// Two stacks at once (the test run's) would otherwise share the `.dev.vars` files of the
-/// source tree and read each other's URLs.
+/// source tree and read each other's URLs. The `[build]` table is left out: the stack has
+/// built every bundle already, and with it wrangler watches a `src` beside the copy, whose
+/// spurious change events made it rebuild and restart every Worker while tests ran.
 fn stack_configs(dir: &Path, names: &[String], vars: &str) -> Result<Vec<PathBuf>> {
     let root = paths::root();
     let _ = std::fs::remove_dir_all(dir.join("configs"));
@@ -272,17 +274,10 @@ fn stack_configs(dir: &Path, names: &[String], vars: &str) -> Result<Vec<PathBuf
         } else {
             root.join("functions").join(name)
         };
-        let text = std::fs::read_to_string(source.join("wrangler.toml"))?;
-        let text: String = text
-            .lines()
-            .map(|line| match line.strip_prefix("main = \"") {
-                Some(main) => format!(
-                    "main = \"{}\"\n",
-                    source.join(main.trim_end_matches('"')).display()
-                ),
-                None => format!("{line}\n"),
-            })
-            .collect();
+        let text = served_config(
+            &std::fs::read_to_string(source.join("wrangler.toml"))?,
+            &source,
+        );
         let into = dir.join("configs").join(name);
         std::fs::create_dir_all(&into)?;
         std::fs::write(into.join("wrangler.toml"), text)?;
@@ -290,6 +285,54 @@ fn stack_configs(dir: &Path, names: &[String], vars: &str) -> Result<Vec<PathBuf
         configs.push(into.join("wrangler.toml"));
     }
     Ok(configs)
+}
+
+/// Waits until a request under each of the router's prefixes is answered by its function
+/// (our error body carries `x-request-id`). wrangler loads the Workers of a multi-config
+/// session one after another and restarts the runtime for each, so the router answering
+/// first says nothing of the others; a request during a restart is answered "Your worker
+/// restarted mid-request".
+fn wait_for_every_function(router_url: &str, within: Duration) -> Result<()> {
+    let source = std::fs::read_to_string(paths::root().join("functions/router/src/lib.rs"))?;
+    let deadline = std::time::Instant::now() + within;
+    for (prefix, binding) in crate::registry::router_routes(&source) {
+        let url = format!("{router_url}{prefix}/__ready");
+        loop {
+            let answered = match ureq::get(&url).timeout(Duration::from_secs(5)).call() {
+                Ok(r) | Err(ureq::Error::Status(_, r)) => r.header("x-request-id").is_some(),
+                Err(_) => false,
+            };
+            if answered {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                anyhow::bail!("{binding} (under {prefix}) did not answer within {within:?}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    Ok(())
+}
+
+/// A function's `wrangler.toml` as a stack serves it: `main` absolute (from `source`, its
+/// folder), the `[build]` table left out.
+fn served_config(text: &str, source: &Path) -> String {
+    let mut in_build = false;
+    text.lines()
+        .filter(|line| {
+            if line.starts_with('[') {
+                in_build = line.trim() == "[build]";
+            }
+            !in_build
+        })
+        .map(|line| match line.strip_prefix("main = \"") {
+            Some(main) => format!(
+                "main = \"{}\"\n",
+                source.join(main.trim_end_matches('"')).display()
+            ),
+            None => format!("{line}\n"),
+        })
+        .collect()
 }
 
 impl Stack {
@@ -413,11 +456,6 @@ impl Stack {
                 .arg("--persist-to")
                 .arg(served.join("state"))
                 .env("WRANGLER_SEND_METRICS", "false")
-                .env("GENBASE_PREBUILT", "1")
-                // Its build command is `cargo xtask build`: with the test run's clippy wrapper
-                // it would rebuild xtask itself.
-                .env_remove("RUSTC_WORKSPACE_WRAPPER")
-                .env_remove("CLIPPY_ARGS")
                 .env("XDG_CONFIG_HOME", paths::state().join("wrangler-config"));
             // With --log-level warn wrangler prints no "Ready" line: poll the router instead.
             let probe = format!("{router_url}/v1/me");
@@ -430,6 +468,9 @@ impl Stack {
                     opts.echo,
                 )
             })?);
+            phases.time("every function answering", || {
+                wait_for_every_function(&router_url, Duration::from_secs(120))
+            })?;
         }
         let reconcile = opts.with_functions.then(|| Reconcile {
             api_url: router_url.clone(),
@@ -464,5 +505,23 @@ impl Drop for Stack {
         while let Some(mut s) = self.services.pop() {
             s.stop();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::served_config;
+    use std::path::Path;
+
+    #[test]
+    fn a_served_config_has_an_absolute_main_and_no_build_table() {
+        let text = "name = \"genbase-media\"\nmain = \"build/worker/shim.mjs\"\n\n[build]\n\
+                    command = \"cargo xtask build media\"\n\n[triggers]\ncrons = [\"* * * * *\"]\n";
+        let served = served_config(text, Path::new("/src/functions/media"));
+        assert_eq!(
+            served,
+            "name = \"genbase-media\"\nmain = \"/src/functions/media/build/worker/shim.mjs\"\n\n\
+             [triggers]\ncrons = [\"* * * * *\"]\n"
+        );
     }
 }

@@ -98,13 +98,24 @@ impl Deps for EdgeDeps {
             content_type: header("content-type"),
             content_length: header("content-length").and_then(|v| v.parse().ok()),
         };
-        let out = upload(head).await?;
-        // The source's ReadableStream becomes the upload's body: workerd pipes it through
-        // without the Worker holding the file.
-        let body = match resp.body() {
-            worker::ResponseBody::Stream(stream) => Some(JsValue::from(stream.clone())),
+        let stream = match resp.body() {
+            worker::ResponseBody::Stream(stream) => Some(stream.clone()),
             _ => None,
         };
+        let out = match upload(head).await {
+            Ok(out) => out,
+            Err(refused) => {
+                // An unread body holds its connection, and an invocation has six: a run of
+                // refused sources would leave the next fetch waiting for ever.
+                if let Some(stream) = stream {
+                    let _ = stream.cancel();
+                }
+                return Err(refused);
+            }
+        };
+        // The source's ReadableStream becomes the upload's body: workerd pipes it through
+        // without the Worker holding the file.
+        let body = stream.map(JsValue::from);
         fetch(&out, body.as_ref()).await.map_err(CopyError::Upload)
     }
 }

@@ -125,7 +125,7 @@ select ok(
 
 select is(
   api.worker_complete((select key from ids where name = 'a'), (select id from ids where name = 't1'),
-    '{"urls": ["https://cdn.example.test/fox.mp4"], "output_location": "gs://bucket/fox.mp4", "duration": 5}', 120) ->> 'status',
+    '{"output_location": "gs://bucket/fox.mp4", "duration": 5}', 120) ->> 'status',
   'succeeded',
   'worker a completes its task'
 );

@@ -43,7 +43,7 @@ select is(jsonb_array_length(api.worker_claim((select key from ids where name = 
 
 create function pg_temp.result(p_task text, p_seconds numeric) returns jsonb language sql as $$
   select jsonb_build_object('task_id', (select id from ids where name = p_task),
-    'output', jsonb_build_object('urls', jsonb_build_array('https://cdn.example.test/' || p_task || '.mp4')),
+    'output', jsonb_build_object('output_location', 'gs://bucket/' || p_task || '.mp4'),
     'duration_seconds', p_seconds)
 $$;
 create function pg_temp.batch(p_worker text, p_results jsonb) returns jsonb language sql as $$
@@ -125,12 +125,12 @@ select is(
   'worker a completes its three live tasks; the canceled and the unknown one are reported, in input order'
 );
 select results_eq(
-  $$ select i.name, g.status, g.credits_charged, t.duration_seconds, t.output ->> 'urls'
+  $$ select i.name, g.status, g.credits_charged, t.duration_seconds, t.output ->> 'output_location'
      from ids i join public.generations g on g.id = i.id join public.tasks t on t.generation_id = g.id
      where i.name in ('g1', 'g2', 'g3', 'g5') order by i.name $$,
-  $$ values ('g1', 'succeeded', 5::bigint, 10::numeric, '["https://cdn.example.test/t1.mp4"]'),
-            ('g2', 'succeeded', 30::bigint, 5000::numeric, '["https://cdn.example.test/t2.mp4"]'),
-            ('g3', 'succeeded', 10::bigint, 20::numeric, '["https://cdn.example.test/t3.mp4"]'),
+  $$ values ('g1', 'succeeded', 5::bigint, 10::numeric, 'gs://bucket/t1.mp4'),
+            ('g2', 'succeeded', 30::bigint, 5000::numeric, 'gs://bucket/t2.mp4'),
+            ('g3', 'succeeded', 10::bigint, 20::numeric, 'gs://bucket/t3.mp4'),
             ('g5', 'canceled', 0::bigint, null::numeric, null) $$,
   'each generation is charged its own duration, capped by its budget; the canceled one nothing'
 );

@@ -92,9 +92,9 @@ select throws_ok(
   'an unknown purpose is refused, naming the known ones'
 );
 select throws_ok(
-  $$ select api.create_upload('document', 'text/plain; charset=utf-8', 10, null) $$,
+  $$ select api.create_upload('document', 'text plain', 10, null) $$,
   'PT400', 'content_type must be a MIME type such as image/png',
-  'a content type must be a bare type/subtype'
+  'a content type must be a type/subtype'
 );
 select throws_ok(
   $$ select api.create_upload('document', 'text/plain', 0, null) $$,

@@ -75,7 +75,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
         Route::Storage => return crate::storage::serve(app, parts, body).await,
         Route::Rpc { name, path } => rpc(&app, &parts, body, name, path).await,
         Route::Jwks if parts.method == Method::GET || parts.method == Method::HEAD => {
-            Ok(json_response(
+            Ok(json_answer(
                 StatusCode::OK,
                 app.keys.public_jwks.to_string(),
                 &parts.method,
@@ -176,7 +176,7 @@ async fn rpc(
 
     let mut resp = match outcome {
         Outcome::NoContent => StatusCode::NO_CONTENT.into_response(),
-        Outcome::Json(body) => json_response(StatusCode::OK, body, method),
+        Outcome::Json(body) => json_answer(StatusCode::OK, body, method),
     };
     if app.config.schemas.len() > 1 {
         // PostgREST names the schema it used when more than one is exposed.
@@ -187,12 +187,18 @@ async fn rpc(
     Ok(resp)
 }
 
-fn json_response(status: StatusCode, body: String, method: &Method) -> Response {
+/// A JSON answer; to `HEAD`, the same headers without the body.
+fn json_answer(status: StatusCode, body: String, method: &Method) -> Response {
     let body = if method == Method::HEAD {
         String::new()
     } else {
         body
     };
+    json_response(status, body)
+}
+
+/// `body` as `application/json`, the content type PostgREST and Storage answer with.
+pub(crate) fn json_response(status: StatusCode, body: String) -> Response {
     let mut resp = (status, body).into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -201,7 +207,7 @@ fn json_response(status: StatusCode, body: String, method: &Method) -> Response 
     resp
 }
 
-fn unix_now() -> i64 {
+pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

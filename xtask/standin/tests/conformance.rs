@@ -5,63 +5,27 @@
 //! `conformance_table` is one table, one row per behaviour; rows run in order (a few read back
 //! what an earlier row did). `supabase_js_client` drives the stand-in through supabase-js.
 
+mod common;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use genbase_devkit::reply::{Call, RawReply};
+use common::{db, load_fixtures, now, random_hex, run_node, ScratchDir, Server};
+use genbase_devkit::reply::RawReply;
 use genbase_shared::auth::mint_hs256;
 use jwt_compact::alg::Es256;
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, Header};
 use p256::ecdsa::SigningKey;
-use rand::RngCore;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const FIXTURES: &str = include_str!("fixtures.sql");
 const SCHEMAS: &str = "conformance,conformance_other";
 
-fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-        panic!(
-            "DATABASE_URL is not set. These tests need a superuser URL of a Postgres on which \
-             supabase/local/bootstrap.sql was applied; `cargo xtask test` provides one."
-        )
-    })
-}
-
-/// The same server, as the `authenticator` role the stand-in must connect with.
-fn authenticator_uri() -> String {
-    let cfg: postgres::Config = database_url()
-        .parse()
-        .expect("DATABASE_URL is not a valid URL");
-    let host = match cfg.get_hosts().first() {
-        Some(postgres::config::Host::Tcp(h)) => h.clone(),
-        Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
-        None => "localhost".into(),
-    };
-    let port = cfg.get_ports().first().copied().unwrap_or(5432);
-    let db = cfg.get_dbname().unwrap_or("postgres");
-    format!("host={host} port={port} dbname={db} user=authenticator password=authenticator")
-}
-
-/// Loads tests/fixtures.sql once per test process.
-fn fixtures() {
-    static LOADED: OnceLock<()> = OnceLock::new();
-    LOADED.get_or_init(|| {
-        let mut db = postgres::Client::connect(&database_url(), postgres::NoTls)
-            .expect("cannot connect to DATABASE_URL");
-        db.batch_execute(FIXTURES)
-            .expect("loading tests/fixtures.sql failed");
-    });
-}
-
 /// Keys generated for this run, written where the stand-in reads them.
 struct Keys {
-    dir: PathBuf,
+    dir: ScratchDir,
     secret: String,
     es256: SigningKey,
     kid: String,
@@ -69,26 +33,22 @@ struct Keys {
 
 impl Keys {
     fn generate() -> Keys {
-        let mut rng = rand::thread_rng();
-        let mut bytes = [0u8; 32];
-        rng.fill_bytes(&mut bytes);
-        let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let es256 = SigningKey::random(&mut rng);
-        let kid = format!("test-{}", rng.next_u32());
-        let dir = std::env::temp_dir().join(format!(
-            "standin-test-{}-{}",
-            std::process::id(),
-            rng.next_u32()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("jwt_secret"), format!("{secret}\n")).unwrap();
+        let secret = random_hex(32);
+        let es256 = SigningKey::random(&mut rand::thread_rng());
+        let kid = format!("test-{}", random_hex(4));
+        let dir = ScratchDir::new("standin-test");
+        std::fs::write(dir.path().join("jwt_secret"), format!("{secret}\n")).unwrap();
         let mut jwk = serde_json::to_value(JsonWebKey::from(es256.verifying_key())).unwrap();
         jwk["kid"] = json!(kid);
         jwk["alg"] = json!("ES256");
         jwk["use"] = json!("sig");
         // A private member, as a careless JWKS file might hold: it must never be served.
         jwk["d"] = json!("must-not-be-served");
-        std::fs::write(dir.join("jwks.json"), json!({ "keys": [jwk] }).to_string()).unwrap();
+        std::fs::write(
+            dir.path().join("jwks.json"),
+            json!({ "keys": [jwk] }).to_string(),
+        )
+        .unwrap();
         Keys {
             dir,
             secret,
@@ -122,87 +82,27 @@ impl Keys {
     }
 }
 
-impl Drop for Keys {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A running stand-in; stopped when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    /// Its stderr so far (it logs 5xx answers there), shown when a test fails.
-    stderr: Arc<Mutex<String>>,
+/// The stand-in with the conformance schemas and this run's keys.
+fn start(keys: &Keys) -> Server {
+    load_fixtures(FIXTURES);
+    Server::start(|cmd| {
+        cmd.args([
+            "--schemas",
+            SCHEMAS,
+            "--anon-role",
+            "anon",
+            "--db-pool-size",
+            "4",
+        ])
+        .arg("--jwt-secret-file")
+        .arg(keys.dir.path().join("jwt_secret"))
+        .arg("--jwks-file")
+        .arg(keys.dir.path().join("jwks.json"));
+    })
 }
 
 impl Server {
-    fn start(keys: &Keys) -> Server {
-        fixtures();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_postgrest-standin"))
-            .args(["--listen", "127.0.0.1:0", "--db-uri", &authenticator_uri()])
-            .args([
-                "--schemas",
-                SCHEMAS,
-                "--anon-role",
-                "anon",
-                "--db-pool-size",
-                "4",
-            ])
-            .arg("--jwt-secret-file")
-            .arg(keys.dir.join("jwt_secret"))
-            .arg("--jwks-file")
-            .arg(keys.dir.join("jwks.json"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("cannot start postgrest-standin");
-        let stdout = child.stdout.take().unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = stderr.clone();
-        let errout = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(errout).lines().map_while(Result::ok) {
-                let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(url.to_string());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(base) => Server {
-                child,
-                base,
-                stderr,
-            },
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                std::thread::sleep(Duration::from_millis(200));
-                let log = stderr.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                panic!("postgrest-standin did not print `listening on` within 30 s; its stderr:\n{log}");
-            }
-        }
-    }
-
     fn send(&self, case: &Case) -> RawReply {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(30))
-            .build();
         let has_ct = case
             .headers
             .iter()
@@ -212,21 +112,13 @@ impl Server {
             headers.push(("content-type", "application/json"));
         }
         headers.extend(case.headers.iter().map(|(k, v)| (*k, v.as_str())));
-        Call {
-            method: case.method,
-            url: &format!("{}{}", self.base, case.path),
-            token: case.token.as_deref(),
-            headers: &headers,
-            body: case.body.as_deref(),
-        }
-        .send(&agent)
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.call(
+            case.method,
+            &case.path,
+            case.token.as_deref(),
+            &headers,
+            case.body.as_deref(),
+        )
     }
 
     fn stop_with(mut self, signal: &str) -> std::process::ExitStatus {
@@ -246,13 +138,6 @@ impl Server {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -632,7 +517,7 @@ fn table(k: &Keys) -> Vec<Case> {
 #[test]
 fn conformance_table() {
     let keys = Keys::generate();
-    let server = Server::start(&keys);
+    let server = start(&keys);
     let rows = table(&keys);
     let mut failures = Vec::new();
     for row in &rows {
@@ -654,11 +539,11 @@ fn conformance_table() {
 #[test]
 fn function_created_after_start_is_found_without_reload() {
     let keys = Keys::generate();
-    let server = Server::start(&keys);
+    let server = start(&keys);
     let name = format!("late_{}", std::process::id());
     let missing = post("before", &name, json!({})).error(404, "PGRST202");
     missing.verify(&server.send(&missing)).unwrap();
-    let mut db = postgres::Client::connect(&database_url(), postgres::NoTls).unwrap();
+    let mut db = db();
     db.batch_execute(&format!(
         "create function conformance.{name}() returns int language sql as 'select 7';
          grant execute on function conformance.{name}() to anon"
@@ -676,9 +561,9 @@ fn function_created_after_start_is_found_without_reload() {
 #[test]
 fn schema_cache_reloads_on_notify_and_sigusr1() {
     let keys = Keys::generate();
-    let server = Server::start(&keys);
+    let server = start(&keys);
     let name = format!("reload_{}", std::process::id());
-    let mut db = postgres::Client::connect(&database_url(), postgres::NoTls).unwrap();
+    let mut db = db();
     let define = |db: &mut postgres::Client, ty: &str| {
         db.batch_execute(&format!(
             "drop function if exists conformance.{name};
@@ -717,7 +602,7 @@ fn schema_cache_reloads_on_notify_and_sigusr1() {
 fn stops_cleanly_on_sigterm_and_sigint() {
     let keys = Keys::generate();
     for signal in ["-TERM", "-INT"] {
-        let server = Server::start(&keys);
+        let server = start(&keys);
         let status = server.stop_with(signal);
         assert!(status.success(), "exit on {signal}: {status}");
     }
@@ -726,20 +611,9 @@ fn stops_cleanly_on_sigterm_and_sigint() {
 #[test]
 fn supabase_js_client() {
     let keys = Keys::generate();
-    let server = Server::start(&keys);
+    let server = start(&keys);
     let t = now();
     let anon = keys.hs256(json!({"iss": "supabase", "role": "anon", "iat": t, "exp": t + 3600}));
     let user = keys.es256(json!({"sub": "11111111-2222-4333-8444-555555555555", "role": "authenticated", "aud": "authenticated", "exp": t + 3600}));
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/supabase_js.mjs");
-    let out = Command::new("node")
-        .arg(&script)
-        .args([&server.base, &anon, &user])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run node (needed for the supabase-js test): {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "supabase-js checks failed:\n{stdout}\n{stderr}"
-    );
+    run_node("supabase_js.mjs", &[&server.base, &anon, &user]);
 }

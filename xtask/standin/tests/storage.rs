@@ -5,21 +5,30 @@
 //! storage-js does not reach: a streamed body over the size limit, refusals before the body is
 //! read, a client that hangs up mid-upload, concurrent upserts, public routes on a private bucket.
 
-use genbase_devkit::reply::{self, Call, RawReply};
+mod common;
+
+use common::{db, load_fixtures, now, random_hex, run_node, ScratchDir};
+use genbase_devkit::reply::{self, RawReply};
 use genbase_shared::auth::mint_hs256;
 use md5::{Digest, Md5};
-use rand::RngCore;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{mpsc, OnceLock};
 use std::time::{Duration, Instant};
 
-/// A private bucket with small limits and a public one, both with the identity migration's
-/// "own folder" rule; created once, left in place (rerunning changes nothing).
+/// A check that the migrations were applied (the `media` bucket's policy), then a private bucket
+/// with small limits and a public one, both with the identity migration's "own folder" rule;
+/// created once, left in place (rerunning changes nothing).
 const FIXTURES: &str = r#"
+do $$
+begin
+  if not exists (select from pg_policies where schemaname = 'storage'
+                 and policyname = 'Users can manage objects in their own folder') then
+    raise exception 'DATABASE_URL has no `media` bucket policy: apply supabase/migrations too';
+  end if;
+end
+$$;
 insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types) values
   ('standin-small', 'standin-small', false, 64, array['text/*', 'image/png']),
   ('standin-public', 'standin-public', true, null, null)
@@ -39,62 +48,6 @@ end
 $$;
 "#;
 
-fn database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| {
-        panic!(
-            "DATABASE_URL is not set. These tests need a superuser URL of a Postgres with \
-             supabase/local/bootstrap.sql and the migrations applied; `cargo xtask test` provides one."
-        )
-    })
-}
-
-fn db() -> postgres::Client {
-    postgres::Client::connect(&database_url(), postgres::NoTls)
-        .expect("cannot connect to DATABASE_URL")
-}
-
-/// The same server, as the `authenticator` role the stand-in connects with.
-fn authenticator_uri() -> String {
-    let cfg: postgres::Config = database_url()
-        .parse()
-        .expect("DATABASE_URL is not a valid URL");
-    let host = match cfg.get_hosts().first() {
-        Some(postgres::config::Host::Tcp(h)) => h.clone(),
-        Some(postgres::config::Host::Unix(p)) => p.display().to_string(),
-        None => "localhost".into(),
-    };
-    let port = cfg.get_ports().first().copied().unwrap_or(5432);
-    let db = cfg.get_dbname().unwrap_or("postgres");
-    format!("host={host} port={port} dbname={db} user=authenticator password=authenticator")
-}
-
-fn fixtures() {
-    static LOADED: OnceLock<()> = OnceLock::new();
-    LOADED.get_or_init(|| {
-        let mut db = db();
-        let migrated: bool = db
-            .query_one(
-                "select exists (select from pg_policies where schemaname = 'storage' \
-                 and policyname = 'Users can manage objects in their own folder')",
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        assert!(
-            migrated,
-            "DATABASE_URL has no `media` bucket policy: apply supabase/migrations too"
-        );
-        db.batch_execute(FIXTURES)
-            .expect("loading the storage fixtures failed");
-    });
-}
-
-fn random_hex(bytes: usize) -> String {
-    let mut b = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// A fresh user id: every test works in folders no other run has touched.
 fn user_id() -> String {
     let h = random_hex(16);
@@ -108,59 +61,34 @@ fn user_id() -> String {
     )
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// A running stand-in with its own storage folder and JWT secret; stopped and removed when
 /// dropped.
 struct Server {
-    child: Child,
-    base: String,
+    standin: common::Server,
+    /// `127.0.0.1:<port>`, for raw connections.
     addr: String,
-    dir: PathBuf,
+    /// After `standin`: the process stops before its folder goes.
+    dir: ScratchDir,
     secret: String,
 }
 
 impl Server {
     fn start(with_storage: bool) -> Server {
-        fixtures();
-        let dir = std::env::temp_dir().join(format!("standin-storage-{}", random_hex(8)));
-        std::fs::create_dir_all(&dir).unwrap();
+        load_fixtures(FIXTURES);
+        let dir = ScratchDir::new("standin-storage");
         let secret = random_hex(32);
-        std::fs::write(dir.join("jwt_secret"), &secret).unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_postgrest-standin"));
-        cmd.args(["--listen", "127.0.0.1:0", "--db-uri", &authenticator_uri()])
-            .args(["--schemas", "public", "--db-pool-size", "8"])
-            .arg("--jwt-secret-file")
-            .arg(dir.join("jwt_secret"));
-        if with_storage {
-            cmd.arg("--storage-dir").arg(dir.join("storage"));
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cannot start postgrest-standin");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(url.to_string());
-                }
+        std::fs::write(dir.path().join("jwt_secret"), &secret).unwrap();
+        let standin = common::Server::start(|cmd| {
+            cmd.args(["--schemas", "public", "--db-pool-size", "8"])
+                .arg("--jwt-secret-file")
+                .arg(dir.path().join("jwt_secret"));
+            if with_storage {
+                cmd.arg("--storage-dir").arg(dir.path().join("storage"));
             }
         });
-        let base = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("postgrest-standin did not print `listening on` within 30 s");
-        let addr = base.trim_start_matches("http://").to_string();
+        let addr = standin.base.trim_start_matches("http://").to_string();
         Server {
-            child,
-            base,
+            standin,
             addr,
             dir,
             secret,
@@ -185,17 +113,8 @@ impl Server {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> RawReply {
-        let agent = ureq::AgentBuilder::new()
-            .timeout(Duration::from_secs(30))
-            .build();
-        Call {
-            method,
-            url: &format!("{}/storage/v1{path}", self.base),
-            token,
-            headers,
-            body,
-        }
-        .send(&agent)
+        self.standin
+            .call(method, &format!("/storage/v1{path}"), token, headers, body)
     }
 
     /// Every file under the storage folder (bytes and temporary files).
@@ -211,7 +130,7 @@ impl Server {
             }
         }
         let mut out = Vec::new();
-        walk(&self.dir.join("storage"), &mut out);
+        walk(&self.dir.path().join("storage"), &mut out);
         out
     }
 
@@ -232,14 +151,6 @@ impl Server {
             }
         }
         String::from_utf8_lossy(&answer).into_owned()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -279,23 +190,15 @@ fn storage_js_client() {
     let server = Server::start(true);
     let alice = user_id();
     let anon = server.token(json!({"role": "anon", "iss": "supabase"}));
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/storage_js.mjs");
-    let out = Command::new("node")
-        .arg(&script)
-        .args([
-            &server.base,
+    run_node(
+        "storage_js.mjs",
+        &[
+            &server.standin.base,
             &anon,
             &server.user_token(&alice),
             &alice,
             &server.user_token(&user_id()),
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run node (needed for the storage-js test): {e}"));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "storage-js checks failed:\n{stdout}\n{stderr}"
+        ],
     );
     assert!(
         server.files().is_empty(),
@@ -310,7 +213,10 @@ fn a_streamed_body_over_the_limit_is_cut_off_and_leaves_nothing() {
     let alice = user_id();
     let token = server.user_token(&alice);
     let name = format!("{alice}/streamed.txt");
-    let url = format!("{}/storage/v1/object/standin-small/{name}", server.base);
+    let url = format!(
+        "{}/storage/v1/object/standin-small/{name}",
+        server.standin.base
+    );
     let agent = ureq::AgentBuilder::new().build();
     // No Content-Length: ureq sends a reader chunked, so only counting the bytes can stop it.
     for (content_type, body) in [

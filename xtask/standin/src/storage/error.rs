@@ -3,7 +3,7 @@
 //! the body carries the "real" status as a string, while the HTTP status is 400 for every
 //! error except 500s and the few that set their own (416 for a bad range).
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -168,12 +168,7 @@ impl StorageError {
 impl IntoResponse for StorageError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.http).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp = (status, self.body().to_string()).into_response();
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
-        resp
+        crate::http::json_response(status, self.body().to_string())
     }
 }
 

@@ -16,12 +16,12 @@ mod sign;
 mod upload;
 mod write;
 
-use crate::http::App;
+use crate::http::{json_response, unix_now, App};
 use crate::request;
 use auth::Identity;
 use axum::body::Body;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use db::Scope;
 use error::StorageError;
@@ -197,22 +197,6 @@ fn must_be_valid_key(name: &str) -> Result<(), StorageError> {
     } else {
         Err(StorageError::invalid_key(name))
     }
-}
-
-fn json_response(status: StatusCode, body: String) -> Response {
-    let mut resp = (status, body).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json; charset=utf-8"),
-    );
-    resp
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -83,8 +83,14 @@ pub struct Incoming {
 
 enum Source {
     Raw(BodyDataStream),
-    Part(Box<multer::Field<'static>>),
+    /// The file part, and the form it came from (the rest of the body is read through it).
+    Part(Box<multer::Field<'static>>, Box<multer::Multipart<'static>>),
 }
+
+/// How much of a refused body is read and thrown away before answering: a client still
+/// sending when the connection closes sees a broken connection, not the 413 (Node's fetch
+/// reports "fetch failed"). Beyond this the connection is dropped, as a server must.
+const MAX_DRAIN_BYTES: u64 = 1 << 20;
 
 /// The stored bytes' size and MD5 (Storage's eTag for a single-part object).
 #[derive(Debug)]
@@ -199,7 +205,7 @@ async fn open_form(
             .unwrap_or_else(|| "no-cache".to_string()),
         user_metadata,
         declared_length,
-        source: Source::Part(Box::new(file)),
+        source: Source::Part(Box::new(file), Box::new(form)),
         max_size: limits.max_size,
     })
 }
@@ -216,7 +222,31 @@ impl Incoming {
                 .next()
                 .await
                 .map(|r| r.map_err(|e| aborted(e.to_string()))),
-            Source::Part(field) => field.chunk().await.map_err(form_error).transpose(),
+            Source::Part(field, _) => field.chunk().await.map_err(form_error).transpose(),
+        }
+    }
+
+    /// Reads what is left of the body (up to [`MAX_DRAIN_BYTES`]) and keeps none of it.
+    async fn drain(mut self) {
+        let mut drained = 0u64;
+        while let Some(Ok(chunk)) = self.next_chunk().await {
+            drained += chunk.len() as u64;
+            if drained > MAX_DRAIN_BYTES {
+                return;
+            }
+        }
+        // A form's closing boundary (and any part after the file) is read through the form,
+        // once the file part is let go.
+        if let Source::Part(field, mut form) = self.source {
+            drop(field);
+            while let Ok(Some(mut next)) = form.next_field().await {
+                while let Ok(Some(chunk)) = next.chunk().await {
+                    drained += chunk.len() as u64;
+                    if drained > MAX_DRAIN_BYTES {
+                        return;
+                    }
+                }
+            }
         }
     }
 
@@ -228,6 +258,7 @@ impl Incoming {
             let chunk = chunk?;
             size += chunk.len() as u64;
             if size > self.max_size {
+                self.drain().await;
                 return Err(StorageError::entity_too_large("object"));
             }
             md5.update(&chunk);
