@@ -59,13 +59,16 @@ pub async fn run(config: Config) -> Result<(), String> {
     let server =
         axum::serve(tcp, router).with_graceful_shutdown(async move { stopped.notified().await });
     let mut server = tokio::spawn(async move { server.await });
+    // Installed before announcing readiness: a signal sent right after the line must not find
+    // the default action (immediate death) still in place.
+    let shutdown = shutdown_signal();
     // The line tooling waits for; with `--listen HOST:0` it is also how the port is learnt.
     println!("listening on http://{addr}");
     let _ = std::io::stdout().flush();
 
     tokio::select! {
         r = &mut server => return finished(r),
-        _ = shutdown_signal() => {}
+        _ = shutdown => {}
     }
     stop.notify_one();
     // Graceful shutdown waits for open connections; a long poll must not hold the exit.
@@ -80,17 +83,21 @@ fn finished(r: Result<std::io::Result<()>, tokio::task::JoinError>) -> Result<()
         .map_err(|e| format!("server error: {e}"))
 }
 
-async fn shutdown_signal() {
+/// Resolves on the first SIGINT or SIGTERM; the handlers are installed when this is called.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
+    let handlers = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
-    ) else {
-        // Without signal handlers the process still dies on the default action.
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = int.recv() => {}
-        _ = term.recv() => {}
+    );
+    async move {
+        let (Ok(mut int), Ok(mut term)) = handlers else {
+            // Without signal handlers the process still dies on the default action.
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
 }
