@@ -187,7 +187,17 @@ as $$
     'task_duration_seconds_max', 86400,
     'title_chars', 200,
     'q_chars', 200,
-    'delete_ids_max', 100
+    'delete_ids_max', 100,
+    -- Chat (chat migration): a user's message, a conversation's system prompt, a memory,
+    -- how many memories a user keeps, files attached to one message, prompt templates.
+    'message_chars', 100000,
+    'system_prompt_chars', 20000,
+    'memory_chars', 2000,
+    'memories_max', 100,
+    'attachments_max', 10,
+    'template_name_chars', 100,
+    'template_description_chars', 500,
+    'template_category_chars', 50
   )
 $$;
 

@@ -3,6 +3,12 @@
  * and the one active price of each; the private helpers that validate a client's params,
  * derive the billable units from them and price them, and api.quote.
  *
+ * Chat models (kind `chat`) are rows here too: the protocol the function speaks to them,
+ * the token pool's provider name, the provider's model name, the context window and the
+ * longest reply, and one price with separate rates for input and output tokens. They are
+ * priced per reply by the chat migration (begin_reply / finish_reply), never through
+ * private.price.
+ *
  * The server decides what anything costs: units come from the validated parameters, never
  * from the client, and what reaches a provider or a worker (private.provider_input) is
  * exactly what was priced.
@@ -15,8 +21,15 @@ create extension if not exists btree_gist with schema extensions;
 
 create table public.ai_models (
   model text primary key check (model ~ '^[a-z0-9][a-z0-9._:/-]{0,127}$'),
-  kind text not null check (kind in ('image', 'video', 'audio', 'music', 'text', 'tts')),
-  provider text not null check (provider in ('replicate', 'gpu')),
+  kind text not null check (kind in ('image', 'video', 'audio', 'music', 'text', 'tts', 'chat')),
+  -- Who serves it, by the token pool's name (provider_tokens.provider): replicate, openai,
+  -- anthropic, openrouter, groq, ...; `gpu` is our own workers.
+  provider text not null check (provider ~ '^[a-z0-9][a-z0-9_-]{0,63}$'),
+  -- How the function talks to it: Replicate predictions, the GPU queue, or a chat API
+  -- (OpenAI's chat completions, which OpenAI, OpenRouter, Groq, DeepSeek, Mistral, Together
+  -- and Gemini's compatible endpoint all speak; Anthropic's Messages API).
+  protocol text not null check (protocol in ('replicate', 'gpu', 'openai_chat', 'anthropic_messages')),
+  -- The provider's name for the model (a chat request's `model`).
   provider_ref text,
   -- The queue task type a GPU worker claims for this model.
   task_type text,
@@ -27,9 +40,22 @@ create table public.ai_models (
   -- Billable units per unit of the unit-driving parameter: for a GPU model priced per
   -- second of GPU time, the budgeted GPU seconds per second of video asked for.
   units_per_value numeric not null default 1 check (units_per_value > 0),
+  -- Chat models: the most tokens one request may hold (prompt and reply together), and the
+  -- longest reply the model can write (the upper bound of a conversation's max_tokens).
+  context_window int check (context_window > 0),
+  max_output_tokens int check (max_output_tokens > 0 and max_output_tokens < context_window),
   is_active boolean not null default true,
   created_at timestamptz not null default now(),
-  constraint ai_models_gpu_task check (provider <> 'gpu' or task_type is not null)
+  constraint ai_models_gpu_task check (protocol <> 'gpu' or task_type is not null),
+  -- Replicate and the GPU queue are their own providers and make generations; the chat
+  -- protocols make chat replies and nothing else.
+  constraint ai_models_protocol check (case protocol
+    when 'gpu' then provider = 'gpu' and kind <> 'chat'
+    when 'replicate' then provider = 'replicate' and kind <> 'chat'
+    else kind = 'chat'
+  end),
+  constraint ai_models_chat_limits check ((kind = 'chat') = (context_window is not null
+    and max_output_tokens is not null and provider_ref is not null))
 );
 
 comment on table public.ai_models is
@@ -78,9 +104,15 @@ create table public.pricing (
   unit text not null check (unit in ('image', 'second', '1k_tokens', 'request', 'character', 'minute')),
   credits_per_unit numeric(20, 6) not null check (credits_per_unit >= 0),
   usd_per_unit numeric(20, 8) not null check (usd_per_unit >= 0),
+  -- Output tokens, where they cost more than input tokens (every chat provider's list
+  -- price): credits_per_unit and usd_per_unit are then the input rates. Null: one rate.
+  credits_per_output_unit numeric(20, 6) check (credits_per_output_unit >= 0),
+  usd_per_output_unit numeric(20, 8) check (usd_per_output_unit >= 0),
   active_from timestamptz not null default now(),
   active_to timestamptz,
   constraint pricing_window check (active_to is null or active_to > active_from),
+  constraint pricing_output_rates check ((credits_per_output_unit is null) = (usd_per_output_unit is null)
+    and (credits_per_output_unit is null or unit = '1k_tokens')),
   -- At most one price per model at any instant: the model decides the action and the
   -- price, so a client cannot pick the cheaper of two.
   constraint pricing_one_active_price exclude using gist (
@@ -111,16 +143,21 @@ grant select on public.ai_models, public.model_parameters, public.pricing to aut
 
 -- 1 credit = USD 0.001. Reference data, not fixtures: prices change by closing a
 -- window (active_to) and inserting a new row, never by UPDATE of credits_per_unit.
-insert into public.ai_models (model, kind, provider, provider_ref, task_type, max_units, prompt_param, units_per_value) values
-  ('flux-schnell', 'image', 'replicate', 'black-forest-labs/flux-schnell', null, 4, 'prompt', 1),
-  ('flux-1.1-pro', 'image', 'replicate', 'black-forest-labs/flux-1.1-pro', null, 1, 'prompt', 1),
+insert into public.ai_models (model, kind, provider, protocol, provider_ref, task_type, max_units, prompt_param, units_per_value) values
+  ('flux-schnell', 'image', 'replicate', 'replicate', 'black-forest-labs/flux-schnell', null, 4, 'prompt', 1),
+  ('flux-1.1-pro', 'image', 'replicate', 'replicate', 'black-forest-labs/flux-1.1-pro', null, 1, 'prompt', 1),
   -- Text-to-image, or image-to-image when given an uploaded `image`.
-  ('flux-dev', 'image', 'replicate', 'black-forest-labs/flux-dev', null, 4, 'prompt', 1),
-  ('kokoro-82m', 'tts', 'replicate', 'jaaari/kokoro-82m', null, 20000, 'text', 1),
-  ('musicgen', 'music', 'replicate', 'meta/musicgen', null, 120, 'prompt', 1),
-  ('llama-3-8b-instruct', 'text', 'replicate', 'meta/meta-llama-3-8b-instruct', null, 64, 'prompt', 1),
+  ('flux-dev', 'image', 'replicate', 'replicate', 'black-forest-labs/flux-dev', null, 4, 'prompt', 1),
+  ('kokoro-82m', 'tts', 'replicate', 'replicate', 'jaaari/kokoro-82m', null, 20000, 'text', 1),
+  ('musicgen', 'music', 'replicate', 'replicate', 'meta/musicgen', null, 120, 'prompt', 1),
+  ('llama-3-8b-instruct', 'text', 'replicate', 'replicate', 'meta/meta-llama-3-8b-instruct', null, 64, 'prompt', 1),
   -- Budget: 60 s of GPU time per second of video.
-  ('wan-2.1-gpu', 'video', 'gpu', 'wan-2.1-t2v-14b', 'wan_video', 1800, 'prompt', 60);
+  ('wan-2.1-gpu', 'video', 'gpu', 'gpu', 'wan-2.1-t2v-14b', 'wan_video', 1800, 'prompt', 60);
+
+-- Chat models, with the windows and reply limits their providers document.
+insert into public.ai_models (model, kind, provider, protocol, provider_ref, context_window, max_output_tokens) values
+  ('gpt-4o-mini', 'chat', 'openai', 'openai_chat', 'gpt-4o-mini', 128000, 16384),
+  ('claude-3-5-haiku', 'chat', 'anthropic', 'anthropic_messages', 'claude-3-5-haiku-20241022', 200000, 8192);
 
 -- The parameters of each model as its provider documents them, narrowed to what we sell:
 -- no safety overrides (disable_safety_checker, safety_tolerance) on any of them.
@@ -165,6 +202,13 @@ insert into public.pricing (action, model, unit, credits_per_unit, usd_per_unit,
   ('generate_music', 'musicgen', 'second', 2, 0.0014, '2026-01-01'),
   ('chat', 'llama-3-8b-instruct', '1k_tokens', 1, 0.0005, '2026-01-01'),
   ('generate_video', 'wan-2.1-gpu', 'second', 0.5, 0.000278, '2026-01-01');
+
+-- Chat: the providers' list prices per 1k input / output tokens (gpt-4o-mini USD 0.15 /
+-- 0.60 per million, claude-3-5-haiku USD 0.80 / 4.00), sold at 1.5 times that in credits.
+insert into public.pricing (action, model, unit, credits_per_unit, usd_per_unit,
+  credits_per_output_unit, usd_per_output_unit, active_from) values
+  ('chat', 'gpt-4o-mini', '1k_tokens', 0.225, 0.00015, 0.9, 0.0006, '2026-01-01'),
+  ('chat', 'claude-3-5-haiku', '1k_tokens', 1.2, 0.0008, 6, 0.004, '2026-01-01');
 
 /** Pricing helpers (private) */
 
@@ -381,8 +425,8 @@ $$;
 
 /**
  * Prices a generation: validates the params, derives the units from them, and quotes
- * them at the model's one active price. PT400 for an unknown or inactive model, bad
- * params, or units over the model's maximum. Credits round up. The result also carries
+ * them at the model's one active price. PT400 for an unknown or inactive model, a chat
+ * model, bad params, or units over the model's maximum. Credits round up. The result also carries
  * what create_generation needs: pricing_id, kind, provider, provider_ref and the
  * provider's input (the validated params under the provider's names, and the prompt).
  */
@@ -402,6 +446,12 @@ begin
   where p.model = p_model and p.active_from <= now() and (p.active_to is null or p.active_to > now());
   if v_price.id is null or v_model.model is null then
     raise exception using errcode = 'PT400', message = format('model %s is not available', left(p_model, 128));
+  end if;
+  -- A chat reply's price depends on its conversation (the context sent, the reply's
+  -- length): the chat migration's begin_reply reserves it, not a generation.
+  if v_model.kind = 'chat' then
+    raise exception using errcode = 'PT400',
+      message = format('%s is a chat model: send it messages in a conversation', p_model);
   end if;
   v_params := private.validate_params(p_model, p_params);
   v_units := private.billable_units(v_model, v_price.unit, p_prompt, v_params);

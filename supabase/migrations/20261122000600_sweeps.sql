@@ -110,30 +110,41 @@ grant execute on function api.sweep_expired_leases() to service_role;
 /** Schedules */
 
 /**
- * Schedules both sweeps with pg_cron, every minute, and the purge of soft-deleted
- * generations (media migration), daily. Idempotent: cron.schedule with a job
- * name replaces that job, so calling it again leaves one job per sweep. The migration
- * calls it when pg_cron is already installed; on a project where pg_cron is enabled
- * later, the operator runs `select private.schedule_sweeps();` once (as postgres, e.g.
- * in the SQL editor). SECURITY INVOKER: the jobs belong to, and run as, the caller.
- * Returns the job ids by name.
+ * Schedules the sweeps with pg_cron: expired holds and leases every minute, the purge of
+ * soft-deleted generations (media migration) daily, replies whose function died (chat
+ * migration) every minute. Idempotent: cron.schedule with a job name replaces that job,
+ * so calling it again leaves one job per sweep. A sweep whose function does not exist yet
+ * (a later migration's) is left out, so no job ever fires at a missing function; each
+ * migration that adds a sweep calls this again at its end. The migrations call it when
+ * pg_cron is already installed; on a project where pg_cron is enabled later, the operator
+ * runs `select private.schedule_sweeps();` once (as postgres, e.g. in the SQL editor).
+ * SECURITY INVOKER: the jobs belong to, and run as, the caller. Returns the job ids by name.
  */
 create function private.schedule_sweeps() returns jsonb
 language plpgsql
 set search_path = ''
 as $$
+declare
+  v_job record;
+  v_jobs jsonb := '{}'::jsonb;
 begin
   if not exists (select 1 from pg_catalog.pg_extension where extname = 'pg_cron') then
     raise exception 'pg_cron is not installed: enable it (create extension pg_cron, or the Integrations page on Supabase), then run select private.schedule_sweeps()';
   end if;
-  return jsonb_build_object(
-    'genbase-sweep-expired-holds',
-    cron.schedule('genbase-sweep-expired-holds', '* * * * *', 'select api.sweep_expired_holds()'),
-    'genbase-sweep-expired-leases',
-    cron.schedule('genbase-sweep-expired-leases', '* * * * *', 'select api.sweep_expired_leases()'),
-    -- The media migration's purge of long soft-deleted generations, daily at 03:17 UTC.
-    'genbase-purge-deleted-generations',
-    cron.schedule('genbase-purge-deleted-generations', '17 3 * * *', 'select api.purge_deleted_generations()'));
+  for v_job in
+    select j.name, j.schedule, j.fn
+    from (values
+      ('genbase-sweep-expired-holds', '* * * * *', 'api.sweep_expired_holds()'),
+      ('genbase-sweep-expired-leases', '* * * * *', 'api.sweep_expired_leases()'),
+      -- Daily at 03:17 UTC.
+      ('genbase-purge-deleted-generations', '17 3 * * *', 'api.purge_deleted_generations()'),
+      ('genbase-sweep-stuck-replies', '* * * * *', 'api.sweep_stuck_replies()')
+    ) j (name, schedule, fn)
+    where to_regprocedure(j.fn) is not null
+  loop
+    v_jobs := v_jobs || jsonb_build_object(v_job.name, cron.schedule(v_job.name, v_job.schedule, 'select ' || v_job.fn));
+  end loop;
+  return v_jobs;
 end
 $$;
 

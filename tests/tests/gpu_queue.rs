@@ -15,8 +15,8 @@ fn gpu_model(stack: &Stack, units_per_value: f64) -> (String, String) {
     stack
         .db()
         .batch_execute(&format!(
-            "insert into public.ai_models (model, kind, provider, provider_ref, task_type, max_units, units_per_value)
-               values ('{model}', 'video', 'gpu', 'wan-2.1-t2v-14b', '{task_type}', 1800, {units_per_value});
+            "insert into public.ai_models (model, kind, provider, protocol, provider_ref, task_type, max_units, units_per_value)
+               values ('{model}', 'video', 'gpu', 'gpu', 'wan-2.1-t2v-14b', '{task_type}', 1800, {units_per_value});
              insert into public.model_parameters (model, name, type, minimum, maximum, default_value, provider_name, drives_units)
                values ('{model}', 'duration', 'integer', 1, 10, '5', 'duration_seconds', true);
              insert into public.pricing (action, model, unit, credits_per_unit, usd_per_unit, active_from)

@@ -178,7 +178,7 @@ fn a_copy_that_fails_twice_then_succeeds_stores_once_and_charges_once() {
     let task = |db: &mut postgres::Client| {
         let row = db
             .query_one(
-                "select id, status, attempts from public.tasks
+                "select id, status, attempts, coalesce(last_error, '') from public.tasks
                  where task_type = 'storage.persist' and params ->> 'generation_id' = $1",
                 &[&id],
             )
@@ -187,6 +187,7 @@ fn a_copy_that_fails_twice_then_succeeds_stores_once_and_charges_once() {
             row.get::<_, uuid::Uuid>(0),
             row.get::<_, String>(1),
             row.get::<_, i32>(2),
+            row.get::<_, String>(3),
         )
     };
     // Each failure is retried with the queue's backoff; the test skips the wait (run_at),
@@ -204,10 +205,11 @@ fn a_copy_that_fails_twice_then_succeeds_stores_once_and_charges_once() {
     for failures in 1..=2 {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let (task_id, status, attempts) = task(&mut db);
+            let (task_id, status, attempts, last_error) = task(&mut db);
             if status == "queued" && attempts == failures {
                 db.execute(
-                    "update public.tasks set run_at = now() where id = $1",
+                    // Due before every other job, so the run takes it first.
+                    "update public.tasks set run_at = now() - interval '1 hour' where id = $1",
                     &[&task_id],
                 )
                 .unwrap();
@@ -216,7 +218,7 @@ fn a_copy_that_fails_twice_then_succeeds_stores_once_and_charges_once() {
             }
             assert!(
                 Instant::now() < deadline,
-                "failure {failures} never came: {status} after {attempts} attempts"
+                "failure {failures} never came: {status} after {attempts} attempts ({last_error})"
             );
             std::thread::sleep(Duration::from_millis(200));
         }

@@ -19,10 +19,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The jobs `private.schedule_sweeps()` creates, with their schedule, by name.
-pub const JOBS: [(&str, &str); 3] = [
+pub const JOBS: [(&str, &str); 4] = [
     ("genbase-purge-deleted-generations", "17 3 * * *"),
     ("genbase-sweep-expired-holds", "* * * * *"),
     ("genbase-sweep-expired-leases", "* * * * *"),
+    ("genbase-sweep-stuck-replies", "* * * * *"),
 ];
 
 /// Debian's pg_cron 1.4 has no second-level schedules: a job fires at the next minute.

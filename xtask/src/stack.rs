@@ -187,7 +187,7 @@ impl Sweeper {
                 if let Some(c) = db.as_mut() {
                     let swept = c.batch_execute(
                         "select api.sweep_expired_leases(); select api.sweep_expired_holds(); \
-                         select api.purge_deleted_generations();",
+                         select api.purge_deleted_generations(); select api.sweep_stuck_replies();",
                     );
                     if let Err(e) = swept {
                         eprintln!("xtask: sweep failed: {e}");

@@ -72,7 +72,7 @@ pub fn ensure_npm() -> Result<()> {
     if is_newer(&marker, &root.join("package-lock.json")) {
         return Ok(());
     }
-    eprintln!("xtask: installing npm tools (wrangler, esbuild, binaryen, supabase-js) from package-lock.json");
+    eprintln!("xtask: installing npm tools (wrangler, esbuild, binaryen, and the clients the conformance tests drive) from package-lock.json");
     run(Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&root))

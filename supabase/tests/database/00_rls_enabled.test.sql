@@ -69,7 +69,14 @@ insert into private_callable values
   ('private.validate_params(text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
   ('private.billable_units(ai_models,text,text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
   ('private.provider_input(ai_models,text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
-  ('private.mime_allowed(text,text[])', 'pure check: validate_params runs it for the SECURITY INVOKER api.quote');
+  ('private.mime_allowed(text,text[])', 'pure check: validate_params runs it for the SECURITY INVOKER api.quote'),
+  ('private.chat_price(text)', 'reference data: the SECURITY INVOKER conversation writes check the model'),
+  ('private.chat_settings(text,jsonb,jsonb)', 'pure check over reference data: the SECURITY INVOKER conversation writes'),
+  ('private.conversation_json(conversations)', 'pure rendering used by the SECURITY INVOKER chat reads'),
+  ('private.message_json(messages)', 'pure rendering used by the SECURITY INVOKER chat reads'),
+  ('private.memory_json(memories)', 'pure rendering used by the SECURITY INVOKER memory reads'),
+  ('private.template_json(prompt_templates)', 'pure rendering used by the SECURITY INVOKER template reads'),
+  ('private.check_template(text,text,text,text)', 'pure check: the SECURITY INVOKER template writes');
 
 select is_empty(
   $$ select signature from our_functions
@@ -115,6 +122,9 @@ insert into definer_allowed values
   ('api.worker_complete', 'settles the generation at measured GPU time (worker key)'),
   ('api.worker_complete_batch', 'settles several generations at measured GPU time (worker key)'),
   ('api.worker_fail', 'requeues or fails, releasing the hold (worker key)'),
+  ('api.begin_reply', 'reserves credits for a chat reply and writes its messages and counters'),
+  ('api.finish_reply', 'settles or releases a reply''s hold exactly once, writes usage and counters (service role)'),
+  ('api.sweep_stuck_replies', 'fails replies whose function died, releasing their holds (cron)'),
   ('api.sweep_expired_holds', 'releases expired holds (cron)'),
   ('api.sweep_expired_leases', 'requeues expired leases (cron)'),
   ('api.purge_deleted_generations', 'deletes long soft-deleted generations of every user (cron, service role)'),

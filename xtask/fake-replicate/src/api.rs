@@ -46,6 +46,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
     Router::new()
         .merge(v1)
+        .merge(crate::chat::routes())
         .route("/files/{name}", get(files::file))
         .fallback(|| async {
             problem(

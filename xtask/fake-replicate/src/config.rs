@@ -20,11 +20,13 @@ Usage: fake-replicate --webhook-secret whsec_<base64> [options]
                           Replicate deletes API outputs after an hour (default 3600000)
   --webhook-retries N     extra attempts for a `completed` webhook that is not answered 2xx
                           (default 4; backoff 250 ms doubling)
+  --ttft-ms N             chat endpoints: time to the first token of a reply (default 20)
   --help                  this text
 
 Prints `listening on http://ADDR` once it accepts requests; SIGINT/SIGTERM stop it.
 Outcomes are chosen by markers in the input's string values: [fail], [slow], [never], [throttle],
-[reject], [outage], [overrun], [big:N], [nowebhook] (see README.md).
+[reject], [outage], [overrun], [big:N], [nowebhook]; chat replies by markers in the last user
+message: [midfail], [drop], [slowstream], [tool], [nousage], [throttle], [words:N] (see README.md).
 Test hooks live under /_fake/ (see src/control.rs).";
 
 #[derive(Debug, Clone)]
@@ -36,6 +38,8 @@ pub struct Config {
     pub slow_delay: Duration,
     pub webhook_retries: u32,
     pub files_expire: Duration,
+    /// Chat endpoints: how long before a reply's first token.
+    pub ttft: Duration,
 }
 
 /// What the command line asked for: run, or print the usage.
@@ -56,6 +60,7 @@ impl Config {
         let mut slow_ms = "2000".to_string();
         let mut retries = "4".to_string();
         let mut files_expire_ms = "3600000".to_string();
+        let mut ttft_ms = "20".to_string();
 
         let command = cli::parse_flags(args, |flag, value| {
             match flag {
@@ -66,6 +71,7 @@ impl Config {
                 "--slow-ms" => slow_ms = value()?,
                 "--webhook-retries" => retries = value()?,
                 "--files-expire-ms" => files_expire_ms = value()?,
+                "--ttft-ms" => ttft_ms = value()?,
                 other => return Err(cli::unknown(other)),
             }
             Ok(())
@@ -91,6 +97,7 @@ impl Config {
                 format!("--webhook-retries must be a whole number, not {retries:?}")
             })?,
             files_expire: millis("--files-expire-ms", &files_expire_ms)?,
+            ttft: millis("--ttft-ms", &ttft_ms)?,
         }))
     }
 }

@@ -13,6 +13,7 @@
 //!   signed, but stamped 10 minutes ago (outside the usual 5-minute tolerance);
 //! - `POST /_fake/webhooks/pause`, `POST /_fake/webhooks/resume`: hold every webhook attempt
 //!   (none is spent or recorded) until resumed, then deliver them in order;
+//! - `GET /_fake/chat/requests`: every chat request (chat.rs's log), oldest first;
 //! - `POST /_fake/reset`: forgets everything (and resumes deliveries).
 //!
 //! Tampered and stale deliveries take a fresh webhook-id so a receiver that deduplicates on it
@@ -50,6 +51,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/_fake/requests",
             get(|State(app): State<Arc<App>>| async move { list(app.store.requests()) }),
         )
+        .route(
+            "/_fake/chat/requests",
+            get(|State(app): State<Arc<App>>| async move { list(app.chats.list()) }),
+        )
         .route("/_fake/redeliver/{id}", post(redeliver))
         .route("/_fake/predictions/{id}/expire-files", post(expire_files))
         .route("/_fake/deliver_tampered/{id}", post(deliver_tampered))
@@ -72,6 +77,7 @@ pub fn router(app: Arc<App>) -> Router {
             "/_fake/reset",
             post(|State(app): State<Arc<App>>| async move {
                 app.store.reset();
+                app.chats.clear();
                 json_response(StatusCode::OK, &json!({ "reset": true }))
             }),
         )

@@ -8,17 +8,23 @@
 //! - `runner`: each prediction's simulated run, steered by markers in its input;
 //! - `store`: the in-memory state;
 //! - `webhook`: signing and delivery;
-//! - `control`: the `/_fake/` hooks tests use to inspect and replay.
+//! - `control`: the `/_fake/` hooks tests use to inspect and replay;
+//! - `chat`, `openai`, `anthropic`, `stream`: a fake chat model provider on the same port
+//!   (`POST /v1/chat/completions`, `POST /v1/messages`), streamed or not.
 //!
 //! Known differences from the real service are listed in README.md.
 
+pub mod anthropic;
 pub mod api;
+pub mod chat;
 pub mod config;
 pub mod control;
 pub mod files;
 pub mod ids;
+pub mod openai;
 pub mod runner;
 pub mod store;
+pub mod stream;
 pub mod webhook;
 
 use config::Config;
@@ -35,6 +41,8 @@ pub struct App {
     pub store: Arc<Store>,
     pub signer: Arc<Signer>,
     pub config: Config,
+    /// The chat requests received (`/_fake/chat/requests`).
+    pub chats: Arc<chat::ChatLog>,
 }
 
 pub async fn run(config: Config) -> Result<(), String> {
@@ -51,6 +59,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         store: Arc::new(Store::new(base_url)),
         signer: Arc::new(signer),
         config,
+        chats: Arc::default(),
     });
     let router = api::router(app.clone()).merge(control::router(app));
 

@@ -16,7 +16,7 @@ use suites::{run_side_by_side, Suite};
 /// The fake provider's output files last this long in the tests' stacks (an hour at
 /// Replicate): well past the storage jobs' first run (the sweeper's tick), so a test can
 /// watch a copy land and then the provider's files disappear.
-const PROVIDER_FILES_EXPIRE: std::time::Duration = std::time::Duration::from_secs(12);
+const PROVIDER_FILES_EXPIRE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Everything CI checks, in order of cost; stops at the first failing step.
 /// `--no-lint` skips fmt and clippy (for quick local loops).
