@@ -111,6 +111,15 @@ pub fn create(root: &Path, name: &str) -> Result<Group> {
     if group.function_dir.exists() || group.e2e_test.exists() {
         bail!("functions/{name} or its tests already exist");
     }
+    // A capability's migration may exist before its function does: never write over it.
+    for file in [&group.migration, &group.pgtap] {
+        if file.exists() {
+            bail!(
+                "{} already exists: the group would write over it; add the function by hand or pick another name",
+                file.display()
+            );
+        }
+    }
     let router = root.join(ROUTER_SOURCE);
     let source = std::fs::read_to_string(&router)?;
     let table = source
@@ -215,9 +224,9 @@ mod tests {
     use super::*;
 
     /// A scratch copy of just the files the scaffold reads and edits.
-    fn scratch() -> PathBuf {
+    fn scratch(test: &str) -> PathBuf {
         let root = crate::paths::root();
-        let dir = std::env::temp_dir().join(format!("scaffold-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("scaffold-{test}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         for sub in [
             "functions/router/src",
@@ -246,7 +255,7 @@ mod tests {
 
     #[test]
     fn a_new_group_is_registered_everywhere_and_removed_without_a_trace() {
-        let dir = scratch();
+        let dir = scratch("new");
         let before = (
             std::fs::read_to_string(dir.join(ROUTER_SOURCE)).unwrap(),
             std::fs::read_to_string(dir.join(ROUTER_CONFIG)).unwrap(),
@@ -284,6 +293,20 @@ mod tests {
         );
         assert_eq!(before, after);
         assert!(!group.function_dir.exists() && !group.migration.exists() && !group.pgtap.exists());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_existing_migration_of_the_same_name_is_never_written_over() {
+        let dir = scratch("existing");
+        let migration = dir.join("supabase/migrations/20261122000200_chat.sql");
+        std::fs::write(&migration, "-- the chat schema").unwrap();
+        assert!(create(&dir, "chat").is_err());
+        assert_eq!(
+            std::fs::read_to_string(&migration).unwrap(),
+            "-- the chat schema"
+        );
+        assert!(!dir.join("functions/chat").exists());
         let _ = std::fs::remove_dir_all(&dir);
     }
 

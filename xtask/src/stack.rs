@@ -434,6 +434,7 @@ impl Stack {
                 "SUPABASE_URL={api_url}\nSUPABASE_ANON_KEY={anon}\nSUPABASE_SERVICE_ROLE_KEY={service}\n\
                  JWT_ISSUER={issuer}\nJWT_SECRET={secret}\nCORS_ORIGINS=http://localhost:3000,http://127.0.0.1:3000\n\
                  REPLICATE_API_URL={provider_url}\nREPLICATE_API_TOKEN=r8_local_dev\n\
+                 OPENAI_API_URL={provider_url}\nANTHROPIC_API_URL={provider_url}\n\
                  REPLICATE_WEBHOOK_SECRET={whsec}\nPUBLIC_URL={router_url}\n",
                 whsec = keys.webhook_secret,
                 secret = keys.jwt_secret,

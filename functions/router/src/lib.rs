@@ -20,6 +20,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/v1/worker", "WORKER"),
     ("/v1/media", "MEDIA"),
     ("/v1/uploads", "UPLOADS"),
+    ("/v1/conversations", "CHAT"),
+    ("/v1/memories", "CHAT"),
+    ("/v1/prompt-templates", "CHAT"),
 ];
 
 /// The binding serving `path`: a prefix matches only on a segment boundary, so
