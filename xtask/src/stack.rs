@@ -457,7 +457,11 @@ impl Stack {
                 .arg("--persist-to")
                 .arg(served.join("state"))
                 .env("WRANGLER_SEND_METRICS", "false")
-                .env("XDG_CONFIG_HOME", paths::state().join("wrangler-config"));
+                // Each stack its own wrangler home: its dev registry (where sessions publish
+                // their Workers by name) would otherwise be shared by the test run's two
+                // stacks, whose Workers have the same names, and a session seeing the other's
+                // entries come and go restarts its Workers mid-request.
+                .env("XDG_CONFIG_HOME", served.join("home"));
             // With --log-level warn wrangler prints no "Ready" line: poll the router instead.
             let probe = format!("{router_url}/v1/me");
             services.push(phases.time("services ready (wrangler's first answer)", || {
