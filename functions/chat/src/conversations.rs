@@ -8,7 +8,7 @@ use crate::patch::Patch;
 use crate::query::Params;
 use genbase_shared::deps::{Caller, Deps};
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{ApiRequest, ApiResponse};
+use genbase_shared::http::{deleted_one, ApiRequest, ApiResponse};
 use genbase_shared::limits;
 use genbase_shared::rpc::{Rpc, RpcArgs};
 use genbase_shared::validate::{Cursor, Id, Limit, ShortText};
@@ -295,13 +295,7 @@ pub async fn delete_one(
         .rpc()
         .invoke(&DeleteConversations { ids: vec![id] }, &caller.auth)
         .await?;
-    match answer["deleted"].as_array() {
-        Some(deleted) if !deleted.is_empty() => Ok(ApiResponse::no_content()),
-        Some(_) => Err(ApiError::not_found("conversation not found")),
-        None => Err(ApiError::bad_gateway(format!(
-            "delete_conversations answered {answer}"
-        ))),
-    }
+    deleted_one(&answer, "conversation", "delete_conversations")
 }
 
 /// 200 with SQL's `{deleted, not_found}`: a bulk delete is not all or nothing.

@@ -6,7 +6,7 @@
 
 use genbase_shared::deps::{Caller, Deps};
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{ApiRequest, ApiResponse};
+use genbase_shared::http::{deleted_one, ApiRequest, ApiResponse};
 use genbase_shared::limits;
 use genbase_shared::rpc::{Rpc, RpcArgs, RpcAuth};
 use genbase_shared::storage::render_outputs;
@@ -131,13 +131,7 @@ pub async fn delete_one(
         .rpc()
         .invoke(&DeleteGenerations { ids: vec![id] }, &caller.auth)
         .await?;
-    match answer["deleted"].as_array() {
-        Some(deleted) if !deleted.is_empty() => Ok(ApiResponse::no_content()),
-        Some(_) => Err(ApiError::not_found("generation not found")),
-        None => Err(ApiError::bad_gateway(format!(
-            "delete_generations answered {answer}"
-        ))),
-    }
+    deleted_one(&answer, "generation", "delete_generations")
 }
 
 /// 200 with SQL's `{deleted, not_found}`: a bulk delete is not all or nothing.

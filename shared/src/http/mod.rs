@@ -16,5 +16,5 @@ pub use request::{
     accept_request_id, bearer_from_header, new_request_id, ApiRequest, LimitedBody, MAX_BODY_BYTES,
     MAX_DRAIN_BYTES, MAX_WEBHOOK_BODY_BYTES, REQUEST_ID_HEADER,
 };
-pub use response::ApiResponse;
+pub use response::{deleted_one, ApiResponse};
 pub use router::{match_endpoint, no_endpoint, PathParam, PathParams};

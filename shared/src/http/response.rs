@@ -74,6 +74,24 @@ impl ApiResponse {
     }
 }
 
+/// The answer to deleting one row through a bulk delete RPC (`{deleted: [...], not_found:
+/// [...]}`): 204 once deleted, 404 naming `what` when it was not the caller's or already
+/// deleted, 502 when `function` answered something else.
+pub fn deleted_one(
+    answer: &Value,
+    what: &str,
+    function: &str,
+) -> Result<ApiResponse, crate::error::ApiError> {
+    use crate::error::ApiError;
+    match answer["deleted"].as_array() {
+        Some(deleted) if !deleted.is_empty() => Ok(ApiResponse::no_content()),
+        Some(_) => Err(ApiError::not_found(format!("{what} not found"))),
+        None => Err(ApiError::bad_gateway(format!(
+            "{function} answered {answer}"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
