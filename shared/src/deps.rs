@@ -43,16 +43,49 @@ pub enum CopyError {
     Upload(String),
 }
 
+/// A response body read as it arrives (a provider's token stream).
+#[allow(async_fn_in_trait)]
+pub trait BodyReader {
+    /// The next bytes; `None` at the end; `Err` when the connection broke.
+    async fn next_chunk(&mut self) -> Option<Result<Vec<u8>, String>>;
+    /// Stops reading and closes the connection, so the sender stops producing.
+    async fn cancel(self);
+}
+
+/// An answer whose body is still arriving.
+pub struct Opened<R> {
+    pub status: u16,
+    pub body: R,
+}
+
+/// Where a streamed response's bytes go while the client reads them.
+#[allow(async_fn_in_trait)]
+pub trait EventSink {
+    /// Writes `text`, waiting while the client reads slower than we write. `false` once the
+    /// client has gone; later writes are dropped.
+    async fn write(&mut self, text: &str) -> bool;
+    /// Ends the response.
+    async fn close(self);
+}
+
 #[allow(async_fn_in_trait)]
 pub trait Deps {
     type Rpc: Rpc;
+    type Reader: BodyReader;
     fn rpc(&self) -> &Self::Rpc;
     fn now_unix(&self) -> i64;
+    /// Milliseconds since the epoch. On Workers the clock only moves across I/O, which is
+    /// all a stream's pacing needs.
+    fn now_ms(&self) -> i64;
+    /// Logs what went wrong in work no response reports (a stream already under way).
+    fn log_error(&self, message: &str);
     /// A configuration var or secret; `None` when unset or empty.
     fn var(&self, name: &str) -> Option<String>;
     /// Verifies the request's bearer token (signature, exp/nbf, aud, iss, role).
     async fn authenticate(&self, req: &ApiRequest) -> Result<Claims, ApiError>;
     async fn send(&self, req: Outbound) -> Result<Inbound, String>;
+    /// Sends `req` and answers once the head arrives; the body is read as it comes.
+    async fn open(&self, req: Outbound) -> Result<Opened<Self::Reader>, String>;
     /// Copies the body of `GET source` into the request `upload` makes from the source's
     /// head (its `body` is ignored: the source's bytes are streamed into it, never held
     /// whole). `upload` may refuse the source, and may ask others (where to put it) while

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod deps;
 pub mod error;
 pub mod http;
+pub mod keyset;
 pub mod limits;
 pub mod rpc;
 #[cfg(feature = "postgrest")]
@@ -15,6 +16,7 @@ pub mod storage_inputs;
 pub mod storage_jobs;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod token_pool;
 pub mod validate;
 pub mod webhook;
 

@@ -4,12 +4,12 @@
 //! `cargo test` and nothing of ours is faked.
 
 use crate::auth::{mint_hs256, Authenticator, Claims, JwksCache, KeySet, Policy};
-use crate::deps::{CopyError, Deps, Inbound, Outbound, SourceHead};
+use crate::deps::{BodyReader, CopyError, Deps, EventSink, Inbound, Opened, Outbound, SourceHead};
 use crate::error::ApiError;
 use crate::http::ApiRequest;
 use crate::rpc::{Rpc, RpcAuth};
 use serde_json::{json, Value};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 
 /// Shared with this crate's own unit tests (one runner, one generator in the workspace).
@@ -17,6 +17,8 @@ pub use crate::test_support::{block_on, Gen};
 
 const SECRET: &[u8] = b"handler-tests-secret-of-32-bytes!";
 pub const NOW: i64 = 1_795_305_600;
+/// How far [`ScriptedDeps`]'s millisecond clock moves each time it is read.
+pub const TICK_MS: i64 = 100;
 pub const USER_ID: &str = "a11ce000-0000-4000-8000-000000000001";
 
 /// The upstream side, separate so [`ScriptedDeps::rpc`] can hand out a reference to it.
@@ -45,7 +47,11 @@ impl Rpc for ScriptedRpc {
 pub struct ScriptedDeps {
     pub upstream: ScriptedRpc,
     pub sent: RefCell<Vec<Outbound>>,
+    /// What was logged with [`Deps::log_error`].
+    pub logged: RefCell<Vec<String>>,
     http_answers: RefCell<VecDeque<Result<Inbound, String>>>,
+    streams: RefCell<VecDeque<Result<(u16, ScriptedBody), String>>>,
+    clock_ms: Cell<i64>,
     sources: RefCell<VecDeque<Result<SourceHead, String>>>,
     vars: Vec<(String, String)>,
     authenticator: Authenticator,
@@ -61,7 +67,10 @@ impl Default for ScriptedDeps {
         ScriptedDeps {
             upstream: ScriptedRpc::default(),
             sent: RefCell::new(Vec::new()),
+            logged: RefCell::new(Vec::new()),
             http_answers: RefCell::new(VecDeque::new()),
+            streams: RefCell::new(VecDeque::new()),
+            clock_ms: Cell::new(NOW * 1000),
             sources: RefCell::new(VecDeque::new()),
             vars: Vec::new(),
             authenticator: Authenticator::new(keys, policy),
@@ -82,6 +91,13 @@ impl ScriptedDeps {
     /// The next outbound HTTP request gets `answer`.
     pub fn http(self, answer: Result<Inbound, String>) -> Self {
         self.http_answers.borrow_mut().push_back(answer);
+        self
+    }
+
+    /// The next [`open`](Deps::open)ed request gets `status` and a body arriving as `body`'s
+    /// items, in order (an `Err` item is a broken connection); or cannot connect (`Err`).
+    pub fn stream(self, answer: Result<(u16, ScriptedBody), String>) -> Self {
+        self.streams.borrow_mut().push_back(answer);
         self
     }
 
@@ -127,6 +143,7 @@ impl ScriptedDeps {
 
 impl Deps for ScriptedDeps {
     type Rpc = ScriptedRpc;
+    type Reader = ScriptedBody;
 
     fn rpc(&self) -> &ScriptedRpc {
         &self.upstream
@@ -134,6 +151,16 @@ impl Deps for ScriptedDeps {
 
     fn now_unix(&self) -> i64 {
         NOW
+    }
+
+    /// Starts at [`NOW`] and moves [`TICK_MS`] each time it is read, so code that paces
+    /// itself by the clock sees time pass.
+    fn now_ms(&self) -> i64 {
+        self.clock_ms.replace(self.clock_ms.get() + TICK_MS)
+    }
+
+    fn log_error(&self, message: &str) {
+        self.logged.borrow_mut().push(message.to_string());
     }
 
     fn var(&self, name: &str) -> Option<String> {
@@ -155,6 +182,16 @@ impl Deps for ScriptedDeps {
             .borrow_mut()
             .pop_front()
             .unwrap_or_else(|| panic!("unscripted outbound request"))
+    }
+
+    async fn open(&self, req: Outbound) -> Result<Opened<ScriptedBody>, String> {
+        self.sent.borrow_mut().push(req);
+        let (status, body) = self
+            .streams
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| panic!("unscripted streamed request"))?;
+        Ok(Opened { status, body })
     }
 
     async fn copy<F, Fut>(&self, source: &str, upload: F) -> Result<Inbound, CopyError>
@@ -184,5 +221,57 @@ struct NoHttp;
 impl crate::auth::HttpGet for NoHttp {
     async fn get_text(&self, url: &str) -> Result<String, String> {
         Err(format!("no network in handler tests ({url})"))
+    }
+}
+
+/// A scripted streamed body. `cancelled` tells whether the reader hung up early; it is
+/// shared, so a test keeps a handle after the body is handed over.
+pub struct ScriptedBody {
+    chunks: VecDeque<Result<Vec<u8>, String>>,
+    pub cancelled: std::rc::Rc<Cell<bool>>,
+}
+
+impl ScriptedBody {
+    pub fn new<S: AsRef<str>>(chunks: impl IntoIterator<Item = Result<S, String>>) -> ScriptedBody {
+        ScriptedBody {
+            chunks: chunks
+                .into_iter()
+                .map(|c| c.map(|s| s.as_ref().as_bytes().to_vec()))
+                .collect(),
+            cancelled: Default::default(),
+        }
+    }
+}
+
+impl BodyReader for ScriptedBody {
+    async fn next_chunk(&mut self) -> Option<Result<Vec<u8>, String>> {
+        self.chunks.pop_front()
+    }
+
+    async fn cancel(self) {
+        self.cancelled.set(true);
+    }
+}
+
+/// A client reading a streamed response: keeps what was written, and goes away after
+/// `leaves_after` writes when that is set.
+#[derive(Default)]
+pub struct RecordingSink {
+    pub written: Vec<String>,
+    pub leaves_after: Option<usize>,
+    pub closed: bool,
+}
+
+impl EventSink for &mut RecordingSink {
+    async fn write(&mut self, text: &str) -> bool {
+        if self.leaves_after.is_some_and(|n| self.written.len() >= n) {
+            return false;
+        }
+        self.written.push(text.to_string());
+        true
+    }
+
+    async fn close(self) {
+        self.closed = true;
     }
 }

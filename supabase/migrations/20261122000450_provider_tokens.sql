@@ -47,7 +47,8 @@ grant select, insert, update, delete on public.provider_tokens to service_role;
 
 /**
  * The least recently used active token of a provider that is not cooling down (round robin;
- * concurrent callers get different tokens). PT503 when the provider has none available.
+ * concurrent callers get different tokens while there are enough). PT503 when the provider
+ * has none available.
  */
 create function api.next_provider_token(p_provider text) returns jsonb
 language plpgsql
@@ -55,18 +56,28 @@ security definer
 set search_path = ''
 as $$
 declare
+  v_id uuid;
   v_token public.provider_tokens;
 begin
-  update public.provider_tokens
-  set last_used_at = clock_timestamp(), request_count = request_count + 1
-  where id = (
-    select id from public.provider_tokens
+  select id into v_id from public.provider_tokens
+  where provider = p_provider and is_active
+    and (cooldown_until is null or cooldown_until <= clock_timestamp())
+  order by last_used_at nulls first, id
+  limit 1
+  for update skip locked;
+  if v_id is null then
+    -- Every available token is being handed to another caller this instant (skip locked
+    -- saw none): wait for one rather than answer "none available" to a burst.
+    select id into v_id from public.provider_tokens
     where provider = p_provider and is_active
       and (cooldown_until is null or cooldown_until <= clock_timestamp())
     order by last_used_at nulls first, id
     limit 1
-    for update skip locked
-  )
+    for update;
+  end if;
+  update public.provider_tokens
+  set last_used_at = clock_timestamp(), request_count = request_count + 1
+  where id = v_id
   returning * into v_token;
   if not found then
     raise exception using errcode = 'PT503', message = format('no active token for %s', p_provider);

@@ -1008,9 +1008,11 @@ grant execute on function api.reply_state(uuid) to service_role;
  * died (an isolate evicted, a deploy) and will never call finish_reply. The longest reply
  * a model writes (16k tokens at a slow 30 tokens/s) takes 9 minutes. What was stored is
  * kept; with no text and no counts the reply is free (private.finish_reply) and its hold
- * released. Returns how many it finished. Like the other sweeps, it skips accounts a
- * request holds right now and handles each reply in its own subtransaction. pg_cron runs
- * it every minute (private.schedule_sweeps); the local stack's sweeper calls it.
+ * released. Title jobs (chat titles migration) running as long end the same way, as failed
+ * (private.finish_title), so no title's hold stays open either. Returns how many replies
+ * and title jobs it finished. Like the other sweeps, it skips accounts a request holds
+ * right now and handles each one in its own subtransaction. pg_cron runs it every minute
+ * (private.schedule_sweeps); the local stack's sweeper calls it.
  */
 create function api.sweep_stuck_replies() returns int
 language plpgsql
@@ -1019,6 +1021,7 @@ set search_path = ''
 as $$
 declare
   v_reply record;
+  v_title record;
   v_count int := 0;
   v_failed int := 0;
 begin
@@ -1039,6 +1042,25 @@ begin
     exception when others then
       v_failed := v_failed + 1;
       raise warning 'sweep_stuck_replies: message % failed: % (SQLSTATE %)', v_reply.id, sqlerrm, sqlstate;
+    end;
+  end loop;
+  for v_title in
+    select j.id, a.id as account_id
+    from public.conversation_title_jobs j
+    join public.credit_accounts a on a.owner_user_id = j.user_id
+    where j.status = 'running' and j.created_at < now() - interval '15 minutes'
+    order by j.created_at
+    limit 1000
+  loop
+    begin
+      perform 1 from public.credit_accounts where id = v_title.account_id for update skip locked;
+      continue when not found;
+      if (private.finish_title(v_title.id, null, null, null, true)).id is not null then
+        v_count := v_count + 1;
+      end if;
+    exception when others then
+      v_failed := v_failed + 1;
+      raise warning 'sweep_stuck_replies: title job % failed: % (SQLSTATE %)', v_title.id, sqlerrm, sqlstate;
     end;
   end loop;
   if v_failed > 0 then

@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: the running stack's settings, users with tokens, and a
 //! small HTTP client that returns status, JSON body and headers without judging them.
 
+pub mod chat;
+
 use genbase_devkit::reply::{self, Call, RawReply};
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -3,15 +3,15 @@
 //! messages of one branch. One RPC each, as the caller: RLS decides whose conversations
 //! these are, so another user's is simply not found.
 
-use crate::page::page_of;
 use crate::patch::Patch;
 use crate::query::Params;
 use genbase_shared::deps::{Caller, Deps};
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{deleted_one, ApiRequest, ApiResponse};
+use genbase_shared::keyset::{self, Keyset, Position};
 use genbase_shared::limits;
 use genbase_shared::rpc::{Rpc, RpcArgs};
-use genbase_shared::validate::{Cursor, Id, Limit, ShortText};
+use genbase_shared::validate::{Id, Limit, Page, ShortText};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -92,6 +92,12 @@ pub struct ConversationsPosition {
     pub id: String,
 }
 
+impl Position for ConversationsPosition {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// `api.list_conversations`: `archived` null lists both.
 #[derive(Debug, PartialEq, Serialize)]
 pub struct ListConversations {
@@ -118,8 +124,8 @@ impl ListConversations {
             Some("all") => None,
             Some(_) => return Err(ApiError::validation("archived must be true, false or all")),
         };
-        let cursor = Cursor::<ConversationsPosition>::parse(params.get("cursor"))?
-            .map(Cursor::into_position);
+        let page =
+            Keyset::<ConversationsPosition>::parse(params.get("cursor"), params.get("limit"))?;
         Ok(ListConversations {
             archived,
             q: params
@@ -127,13 +133,10 @@ impl ListConversations {
                 .map(|q| ShortText::parse("q", q, limits::Q_CHARS))
                 .transpose()?,
             kind: params.get("kind").map(kind).transpose()?,
-            limit: Limit::parse(params.get("limit"))?,
-            cursor_id: cursor
-                .as_ref()
-                .map(|c| Id::parse("cursor", &c.id))
-                .transpose()?,
-            cursor_pinned: cursor.as_ref().map(|c| c.pinned),
-            cursor_last_message_at: cursor.map(|c| c.last_message_at),
+            limit: page.limit,
+            cursor_id: page.after_id()?,
+            cursor_pinned: page.after.as_ref().map(|c| c.pinned),
+            cursor_last_message_at: page.after.map(|c| c.last_message_at),
         })
     }
 }
@@ -199,6 +202,12 @@ pub struct MessagesPosition {
     pub before: String,
 }
 
+impl Position for MessagesPosition {
+    fn id(&self) -> &str {
+        &self.before
+    }
+}
+
 /// `api.list_messages`: the branch ending at `leaf_id` (or the newest message), a page at a
 /// time, oldest first within the page.
 #[derive(Debug, PartialEq, Serialize)]
@@ -220,20 +229,19 @@ impl ListMessages {
         query: &[(String, String)],
     ) -> Result<ListMessages, ApiError> {
         let params = Params::new(query, &["leaf_id", "cursor", "limit"])?;
-        let cursor =
-            Cursor::<MessagesPosition>::parse(params.get("cursor"))?.map(Cursor::into_position);
+        let page = Keyset::<MessagesPosition>::parse(params.get("cursor"), params.get("limit"))?;
         let leaf_id = params
             .get("leaf_id")
             .map(|id| Id::parse("leaf_id", id))
             .transpose()?;
-        if leaf_id.is_some() && cursor.is_some() {
+        if leaf_id.is_some() && page.after.is_some() {
             return Err(ApiError::validation("give leaf_id or cursor, not both"));
         }
         Ok(ListMessages {
             conversation_id,
             leaf_id,
-            limit: Limit::parse(params.get("limit"))?,
-            before: cursor.map(|c| Id::parse("cursor", &c.before)).transpose()?,
+            limit: page.limit,
+            before: page.after_id()?,
         })
     }
 }
@@ -255,12 +263,9 @@ pub async fn list(
     caller: &Caller,
 ) -> Result<ApiResponse, ApiError> {
     let args = ListConversations::from_query(&req.query)?;
-    let answer = deps.rpc().invoke(&args, &caller.auth).await?;
-    Ok(ApiResponse::ok(page_of::<ConversationsPosition>(
-        ListConversations::FUNCTION,
-        "next_cursor",
-        answer,
-    )?))
+    keyset::page_response(
+        keyset::fetch::<_, ConversationsPosition>(deps, &args, &caller.auth).await?,
+    )
 }
 
 pub async fn get(deps: &impl Deps, caller: &Caller, id: Id) -> Result<ApiResponse, ApiError> {
@@ -319,21 +324,13 @@ pub async fn messages(
     id: Id,
 ) -> Result<ApiResponse, ApiError> {
     let args = ListMessages::from_query(id, &req.query)?;
-    let mut answer = deps.rpc().invoke(&args, &caller.auth).await?;
+    let answer = deps.rpc().invoke(&args, &caller.auth).await?;
     // SQL names the page above by its oldest message's id; the API gives every list a cursor.
-    if let Some(obj) = answer.as_object_mut() {
-        let before = obj.remove("next_before").unwrap_or(Value::Null);
-        let position = match before {
-            Value::Null => Value::Null,
-            before => serde_json::json!({ "before": before }),
-        };
-        obj.insert("next_cursor".into(), position);
-    }
-    Ok(ApiResponse::ok(page_of::<MessagesPosition>(
-        ListMessages::FUNCTION,
-        "next_cursor",
-        answer,
-    )?))
+    let (items, before) = keyset::read_answer(ListMessages::FUNCTION, "next_before", answer)?;
+    keyset::page_response(Page::new(
+        items,
+        before.map(|before| MessagesPosition { before }),
+    ))
 }
 
 #[cfg(test)]
@@ -341,6 +338,7 @@ mod tests {
     use super::*;
     use genbase_shared::http::parse_query;
     use genbase_shared::rpc::sql_args;
+    use genbase_shared::validate::Cursor;
     use serde_json::json;
 
     const ID: &str = "7d1f0a36-1c55-4f43-9d57-8f2b7a1e0c11";

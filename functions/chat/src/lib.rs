@@ -4,18 +4,23 @@
 //! also calls the provider: Postgres (RLS, the SQL functions) decides who sees what.
 
 mod conversations;
+mod crud;
 mod handler;
 mod memories;
-mod page;
 mod patch;
 mod providers;
 mod query;
+mod relay;
 mod reply;
+mod send_body;
 mod templates;
+mod titles;
+mod ui_stream;
 
 pub use handler::handle;
+pub use reply::write_stream;
 
-genbase_edge::entry!("chat", handle);
+genbase_edge::entry!("chat", handle, stream = reply::write_stream);
 
 #[cfg(test)]
 mod handler_tests;

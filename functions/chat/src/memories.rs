@@ -2,7 +2,7 @@
 //! conversation's context while active. List, save, change (the toggle is `{active}`),
 //! delete; SQL checks their content and count.
 
-use crate::patch::Patch;
+use crate::crud::{self, Editable};
 use crate::query::Params;
 use genbase_shared::deps::{Caller, Deps};
 use genbase_shared::error::ApiError;
@@ -62,25 +62,13 @@ impl CreateBody {
     }
 }
 
-/// `api.update_memory`.
-#[derive(Serialize)]
-struct UpdateMemory {
-    id: Id,
-    patch: Patch,
-}
+/// `api.update_memory` and `api.delete_memory`.
+struct Memory;
 
-impl RpcArgs for UpdateMemory {
-    const FUNCTION: &'static str = "update_memory";
-}
-
-/// `api.delete_memory`.
-#[derive(Serialize)]
-struct DeleteMemory {
-    id: Id,
-}
-
-impl RpcArgs for DeleteMemory {
-    const FUNCTION: &'static str = "delete_memory";
+impl Editable for Memory {
+    const UPDATE: &'static str = "update_memory";
+    const DELETE: &'static str = "delete_memory";
+    const FIELDS: &'static str = "content or active";
 }
 
 pub async fn list(
@@ -111,20 +99,12 @@ pub async fn update(
     caller: &Caller,
     id: Id,
 ) -> Result<ApiResponse, ApiError> {
-    let patch = Patch::parse(req.json_body()?, "content or active")?;
-    Ok(ApiResponse::ok(
-        deps.rpc()
-            .invoke(&UpdateMemory { id, patch }, &caller.auth)
-            .await?,
-    ))
+    crud::update::<Memory>(req, deps, caller, id).await
 }
 
 /// 204 once deleted; SQL's 404 when it is not the caller's.
 pub async fn delete(deps: &impl Deps, caller: &Caller, id: Id) -> Result<ApiResponse, ApiError> {
-    deps.rpc()
-        .invoke(&DeleteMemory { id }, &caller.auth)
-        .await?;
-    Ok(ApiResponse::no_content())
+    crud::delete::<Memory>(deps, caller, id).await
 }
 
 #[cfg(test)]

@@ -2,15 +2,15 @@
 //! and the caller's private ones, a conversation's system prompt to start from. SQL checks
 //! every field and who may write which; RLS hides others' private templates.
 
-use crate::page::page_of;
-use crate::patch::Patch;
+use crate::crud::{self, Editable};
 use crate::query::Params;
 use genbase_shared::deps::{Caller, Deps};
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};
+use genbase_shared::keyset::{self, Keyset, Position};
 use genbase_shared::limits;
 use genbase_shared::rpc::{Rpc, RpcArgs};
-use genbase_shared::validate::{Cursor, Id, Limit, ShortText};
+use genbase_shared::validate::{Id, Limit, ShortText};
 use serde::{Deserialize, Serialize};
 
 /// Where the next page starts (by name, id to break ties), as SQL reports it.
@@ -19,6 +19,12 @@ use serde::{Deserialize, Serialize};
 pub struct TemplatesPosition {
     pub name: String,
     pub id: String,
+}
+
+impl Position for TemplatesPosition {
+    fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 /// `api.list_prompt_templates`.
@@ -38,8 +44,7 @@ impl ListTemplates {
     /// `?category=&cursor=&limit=`.
     pub fn from_query(query: &[(String, String)]) -> Result<ListTemplates, ApiError> {
         let params = Params::new(query, &["category", "cursor", "limit"])?;
-        let cursor =
-            Cursor::<TemplatesPosition>::parse(params.get("cursor"))?.map(Cursor::into_position);
+        let page = Keyset::<TemplatesPosition>::parse(params.get("cursor"), params.get("limit"))?;
         Ok(ListTemplates {
             category: params
                 .get("category")
@@ -47,12 +52,9 @@ impl ListTemplates {
                 // is saved, and a longer filter would only match nothing.
                 .map(|c| ShortText::parse("category", c, limits::Q_CHARS))
                 .transpose()?,
-            limit: Limit::parse(params.get("limit"))?,
-            cursor_id: cursor
-                .as_ref()
-                .map(|c| Id::parse("cursor", &c.id))
-                .transpose()?,
-            cursor_name: cursor.map(|c| c.name),
+            limit: page.limit,
+            cursor_id: page.after_id()?,
+            cursor_name: page.after.map(|c| c.name),
         })
     }
 }
@@ -73,25 +75,13 @@ impl RpcArgs for CreateTemplate {
     const FUNCTION: &'static str = "create_prompt_template";
 }
 
-/// `api.update_prompt_template`.
-#[derive(Serialize)]
-struct UpdateTemplate {
-    id: Id,
-    patch: Patch,
-}
+/// `api.update_prompt_template` and `api.delete_prompt_template`.
+struct Template;
 
-impl RpcArgs for UpdateTemplate {
-    const FUNCTION: &'static str = "update_prompt_template";
-}
-
-/// `api.delete_prompt_template`.
-#[derive(Serialize)]
-struct DeleteTemplate {
-    id: Id,
-}
-
-impl RpcArgs for DeleteTemplate {
-    const FUNCTION: &'static str = "delete_prompt_template";
+impl Editable for Template {
+    const UPDATE: &'static str = "update_prompt_template";
+    const DELETE: &'static str = "delete_prompt_template";
+    const FIELDS: &'static str = "name, content, description or category";
 }
 
 pub async fn list(
@@ -100,12 +90,7 @@ pub async fn list(
     caller: &Caller,
 ) -> Result<ApiResponse, ApiError> {
     let args = ListTemplates::from_query(&req.query)?;
-    let answer = deps.rpc().invoke(&args, &caller.auth).await?;
-    Ok(ApiResponse::ok(page_of::<TemplatesPosition>(
-        ListTemplates::FUNCTION,
-        "next_cursor",
-        answer,
-    )?))
+    keyset::page_response(keyset::fetch::<_, TemplatesPosition>(deps, &args, &caller.auth).await?)
 }
 
 pub async fn create(
@@ -125,20 +110,12 @@ pub async fn update(
     caller: &Caller,
     id: Id,
 ) -> Result<ApiResponse, ApiError> {
-    let patch = Patch::parse(req.json_body()?, "name, content, description or category")?;
-    Ok(ApiResponse::ok(
-        deps.rpc()
-            .invoke(&UpdateTemplate { id, patch }, &caller.auth)
-            .await?,
-    ))
+    crud::update::<Template>(req, deps, caller, id).await
 }
 
 /// 204 once deleted; SQL's 404 (not visible) or 403 (public, caller not an admin).
 pub async fn delete(deps: &impl Deps, caller: &Caller, id: Id) -> Result<ApiResponse, ApiError> {
-    deps.rpc()
-        .invoke(&DeleteTemplate { id }, &caller.auth)
-        .await?;
-    Ok(ApiResponse::no_content())
+    crud::delete::<Template>(deps, caller, id).await
 }
 
 #[cfg(test)]
@@ -146,6 +123,7 @@ mod tests {
     use super::*;
     use genbase_shared::http::parse_query;
     use genbase_shared::rpc::sql_args;
+    use genbase_shared::validate::Cursor;
     use serde_json::json;
 
     #[test]

@@ -1,9 +1,10 @@
 //! The generations function's RPC arguments and the enums its input is checked against.
 
 use genbase_shared::error::ApiError;
+use genbase_shared::keyset::NewestFirstArgs;
 use genbase_shared::rpc::RpcArgs;
-use genbase_shared::validate::{Id, IdempotencyKey, Limit, Prompt, ShortText};
-use serde::{Deserialize, Serialize};
+use genbase_shared::validate::{Id, IdempotencyKey, Prompt, ShortText};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// Declares a closed set of names that SQL also checks (`generations.kind`, `.status`), so a
@@ -80,23 +81,13 @@ impl RpcArgs for CancelGeneration {
     const FUNCTION: &'static str = "cancel_generation";
 }
 
-/// Where the next page of `GET /v1/generations` starts (its order: newest first, id to break
-/// ties), as SQL reports it in `next_cursor`. The id stays text until checked as one.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GenerationsPosition {
-    pub created_at: String,
-    pub id: String,
-}
-
-/// `api.list_generations`.
+/// `api.list_generations`: newest first, id to break ties.
 #[derive(Debug, Serialize)]
 pub struct ListGenerations {
     pub kind: Option<GenerationKind>,
     pub status: Option<GenerationStatus>,
-    pub limit: Limit,
-    pub cursor_created_at: Option<String>,
-    pub cursor_id: Option<Id>,
+    #[serde(flatten)]
+    pub page: NewestFirstArgs,
 }
 
 impl RpcArgs for ListGenerations {
@@ -134,27 +125,6 @@ pub struct ReconcileCandidates {
 
 impl RpcArgs for ReconcileCandidates {
     const FUNCTION: &'static str = "reconcile_candidates";
-}
-
-/// `api.next_provider_token`.
-#[derive(Serialize)]
-pub struct NextProviderToken {
-    pub provider: &'static str,
-}
-
-impl RpcArgs for NextProviderToken {
-    const FUNCTION: &'static str = "next_provider_token";
-}
-
-/// `api.report_provider_token`: what a call said about the token it used.
-#[derive(Serialize)]
-pub struct ReportProviderToken<'a> {
-    pub token_id: &'a Value,
-    pub outcome: &'static str,
-}
-
-impl RpcArgs for ReportProviderToken<'_> {
-    const FUNCTION: &'static str = "report_provider_token";
 }
 
 #[cfg(test)]

@@ -1,15 +1,16 @@
 use crate::args::{
-    CancelGeneration, FailSubmission, GenerationKind, GenerationStatus, GenerationsPosition,
-    GetGeneration, ListGenerations, MarkSubmitted,
+    CancelGeneration, FailSubmission, GenerationKind, GenerationStatus, GetGeneration,
+    ListGenerations, MarkSubmitted,
 };
 use crate::request::StartBody;
 use crate::{inputs, library, provider};
 use genbase_shared::deps::{require_user, Caller, Deps};
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};
+use genbase_shared::keyset::{self, NewestFirst, NewestFirstArgs};
 use genbase_shared::rpc::{Rpc, RpcAuth};
-use genbase_shared::validate::{Cursor, Id, Limit, Page};
-use serde_json::{json, Value};
+use genbase_shared::validate::Id;
+use serde_json::json;
 
 genbase_shared::endpoints! {
     enum Endpoint {
@@ -99,9 +100,8 @@ async fn list(
     deps: &impl Deps,
     caller: &Caller,
 ) -> Result<ApiResponse, ApiError> {
-    let cursor =
-        Cursor::<GenerationsPosition>::parse(req.query_param("cursor"))?.map(Cursor::into_position);
     let args = ListGenerations {
+        page: NewestFirstArgs::parse(req.query_param("cursor"), req.query_param("limit"))?,
         kind: req
             .query_param("kind")
             .map(GenerationKind::parse)
@@ -110,35 +110,10 @@ async fn list(
             .query_param("status")
             .map(GenerationStatus::parse)
             .transpose()?,
-        limit: Limit::parse(req.query_param("limit"))?,
-        cursor_id: cursor
-            .as_ref()
-            .map(|c| Id::parse("cursor", &c.id))
-            .transpose()?,
-        cursor_created_at: cursor.map(|c| c.created_at),
     };
-    let mut page = page_of(deps.rpc().invoke(&args, &caller.auth).await?)?;
+    let mut page = keyset::fetch::<_, NewestFirst>(deps, &args, &caller.auth).await?;
     library::render_items(deps, &caller.auth, &mut page.items).await?;
-    let body = serde_json::to_value(page).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(ApiResponse::ok(body))
-}
-
-/// What `api.list_generations` answers: `{items, next_cursor}`, the cursor being the position
-/// after the page under SQL's name (absent or null on the last page). Taken apart in place:
-/// the answer is already parsed, and a typed copy would cost a second pass over it.
-fn page_of(mut answer: Value) -> Result<Page<GenerationsPosition>, ApiError> {
-    let bad = |what: &dyn std::fmt::Display| {
-        ApiError::bad_gateway(format!("list_generations answered {what}"))
-    };
-    let items = answer
-        .get_mut("items")
-        .map(Value::take)
-        .ok_or_else(|| bad(&"no items"))?;
-    let next = match answer.get_mut("next_cursor").map(Value::take) {
-        None | Some(Value::Null) => None,
-        Some(position) => Some(serde_json::from_value(position).map_err(|e| bad(&e))?),
-    };
-    Ok(Page::new(items, next))
+    keyset::page_response(page)
 }
 
 async fn cancel(deps: &impl Deps, caller: &Caller, id: Id) -> Result<ApiResponse, ApiError> {

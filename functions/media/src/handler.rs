@@ -1,11 +1,11 @@
-use crate::query::{ListMedia, MediaPosition};
+use crate::query::ListMedia;
 use genbase_shared::deps::{require_user, Caller, Deps};
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};
+use genbase_shared::keyset::{self, NewestFirst};
 use genbase_shared::rpc::{Rpc, RpcArgs};
 use genbase_shared::storage::render_outputs;
 use genbase_shared::storage_jobs;
-use genbase_shared::validate::Page;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -49,27 +49,10 @@ async fn list(
     caller: &Caller,
 ) -> Result<ApiResponse, ApiError> {
     let args = ListMedia::from_query(&req.query)?;
-    let mut page = page_of(deps.rpc().invoke(&args, &caller.auth).await?)?;
+    let mut page = keyset::fetch::<_, NewestFirst>(deps, &args, &caller.auth).await?;
     if let Some(items) = page.items.as_array_mut() {
         let mut items: Vec<&mut Value> = items.iter_mut().collect();
         render_outputs(deps, &caller.auth, &mut items).await?;
     }
-    let body = serde_json::to_value(page).map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(ApiResponse::ok(body))
-}
-
-/// What `api.list_media` answers: `{items, next_cursor}`, the cursor being the position after
-/// the page (null on the last page).
-fn page_of(mut answer: Value) -> Result<Page<MediaPosition>, ApiError> {
-    let bad =
-        |what: &dyn std::fmt::Display| ApiError::bad_gateway(format!("list_media answered {what}"));
-    let items = match answer.get_mut("items").map(Value::take) {
-        Some(items @ Value::Array(_)) => items,
-        _ => return Err(bad(&"no items")),
-    };
-    let next = match answer.get_mut("next_cursor").map(Value::take) {
-        None | Some(Value::Null) => None,
-        Some(position) => Some(serde_json::from_value(position).map_err(|e| bad(&e))?),
-    };
-    Ok(Page::new(items, next))
+    keyset::page_response(page)
 }

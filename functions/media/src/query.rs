@@ -4,34 +4,25 @@
 //! since a misspelt filter would otherwise list everything.
 
 use genbase_shared::error::ApiError;
+use genbase_shared::keyset::NewestFirstArgs;
 use genbase_shared::limits;
 use genbase_shared::rpc::RpcArgs;
-use genbase_shared::validate::{Cursor, Id, Limit, ShortText};
-use serde::{Deserialize, Serialize};
+use genbase_shared::validate::ShortText;
+use serde::Serialize;
 
 /// `public.generations.kind`, in SQL's order.
 const KINDS: [&str; 6] = ["image", "video", "audio", "music", "text", "tts"];
 const PARAMS: [&str; 5] = ["kind", "favorite", "q", "cursor", "limit"];
 
-/// Where the next page starts (newest first, id to break ties), as SQL reports it in
-/// `next_cursor`: the same position as `GET /v1/generations`. The id stays text until
-/// checked as one.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MediaPosition {
-    pub created_at: String,
-    pub id: String,
-}
-
-/// `api.list_media`.
+/// `api.list_media`. Its page is newest first, id to break ties: the same position as
+/// `GET /v1/generations`.
 #[derive(Debug, PartialEq, Serialize)]
 pub struct ListMedia {
     pub kinds: Option<Vec<&'static str>>,
     pub favorite: Option<bool>,
     pub q: Option<ShortText>,
-    pub limit: Limit,
-    pub cursor_created_at: Option<String>,
-    pub cursor_id: Option<Id>,
+    #[serde(flatten)]
+    pub page: NewestFirstArgs,
 }
 
 impl RpcArgs for ListMedia {
@@ -59,19 +50,13 @@ impl ListMedia {
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.as_str())
         };
-        let cursor = Cursor::<MediaPosition>::parse(param("cursor"))?.map(Cursor::into_position);
         Ok(ListMedia {
+            page: NewestFirstArgs::parse(param("cursor"), param("limit"))?,
             kinds: param("kind").map(parse_kinds).transpose()?,
             favorite: param("favorite").map(parse_favorite).transpose()?,
             q: param("q")
                 .map(|q| ShortText::parse("q", q, limits::Q_CHARS))
                 .transpose()?,
-            limit: Limit::parse(param("limit"))?,
-            cursor_id: cursor
-                .as_ref()
-                .map(|c| Id::parse("cursor", &c.id))
-                .transpose()?,
-            cursor_created_at: cursor.map(|c| c.created_at),
         })
     }
 }
@@ -106,7 +91,9 @@ fn parse_favorite(value: &str) -> Result<bool, ApiError> {
 mod tests {
     use super::*;
     use genbase_shared::http::parse_query;
+    use genbase_shared::keyset::NewestFirst;
     use genbase_shared::rpc::sql_args;
+    use genbase_shared::validate::Cursor;
     use serde_json::json;
 
     fn parse(query: &str) -> Result<ListMedia, ApiError> {
@@ -115,7 +102,7 @@ mod tests {
 
     #[test]
     fn every_filter_reaches_sql_under_its_parameter_name() {
-        let cursor = Cursor::new(MediaPosition {
+        let cursor = Cursor::new(NewestFirst {
             created_at: "2026-01-02T03:04:05+00:00".into(),
             id: "7d1f0a36-1c55-4f43-9d57-8f2b7a1e0c11".into(),
         })

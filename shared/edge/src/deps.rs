@@ -4,8 +4,9 @@
 
 use crate::config::read;
 use crate::isolate::Isolate;
+use crate::stream::FetchBody;
 use genbase_shared::auth::{Authenticator, Claims, HttpGet};
-use genbase_shared::deps::{CopyError, Deps, Inbound, Outbound, SourceHead};
+use genbase_shared::deps::{CopyError, Deps, Inbound, Opened, Outbound, SourceHead};
 use genbase_shared::error::ApiError;
 use genbase_shared::http::ApiRequest;
 use genbase_shared::rpc_postgrest::PostgrestRpc;
@@ -52,6 +53,7 @@ impl HttpGet for FetchGet {
 
 impl Deps for EdgeDeps {
     type Rpc = PostgrestRpc;
+    type Reader = FetchBody;
 
     fn rpc(&self) -> &PostgrestRpc {
         &self.rpc
@@ -59,6 +61,14 @@ impl Deps for EdgeDeps {
 
     fn now_unix(&self) -> i64 {
         (worker::Date::now().as_millis() / 1000) as i64
+    }
+
+    fn now_ms(&self) -> i64 {
+        worker::Date::now().as_millis() as i64
+    }
+
+    fn log_error(&self, message: &str) {
+        worker::console_error!("{message}");
     }
 
     fn var(&self, name: &str) -> Option<String> {
@@ -76,7 +86,20 @@ impl Deps for EdgeDeps {
 
     async fn send(&self, out: Outbound) -> Result<Inbound, String> {
         let body = out.body.as_deref().map(JsValue::from_str);
-        fetch(&out, body.as_ref()).await
+        read_whole(fetch(&out, body.as_ref()).await?).await
+    }
+
+    async fn open(&self, out: Outbound) -> Result<Opened<FetchBody>, String> {
+        let body = out.body.as_deref().map(JsValue::from_str);
+        let resp = fetch(&out, body.as_ref()).await?;
+        let stream = match resp.body() {
+            worker::ResponseBody::Stream(stream) => Some(stream.clone()),
+            _ => None,
+        };
+        Ok(Opened {
+            status: resp.status_code(),
+            body: FetchBody::new(stream),
+        })
     }
 
     async fn copy<F, Fut>(&self, source: &str, upload: F) -> Result<Inbound, CopyError>
@@ -116,12 +139,15 @@ impl Deps for EdgeDeps {
         // The source's ReadableStream becomes the upload's body: workerd pipes it through
         // without the Worker holding the file.
         let body = stream.map(JsValue::from);
-        fetch(&out, body.as_ref()).await.map_err(CopyError::Upload)
+        let resp = fetch(&out, body.as_ref())
+            .await
+            .map_err(CopyError::Upload)?;
+        read_whole(resp).await.map_err(CopyError::Upload)
     }
 }
 
-/// Sends `out` with `body` (its own body is ignored) and reads the answer as text.
-async fn fetch(out: &Outbound, body: Option<&JsValue>) -> Result<Inbound, String> {
+/// Sends `out` with `body` (its own body is ignored); answers once the head arrives.
+async fn fetch(out: &Outbound, body: Option<&JsValue>) -> Result<worker::Response, String> {
     let headers = Headers::new();
     for (k, v) in &out.headers {
         headers.set(k, v).map_err(|e| e.to_string())?;
@@ -136,10 +162,13 @@ async fn fetch(out: &Outbound, body: Option<&JsValue>) -> Result<Inbound, String
     }
     let req = web_sys::Request::new_with_str_and_init(&out.url, &init)
         .map_err(|e| format!("invalid request to {}: {e:?}", out.url))?;
-    let mut resp = Fetch::Request(Request::from(req))
+    Fetch::Request(Request::from(req))
         .send()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+async fn read_whole(mut resp: worker::Response) -> Result<Inbound, String> {
     Ok(Inbound {
         status: resp.status_code(),
         body: resp.text().await.map_err(|e| e.to_string())?,

@@ -11,7 +11,10 @@
 //! bodies may be larger than a user endpoint's (the provider webhooks), with optionally
 //! `after = path::to::hook` for work a response asks for (`ApiResponse::then`), run in the
 //! request's `ctx.wait_until` once the response is sent:
-//! `async fn hook(&impl Deps, serde_json::Value)`.
+//! `async fn hook(&impl Deps, serde_json::Value)`. A function that answers with Server-Sent
+//! Events (`ApiResponse::event_stream`) names its writer with `stream = path::to::writer`:
+//! `async fn writer(&impl Deps, serde_json::Value, impl EventSink)`, also run in
+//! `ctx.wait_until`, so it finishes its work when the client leaves mid-stream.
 
 #[cfg(target_arch = "wasm32")]
 mod config;
@@ -25,12 +28,16 @@ pub mod scheduled;
 #[cfg(target_arch = "wasm32")]
 mod serve;
 #[cfg(target_arch = "wasm32")]
+mod stream;
+#[cfg(target_arch = "wasm32")]
 mod webcrypto;
 
 #[cfg(target_arch = "wasm32")]
 pub use deps::EdgeDeps;
 #[cfg(target_arch = "wasm32")]
-pub use serve::{serve, NoAfter};
+pub use serve::{serve, NoAfter, NoStream};
+#[cfg(target_arch = "wasm32")]
+pub use stream::EdgeSink;
 #[cfg(target_arch = "wasm32")]
 pub use worker;
 
@@ -46,16 +53,23 @@ macro_rules! entry {
         $crate::entry!($name, $handler, body_limit = $crate::MAX_BODY_BYTES);
     };
     ($name:literal, $handler:path, body_limit = $limit:expr) => {
-        $crate::entry!(@fetch $name, $handler, $limit, None::<$crate::NoAfter>);
+        $crate::entry!(@fetch $name, $handler, $limit, None::<$crate::NoAfter>, None::<$crate::NoStream>);
     };
     ($name:literal, $handler:path, body_limit = $limit:expr, after = $after:path) => {
         $crate::entry!(@fetch $name, $handler, $limit, Some(
             |d: std::rc::Rc<$crate::EdgeDeps>, work: serde_json::Value| async move {
                 $after(&*d, work).await
             }
+        ), None::<$crate::NoStream>);
+    };
+    ($name:literal, $handler:path, stream = $stream:path) => {
+        $crate::entry!(@fetch $name, $handler, $crate::MAX_BODY_BYTES, None::<$crate::NoAfter>, Some(
+            |d: std::rc::Rc<$crate::EdgeDeps>, work: serde_json::Value, sink: $crate::EdgeSink| async move {
+                $stream(&*d, work, sink).await
+            }
         ));
     };
-    (@fetch $name:literal, $handler:path, $limit:expr, $after:expr) => {
+    (@fetch $name:literal, $handler:path, $limit:expr, $after:expr, $stream:expr) => {
         #[cfg(target_arch = "wasm32")]
         #[$crate::worker::event(fetch)]
         async fn fetch(
@@ -65,7 +79,7 @@ macro_rules! entry {
         ) -> $crate::worker::Result<$crate::worker::Response> {
             $crate::serve($name, $limit, req, env, ctx, |r, d| async move {
                 $handler(&r, &*d).await
-            }, $after)
+            }, $after, $stream)
             .await
         }
     };

@@ -3,25 +3,30 @@
 use crate::deps::EdgeDeps;
 use crate::isolate::isolate;
 use crate::request_log;
+use crate::stream::EdgeSink;
 use futures_util::StreamExt;
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{
-    accept_request_id, parse_query, respond, ApiRequest, ApiResponse, Cors, LimitedBody,
-    MAX_DRAIN_BYTES,
+    accept_request_id, parse_query, respond, ApiRequest, ApiResponse, LimitedBody, MAX_DRAIN_BYTES,
 };
 use genbase_shared::rpc::AnsweredRequest;
 use serde_json::Value;
 use std::future::Future;
 use std::rc::Rc;
-use worker::{console_error, ByteStream, Context, Date, Env, Request, Response};
+use worker::web_sys::TransformStream;
+use worker::{console_error, ByteStream, Context, Date, Env, Request, Response, ResponseBody};
 
 /// The `after` hook of a function that has none.
 pub type NoAfter = fn(Rc<EdgeDeps>, Value) -> std::future::Ready<()>;
+/// The `stream` writer of a function that has none.
+pub type NoStream = fn(Rc<EdgeDeps>, Value, EdgeSink) -> std::future::Ready<()>;
 
 /// `body_limit` is the function's own (see the `entry!` macro): bodies over it are refused
 /// with 413 while being read. `after` runs the work a response asked for
-/// ([`ApiResponse::then`]) once the response is sent.
-pub async fn serve<F, Fut, A, AFut>(
+/// ([`ApiResponse::then`]) once the response is sent; `stream` writes the events of an
+/// [`ApiResponse::event_stream`] into the response's body.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve<F, Fut, A, AFut, S, SFut>(
     function: &'static str,
     body_limit: usize,
     req: Request,
@@ -29,12 +34,15 @@ pub async fn serve<F, Fut, A, AFut>(
     ctx: Context,
     handler: F,
     after: Option<A>,
+    stream: Option<S>,
 ) -> worker::Result<Response>
 where
     F: FnOnce(ApiRequest, Rc<EdgeDeps>) -> Fut,
     Fut: Future<Output = Result<ApiResponse, ApiError>>,
     A: FnOnce(Rc<EdgeDeps>, Value) -> AFut + 'static,
     AFut: Future<Output = ()> + 'static,
+    S: FnOnce(Rc<EdgeDeps>, Value, EdgeSink) -> SFut + 'static,
+    SFut: Future<Output = ()> + 'static,
 {
     let started = Date::now().as_millis();
     let isolate = isolate(&env);
@@ -72,10 +80,31 @@ where
         }
     }
     let work = result.as_mut().ok().and_then(|r| r.after.take());
-    let response = to_response(result, &request_id, origin.as_deref(), &isolate.cors)?;
-    if let (Some(hook), Some(work), Some(deps)) = (after, work, served_by) {
-        ctx.wait_until(hook(deps, work));
-    }
+    let streams = matches!(&result, Ok(r) if r.streams);
+    let answer = respond(result, &request_id, origin.as_deref(), &isolate.cors);
+    let response = match (streams, stream, work, served_by) {
+        (true, Some(writer), Some(work), Some(deps)) => {
+            // The writer runs in wait_until, not in the response's lifetime, so a client
+            // that leaves mid-stream does not cut the work short.
+            let pipe = TransformStream::new().map_err(js_error)?;
+            let sink = EdgeSink::new(pipe.writable().get_writer().map_err(js_error)?);
+            ctx.wait_until(writer(deps, work, sink));
+            with_headers(
+                Response::from_body(ResponseBody::Stream(pipe.readable()))?,
+                answer,
+            )?
+        }
+        (_, _, work, served_by) => {
+            if let (Some(hook), Some(work), Some(deps)) = (after, work, served_by) {
+                ctx.wait_until(hook(deps, work));
+            }
+            let body = match &answer.body {
+                Some(b) => Response::from_json(b)?,
+                None => Response::empty()?,
+            };
+            with_headers(body, answer)?
+        }
+    };
 
     if let Ok(rpc) = &isolate.rpc {
         let answered = AnsweredRequest {
@@ -155,22 +184,16 @@ async fn drain(stream: &mut ByteStream) {
     }
 }
 
-/// [`respond`] (the one error body, `x-request-id`, CORS), as a `worker::Response`.
-fn to_response(
-    result: Result<ApiResponse, ApiError>,
-    request_id: &str,
-    origin: Option<&str>,
-    cors: &Cors,
-) -> worker::Result<Response> {
-    let answer = respond(result, request_id, origin, cors);
-    let mut resp = match answer.body {
-        Some(b) => Response::from_json(&b)?,
-        None => Response::empty()?,
-    }
-    .with_status(answer.status);
+/// `body` with [`respond`]'s status and headers (`x-request-id`, CORS).
+fn with_headers(body: Response, answer: ApiResponse) -> worker::Result<Response> {
+    let mut resp = body.with_status(answer.status);
     let h = resp.headers_mut();
     for (k, v) in answer.headers {
         h.set(&k, &v)?;
     }
     Ok(resp)
+}
+
+fn js_error(e: wasm_bindgen::JsValue) -> worker::Error {
+    worker::Error::JsError(format!("{e:?}"))
 }

@@ -8,6 +8,9 @@ pub struct ApiResponse {
     /// Work the function asks to do once the response is sent (never sent itself): the
     /// runtime hands it to the function's `after` hook (see `genbase_edge::entry!`).
     pub after: Option<Value>,
+    /// The body is a stream of Server-Sent Events that the function's `stream` hook writes
+    /// from `after` (see [`ApiResponse::event_stream`]).
+    pub streams: bool,
 }
 
 impl ApiResponse {
@@ -24,6 +27,7 @@ impl ApiResponse {
                 ("cache-control".into(), "no-store".into()),
             ],
             after: None,
+            streams: false,
         }
     }
 
@@ -45,6 +49,24 @@ impl ApiResponse {
             body: None,
             headers: Vec::new(),
             after: None,
+            streams: false,
+        }
+    }
+
+    /// A 200 Server-Sent Events response: its head goes out at once, and the function's
+    /// `stream` hook (see `genbase_edge::entry!`) writes the events from `work` as they come.
+    /// `x-accel-buffering: no` keeps proxies from holding the events back.
+    pub fn event_stream(work: Value) -> ApiResponse {
+        ApiResponse {
+            status: 200,
+            body: None,
+            headers: vec![
+                ("content-type".into(), "text/event-stream".into()),
+                ("cache-control".into(), "no-cache".into()),
+                ("x-accel-buffering".into(), "no".into()),
+            ],
+            after: Some(work),
+            streams: true,
         }
     }
 

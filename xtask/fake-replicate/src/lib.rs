@@ -51,6 +51,11 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let addr = tcp.local_addr().map_err(|e| e.to_string())?;
+    // A streamed chunk written after a pause would otherwise wait for the client's delayed
+    // ACK (Nagle), adding ~40 ms to a model's time to first token that no provider adds.
+    let tcp = axum::serve::ListenerExt::tap_io(tcp, |s| {
+        let _ = s.set_nodelay(true);
+    });
     let base_url = config
         .public_url
         .clone()

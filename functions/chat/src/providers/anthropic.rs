@@ -1,16 +1,18 @@
 //! Anthropic's Messages API (`POST {base}/v1/messages`, the key in `x-api-key`, API version
-//! 2023-06-01: the version whose request shape we send, `temperature` included).
+//! 2023-06-01: the version whose request shape we send, `temperature` included). Always
+//! streamed: named events, `message_start` (input tokens), `content_block_delta` (text),
+//! `message_delta` (output tokens), `message_stop`; `error` when the stream fails.
 
-use super::{count, parse, ChatRequest, Completion, Failure, Usage};
+use super::{count, parse, ChatRequest, Piece, Usage};
 use genbase_shared::deps::Outbound;
-use serde_json::{json, Value};
+use serde_json::json;
 
 const API_VERSION: &str = "2023-06-01";
 
 pub fn request(base: &str, key: &str, req: &ChatRequest) -> Outbound {
     // The system prompt is a top-level field here, never a message.
-    let mut body =
-        json!({"model": req.model, "max_tokens": req.max_tokens, "messages": req.messages});
+    let mut body = json!({"model": req.model, "max_tokens": req.max_tokens,
+                          "messages": req.messages, "stream": true});
     if let Some(system) = &req.system {
         body["system"] = json!(system);
     }
@@ -29,29 +31,43 @@ pub fn request(base: &str, key: &str, req: &ChatRequest) -> Outbound {
     }
 }
 
-/// A 2xx `message`: its text blocks joined (other blocks, such as a tool use we never offer,
-/// carry no text) and `usage`.
-pub fn read(provider: &str, body: &str) -> Result<Completion, Failure> {
-    let json = parse(body).unwrap_or(Value::Null);
-    let usage = Usage {
-        tokens_in: count(&json["usage"]["input_tokens"]),
-        tokens_out: count(&json["usage"]["output_tokens"]),
+/// What one event says, read from its data's `type` (which repeats the event's name). Other
+/// blocks than text (a tool use we never offer) carry no text; `ping` and the block
+/// boundaries say nothing we keep.
+pub fn read_event(data: &str) -> Vec<Piece> {
+    let Some(json) = parse(data) else {
+        return vec![Piece::Unreadable(data.to_string())];
     };
-    let Some(blocks) = json["content"].as_array() else {
-        return Err(Failure::unreadable(provider, body, usage));
+    // Usage sits in the message at the start, at the top level of message_delta.
+    let usage = |u: &serde_json::Value| {
+        Piece::Usage(Usage {
+            tokens_in: count(&u["input_tokens"]),
+            tokens_out: count(&u["output_tokens"]),
+        })
     };
-    let content = blocks
-        .iter()
-        .filter(|b| b["type"] == "text")
-        .filter_map(|b| b["text"].as_str())
-        .collect();
-    Ok(Completion { content, usage })
+    match json["type"].as_str() {
+        Some("message_start") => vec![Piece::Usage(Usage {
+            tokens_in: count(&json["message"]["usage"]["input_tokens"]),
+            // The start's output count is a placeholder; message_delta gives the real one.
+            tokens_out: None,
+        })],
+        Some("content_block_delta") if json["delta"]["type"] == "text_delta" => json["delta"]
+            ["text"]
+            .as_str()
+            .map(|t| vec![Piece::Text(t.to_string())])
+            .unwrap_or_default(),
+        Some("message_delta") if json["usage"].is_object() => vec![usage(&json["usage"])],
+        Some("message_stop") => vec![Piece::End],
+        Some("error") => vec![Piece::Failed(json["error"].to_string())],
+        _ => Vec::new(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::providers::Turn;
+    use serde_json::Value;
 
     fn chat(system: Option<&str>, temperature: Option<Value>) -> ChatRequest {
         ChatRequest {
@@ -90,6 +106,7 @@ mod tests {
         assert_eq!(
             body,
             json!({"model": "claude-3-5-haiku-20241022", "max_tokens": 1024, "system": "be brief",
+                   "stream": true,
                    "temperature": 1, "messages": [{"role": "user", "content": "hi"}]})
         );
         let plain = request("http://p", "k", &chat(None, None));
@@ -98,35 +115,47 @@ mod tests {
     }
 
     #[test]
-    fn a_message_gives_its_text_blocks_and_usage() {
-        let answer = json!({"type": "message", "role": "assistant", "content": [
-            {"type": "text", "text": "echo: "}, {"type": "text", "text": "hi"}],
-            "stop_reason": "end_turn", "usage": {"input_tokens": 5, "output_tokens": 2}});
+    fn events_give_the_text_both_counts_and_the_end() {
+        let events = [
+            json!({"type": "message_start", "message": {"id": "msg_1", "usage": {"input_tokens": 5, "output_tokens": 1}}}),
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+            json!({"type": "ping"}),
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "echo: hi"}}),
+            json!({"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{"}}),
+            json!({"type": "content_block_stop", "index": 0}),
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
+            json!({"type": "message_stop"}),
+        ];
+        let pieces: Vec<Piece> = events
+            .iter()
+            .flat_map(|e| read_event(&e.to_string()))
+            .collect();
         assert_eq!(
-            read("anthropic", &answer.to_string()),
-            Ok(Completion {
-                content: "echo: hi".into(),
-                usage: Usage {
+            pieces,
+            vec![
+                Piece::Usage(Usage {
                     tokens_in: Some(5),
+                    tokens_out: None
+                }),
+                Piece::Text("echo: hi".into()),
+                Piece::Usage(Usage {
+                    tokens_in: None,
                     tokens_out: Some(2)
-                }
-            })
+                }),
+                Piece::End,
+            ]
         );
     }
 
     #[test]
-    fn an_answer_without_content_keeps_the_usage_it_reported() {
-        let e = read(
-            "anthropic",
-            r#"{"usage": {"input_tokens": 5, "output_tokens": 0}}"#,
-        )
-        .unwrap_err();
-        assert_eq!(
-            e.usage,
-            Usage {
-                tokens_in: Some(5),
-                tokens_out: Some(0)
-            }
+    fn an_error_event_fails() {
+        let e = json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}});
+        assert!(
+            matches!(&read_event(&e.to_string())[..], [Piece::Failed(c)] if c.contains("overloaded_error"))
         );
+        assert!(matches!(
+            &read_event("{\"type\": \"mess")[..],
+            [Piece::Unreadable(_)]
+        ));
     }
 }

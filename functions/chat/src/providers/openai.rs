@@ -1,10 +1,11 @@
 //! OpenAI's chat completions protocol (`POST {base}/v1/chat/completions`, a bearer key),
 //! which OpenAI, OpenRouter, Groq, DeepSeek, Mistral, Together and Gemini's compatible
-//! endpoint all speak.
+//! endpoint all speak. Always streamed: `data:` chunks of `chat.completion.chunk`, the usage
+//! in a last chunk (`stream_options.include_usage`), then `data: [DONE]`.
 
-use super::{count, parse, ChatRequest, Completion, Failure, Usage};
+use super::{count, parse, ChatRequest, Piece, Usage};
 use genbase_shared::deps::Outbound;
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub fn request(base: &str, key: &str, req: &ChatRequest) -> Outbound {
     let mut messages = Vec::with_capacity(req.messages.len() + 1);
@@ -16,7 +17,8 @@ pub fn request(base: &str, key: &str, req: &ChatRequest) -> Outbound {
             .iter()
             .map(|t| json!({"role": t.role, "content": t.content})),
     );
-    let mut body = json!({"model": req.model, "messages": messages});
+    let mut body = json!({"model": req.model, "messages": messages, "stream": true,
+                          "stream_options": {"include_usage": true}});
     // OpenAI deprecated `max_tokens` for `max_completion_tokens` (its reasoning models refuse
     // the old name); the compatible providers still read `max_tokens`.
     let limit = if req.provider == "openai" {
@@ -39,28 +41,38 @@ pub fn request(base: &str, key: &str, req: &ChatRequest) -> Outbound {
     }
 }
 
-/// A 2xx `chat.completion`: the first choice's text (none for a reply that is only a
-/// refusal or a tool call) and `usage`.
-pub fn read(provider: &str, body: &str) -> Result<Completion, Failure> {
-    let json = parse(body).unwrap_or(Value::Null);
-    let usage = Usage {
-        tokens_in: count(&json["usage"]["prompt_tokens"]),
-        tokens_out: count(&json["usage"]["completion_tokens"]),
-    };
-    let message = &json["choices"][0]["message"];
-    if !message.is_object() {
-        return Err(Failure::unreadable(provider, body, usage));
+/// What one event's `data` says: the first choice's text, the usage, the end (`[DONE]`),
+/// or an error (`{"error": ...}`, which OpenAI sends inside a stream that fails).
+pub fn read_event(data: &str) -> Vec<Piece> {
+    if data == "[DONE]" {
+        return vec![Piece::End];
     }
-    Ok(Completion {
-        content: message["content"].as_str().unwrap_or_default().to_string(),
-        usage,
-    })
+    let Some(json) = parse(data) else {
+        return vec![Piece::Unreadable(data.to_string())];
+    };
+    if !json["error"].is_null() {
+        return vec![Piece::Failed(json["error"].to_string())];
+    }
+    let mut pieces = Vec::new();
+    if let Some(text) = json["choices"][0]["delta"]["content"].as_str() {
+        if !text.is_empty() {
+            pieces.push(Piece::Text(text.to_string()));
+        }
+    }
+    if json["usage"].is_object() {
+        pieces.push(Piece::Usage(Usage {
+            tokens_in: count(&json["usage"]["prompt_tokens"]),
+            tokens_out: count(&json["usage"]["completion_tokens"]),
+        }));
+    }
+    pieces
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::providers::Turn;
+    use serde_json::Value;
 
     fn chat(provider: &str, system: Option<&str>, temperature: Option<Value>) -> ChatRequest {
         ChatRequest {
@@ -105,6 +117,7 @@ mod tests {
         assert_eq!(
             body(&out),
             json!({"model": "gpt-4o-mini", "max_completion_tokens": 300, "temperature": 0.5,
+                   "stream": true, "stream_options": {"include_usage": true},
                    "messages": [{"role": "system", "content": "be brief"},
                                 {"role": "user", "content": "hi"},
                                 {"role": "assistant", "content": "hello"},
@@ -121,34 +134,43 @@ mod tests {
     }
 
     #[test]
-    fn a_completion_gives_its_text_and_usage() {
-        let answer = json!({"object": "chat.completion", "choices": [{"index": 0,
-            "message": {"role": "assistant", "content": "echo: hi"}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 7, "completion_tokens": 2, "total_tokens": 9}});
+    fn chunks_give_their_text_the_usage_and_the_end() {
+        let text = json!({"object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {"content": "echo"}, "finish_reason": null}]});
         assert_eq!(
-            read("openai", &answer.to_string()),
-            Ok(Completion {
-                content: "echo: hi".into(),
-                usage: Usage {
-                    tokens_in: Some(7),
-                    tokens_out: Some(2)
-                }
-            })
+            read_event(&text.to_string()),
+            vec![Piece::Text("echo".into())]
         );
-        let no_usage = json!({"choices": [{"message": {"role": "assistant", "content": "x"}}]});
+        let role_only = json!({"choices": [{"delta": {"role": "assistant", "content": ""}}]});
+        assert_eq!(read_event(&role_only.to_string()), vec![]);
+        let usage = json!({"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2}});
         assert_eq!(
-            read("openai", &no_usage.to_string()).unwrap().usage,
-            Usage::default()
+            read_event(&usage.to_string()),
+            vec![Piece::Usage(Usage {
+                tokens_in: Some(7),
+                tokens_out: Some(2)
+            })]
+        );
+        assert_eq!(read_event("[DONE]"), vec![Piece::End]);
+    }
+
+    #[test]
+    fn an_error_chunk_fails_and_a_cut_chunk_is_unreadable() {
+        let error =
+            json!({"error": {"message": "The server had an error", "type": "server_error"}});
+        assert!(
+            matches!(&read_event(&error.to_string())[..], [Piece::Failed(cause)] if cause.contains("server_error"))
+        );
+        assert_eq!(
+            read_event(r#"{"choices": [{"del"#),
+            vec![Piece::Unreadable(r#"{"choices": [{"del"#.into())]
         );
     }
 
     #[test]
-    fn a_body_cut_short_is_a_failure_in_our_words() {
-        let e = read("openai", r#"{"choices": [{"message": {"con"#).unwrap_err();
-        assert_eq!(
-            e.message,
-            "the model's provider sent an answer that could not be read"
-        );
-        assert!(e.cause.starts_with("openai answered 2xx"), "{}", e.cause);
+    fn the_request_asks_for_a_stream_with_its_usage() {
+        let b = body(&request("http://p", "k", &chat("openai", None, None)));
+        assert_eq!(b["stream"], true);
+        assert_eq!(b["stream_options"], json!({"include_usage": true}));
     }
 }

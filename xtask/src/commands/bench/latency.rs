@@ -17,6 +17,13 @@ pub struct Probe<'a> {
     pub call: Box<dyn FnMut() -> Result<()> + 'a>,
 }
 
+/// A probe that reads its own figure, in milliseconds, instead of being timed whole: e.g. the
+/// time to a streamed reply's first chunk, which ends before the call does.
+pub struct Gauge<'a> {
+    pub name: &'static str,
+    pub read: Box<dyn FnMut() -> Result<f64> + 'a>,
+}
+
 pub struct Measured {
     /// Milliseconds, sorted.
     samples: Vec<f64>,
@@ -56,12 +63,38 @@ pub fn interleaved(
     samples: usize,
     accounts: &Accounts,
 ) -> Result<Vec<Measured>> {
-    for p in probes.iter_mut() {
+    let mut gauges: Vec<Gauge> = probes
+        .iter_mut()
+        .map(|p| {
+            let call = &mut p.call;
+            Gauge {
+                name: p.name,
+                read: Box::new(move || {
+                    let t = Instant::now();
+                    call()?;
+                    Ok(t.elapsed().as_secs_f64() * 1000.0)
+                }),
+            }
+        })
+        .collect();
+    gauged(&mut gauges, samples, accounts)
+}
+
+/// How many times [`gauged`] calls each gauge for `samples` figures (warm-up included), so a
+/// caller can prepare one fresh resource per call beforehand.
+pub fn calls(samples: usize) -> usize {
+    WARMUP + samples.div_ceil(BATCH) * BATCH
+}
+
+/// [`interleaved`] for gauges: every gauge until each has `samples` figures, `BATCH` at a
+/// time in turn.
+pub fn gauged(gauges: &mut [Gauge], samples: usize, accounts: &Accounts) -> Result<Vec<Measured>> {
+    for g in gauges.iter_mut() {
         for _ in 0..WARMUP {
-            (p.call)().with_context(|| format!("warming up {}", p.name))?;
+            (g.read)().with_context(|| format!("warming up {}", g.name))?;
         }
     }
-    let mut out: Vec<Measured> = probes
+    let mut out: Vec<Measured> = gauges
         .iter()
         .map(|_| Measured {
             samples: Vec::with_capacity(samples),
@@ -70,12 +103,11 @@ pub fn interleaved(
         })
         .collect();
     while out[0].samples.len() < samples {
-        for (p, m) in probes.iter_mut().zip(out.iter_mut()) {
+        for (g, m) in gauges.iter_mut().zip(out.iter_mut()) {
             let before = accounts.snapshot()?;
             for _ in 0..BATCH {
-                let t = Instant::now();
-                (p.call)().with_context(|| format!("measuring {}", p.name))?;
-                m.samples.push(t.elapsed().as_secs_f64() * 1000.0);
+                let figure = (g.read)().with_context(|| format!("measuring {}", g.name))?;
+                m.samples.push(figure);
             }
             let split = before.per_request(&accounts.snapshot()?, BATCH);
             m.cpu.merge(m.samples.len() - BATCH, &split, BATCH);
@@ -154,4 +186,53 @@ pub fn concurrent(
             }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    #[test]
+    fn gauges_take_turns_in_batches_and_report_their_own_figures() {
+        let order = RefCell::new(Vec::new());
+        let mut gauges: Vec<Gauge> = (0..2)
+            .map(|g| {
+                let order = &order;
+                let mut n = 0.0;
+                Gauge {
+                    name: "counting",
+                    read: Box::new(move || {
+                        order.borrow_mut().push(g);
+                        n += 1.0;
+                        Ok(1000.0 * g as f64 - n)
+                    }),
+                }
+            })
+            .collect();
+        let m = gauged(&mut gauges, 60, &Accounts::new(&[])).unwrap();
+        drop(gauges);
+        let order = order.into_inner();
+        assert_eq!(order.len(), 2 * calls(60));
+        assert_eq!(calls(60), WARMUP + 2 * BATCH);
+        let runs: Vec<(usize, usize)> = order
+            .chunk_by(|a, b| a == b)
+            .map(|run| (run[0], run.len()))
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                (0, WARMUP),
+                (1, WARMUP),
+                (0, BATCH),
+                (1, BATCH),
+                (0, BATCH),
+                (1, BATCH)
+            ]
+        );
+        // Each gauge's figures without its 30 warm-up ones, sorted: 1000g - 31 down to 1000g - 130.
+        assert_eq!(m[1].samples.len(), 2 * BATCH);
+        assert_eq!((m[1].quantile(0.0), m[1].p99()), (870.0, 969.0));
+        assert_eq!(m[0].p50(), -80.0);
+    }
 }

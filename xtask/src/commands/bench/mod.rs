@@ -5,6 +5,7 @@
 //! went, so a figure bound by the bench client shows as one.
 
 mod calls;
+mod chat;
 mod latency;
 
 use anyhow::Result;
@@ -359,6 +360,15 @@ fn latencies(
         "get_me_concurrent".into(),
         json!({"clients": CLIENTS, "router": c[0].json(), "rpc_direct": c[1].json()}),
     );
+
+    let setup = chat::Setup {
+        router: &api.router,
+        provider: &api.provider,
+        token: &es256,
+    };
+    let streamed = chat::measure(&setup, &mut db, accounts)?;
+    rows.extend(streamed.rows(floor.p50()));
+    report.insert("chat_stream".into(), streamed.json());
     Ok(())
 }
 

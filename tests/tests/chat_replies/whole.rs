@@ -1,101 +1,35 @@
-//! Replies end to end, not streamed, through the real WASM, the fake provider (both chat
-//! protocols) and Postgres: a reply is charged the tokens the provider reported at list price,
-//! a provider failure leaves a failed message and releases the hold, and an account without
-//! credits gets a 402 before any provider is called. Each ends with `audit_credits()` empty.
+//! Replies end to end, not streamed (`"stream": false`), through the real WASM, the fake
+//! provider (both chat protocols) and Postgres: a reply is charged the tokens the provider
+//! reported at list price, a provider refusal leaves a failed message and releases the hold,
+//! and an account without credits gets a 402 before any provider is called. Each ends with
+//! `audit_credits()` empty. Streamed replies: streamed.rs.
 //!
 //! The stack points OPENAI_API_URL and ANTHROPIC_API_URL at the fake provider; the keys come
 //! from the token pool, where these tests put one key per provider. A provider failure rests
 //! the key it used, so the tests take `POOL` and make their keys available again first.
 
+use crate::{pool, LABEL};
+use genbase_tests::chat::{
+    conversation, keys_ready, list_price, money, provider_request, secret, MODELS,
+};
 use genbase_tests::{Reply, Stack, User};
-use serde_json::{json, Value};
-use std::sync::Mutex;
+use serde_json::json;
 use uuid::Uuid;
-
-static POOL: Mutex<()> = Mutex::new(());
-
-const LABEL: &str = "e2e chat_reply";
-/// The chat models the migrations seed, one per protocol.
-const MODELS: [(&str, &str); 2] = [("gpt-4o-mini", "openai"), ("claude-3-5-haiku", "anthropic")];
-
-fn secret(provider: &str) -> String {
-    format!("sk-e2e-chat-reply-{provider}")
-}
-
-/// One available key of ours per chat provider, every earlier failure's cooldown forgotten.
-fn keys_ready(stack: &Stack) {
-    let mut db = stack.db();
-    for (_, provider) in MODELS {
-        db.execute(
-            "insert into public.provider_tokens (provider, label, token)
-             select $1, $2, $3
-             where not exists (select 1 from public.provider_tokens where provider = $1 and label = $2)",
-            &[&provider, &LABEL, &secret(provider)],
-        )
-        .expect("insert key");
-    }
-    db.execute(
-        "update public.provider_tokens
-         set cooldown_until = null, consecutive_errors = 0, cooldown_level = 0
-         where label = $1",
-        &[&LABEL],
-    )
-    .expect("rest no more");
-}
-
-fn conversation(stack: &Stack, user: &User, model: &str) -> String {
-    let r = stack.rpc_client().call(
-        "create_conversation",
-        &json!({"p_model": model}),
-        Some(&user.token),
-    );
-    assert_eq!(r.status, 200, "{r:?}");
-    r.body["id"].as_str().expect("conversation id").to_string()
-}
 
 fn say(stack: &Stack, user: &User, conversation: &str, content: &str) -> Reply {
     stack.json(
         "POST",
         &format!("/v1/conversations/{conversation}/messages"),
         Some(&user.token),
-        &json!({"content": content}),
+        &json!({"content": content, "stream": false}),
     )
-}
-
-/// The fake provider's record of the chat request whose last message was `content`.
-fn provider_request(stack: &Stack, content: &str) -> Option<Value> {
-    let r = genbase_tests::send(
-        &format!("{}/_fake/chat/requests", stack.provider_url),
-        "GET",
-        None,
-        None,
-        &[],
-    );
-    assert_eq!(r.status, 200, "{r:?}");
-    r.body
-        .as_array()
-        .expect("chat request list")
-        .iter()
-        .find(|q| {
-            q["messages"]
-                .as_array()
-                .and_then(|m| m.last())
-                .is_some_and(|m| m["content"] == content)
-        })
-        .cloned()
-}
-
-/// `(balance, held)` of `user`.
-fn money(stack: &Stack, user: &User) -> (i64, i64) {
-    let c = stack.credits(user);
-    (c["balance"].as_i64().unwrap(), c["held"].as_i64().unwrap())
 }
 
 #[test]
 fn a_reply_is_charged_the_reported_tokens_at_list_price() {
-    let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let _pool = pool();
     let stack = Stack::from_env();
-    keys_ready(&stack);
+    keys_ready(&stack, LABEL);
     for (model, provider) in MODELS {
         let (_admin, user) = stack.funded_user("chat-reply", 1000);
         let id = conversation(&stack, &user, model);
@@ -118,7 +52,7 @@ fn a_reply_is_charged_the_reported_tokens_at_list_price() {
         let seen = provider_request(&stack, &content).expect("the provider was asked");
         assert_eq!(
             seen["key"],
-            secret(provider).as_str(),
+            secret(LABEL, provider).as_str(),
             "a pool key was used"
         );
         assert_eq!(seen["outcome"], "complete");
@@ -132,17 +66,7 @@ fn a_reply_is_charged_the_reported_tokens_at_list_price() {
             "the provider's counts are stored"
         );
 
-        let list_price: i64 = stack
-            .db()
-            .query_one(
-                "select ceil(($2::int * credits_per_unit
-                              + $3::int * coalesce(credits_per_output_unit, credits_per_unit)) / 1000)::int8
-                 from public.pricing
-                 where model = $1 and active_from <= now() and (active_to is null or active_to > now())",
-                &[&model, &(tokens_in as i32), &(tokens_out as i32)],
-            )
-            .expect("price")
-            .get(0);
+        let list_price = list_price(&stack, model, tokens_in, tokens_out);
         assert!(list_price > 0);
         assert_eq!(r.body["credits_charged"], list_price, "{model}");
         assert_eq!(reply["credits"], list_price);
@@ -152,14 +76,14 @@ fn a_reply_is_charged_the_reported_tokens_at_list_price() {
 }
 
 #[test]
-fn a_provider_failure_fails_the_reply_and_releases_the_hold() {
-    let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+fn a_provider_refusal_fails_the_reply_and_releases_the_hold() {
+    let _pool = pool();
     let stack = Stack::from_env();
     for (model, _) in MODELS {
-        keys_ready(&stack);
+        keys_ready(&stack, LABEL);
         let (_admin, user) = stack.funded_user("chat-reply-fail", 1000);
         let id = conversation(&stack, &user, model);
-        let content = format!("[midfail] {}", Uuid::new_v4().simple());
+        let content = format!("[throttle] {}", Uuid::new_v4().simple());
         let r = say(&stack, &user, &id, &content);
         assert_eq!(r.status, 502, "{model}: {r:?}");
         assert_eq!(r.error_code(), "internal");
@@ -178,9 +102,9 @@ fn a_provider_failure_fails_the_reply_and_releases_the_hold() {
         assert_eq!(status, "failed", "{model}");
         assert_eq!(
             error.as_deref(),
-            Some("the model's provider failed to answer")
+            Some("the model's provider is busy; try again in a moment")
         );
-        // Nothing was written and no usage reported: the reply is free.
+        // Refused before any token: the reply is free.
         assert_eq!(credits, Some(0), "{model}");
         assert!(held, "the reply had a hold to release");
         assert_eq!(
@@ -189,15 +113,15 @@ fn a_provider_failure_fails_the_reply_and_releases_the_hold() {
             "{model}: the hold is released"
         );
     }
-    keys_ready(&stack);
+    keys_ready(&stack, LABEL);
     assert_eq!(stack.audit(), json!([]), "audit_credits found violations");
 }
 
 #[test]
 fn no_credits_is_a_402_before_any_provider_call() {
-    let _pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let _pool = pool();
     let stack = Stack::from_env();
-    keys_ready(&stack);
+    keys_ready(&stack, LABEL);
     // A reply to gpt-4o-mini reserves 4 credits (4096 output tokens at 0.9 per 1k, and the prompt).
     let (_admin, user) = stack.funded_user("chat-reply-poor", 1);
     let id = conversation(&stack, &user, "gpt-4o-mini");
