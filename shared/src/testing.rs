@@ -262,6 +262,19 @@ pub struct RecordingSink {
     pub closed: bool,
 }
 
+impl RecordingSink {
+    /// The `data` of every Server-Sent Event written, in order, however they were split
+    /// into writes.
+    pub fn event_data(&self) -> Vec<String> {
+        self.written
+            .concat()
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| e.strip_prefix("data: ").unwrap_or(e).to_string())
+            .collect()
+    }
+}
+
 impl EventSink for &mut RecordingSink {
     async fn write(&mut self, text: &str) -> bool {
         if self.leaves_after.is_some_and(|n| self.written.len() >= n) {

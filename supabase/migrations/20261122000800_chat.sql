@@ -981,17 +981,25 @@ $$;
 grant execute on function api.stop_reply(uuid) to authenticated;
 
 /**
- * {status, stop_requested} of a reply, for the function streaming it. Service role only
- * (it reads every user's replies).
+ * {status, stop_requested} of a reply, for the function streaming it, which asks about once
+ * a second. With p_content (the text so far) it first keeps that text on a reply still
+ * streaming, so that a reply whose function dies mid-stream is stored, and charged by the
+ * stuck-reply sweep, for what it produced rather than as nothing. Service role only (it
+ * reads and writes every user's replies). SECURITY DEFINER: the service role reads messages
+ * but writes them only through these functions.
  */
-create function api.reply_state(p_message_id uuid) returns jsonb
+create function api.reply_state(p_message_id uuid, p_content text default null) returns jsonb
 language plpgsql
-stable
+security definer
 set search_path = ''
 as $$
 declare
   v_state jsonb;
 begin
+  if p_content is not null then
+    update public.messages set content = p_content
+    where id = p_message_id and role = 'assistant' and status = 'streaming';
+  end if;
   select jsonb_build_object('status', status, 'stop_requested', stop_requested_at is not null) into v_state
   from public.messages where id = p_message_id and role = 'assistant';
   if v_state is null then
@@ -1001,7 +1009,7 @@ begin
 end
 $$;
 
-grant execute on function api.reply_state(uuid) to service_role;
+grant execute on function api.reply_state(uuid, text) to service_role;
 
 /**
  * Finishes as failed every reply still streaming 15 minutes after it began: its function

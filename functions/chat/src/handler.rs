@@ -1,4 +1,4 @@
-use crate::{conversations, memories, templates};
+use crate::{conversations, crud, memories, templates};
 use genbase_shared::deps::{require_user, Deps};
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};
@@ -44,11 +44,17 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         }
         Endpoint::ListMemories => memories::list(req, deps, &caller).await,
         Endpoint::CreateMemory => memories::create(req, deps, &caller).await,
-        Endpoint::UpdateMemory { id } => memories::update(req, deps, &caller, id).await,
-        Endpoint::DeleteMemory { id } => memories::delete(deps, &caller, id).await,
+        Endpoint::UpdateMemory { id } => {
+            crud::update::<memories::Memory>(req, deps, &caller, id).await
+        }
+        Endpoint::DeleteMemory { id } => crud::delete::<memories::Memory>(deps, &caller, id).await,
         Endpoint::ListTemplates => templates::list(req, deps, &caller).await,
         Endpoint::CreateTemplate => templates::create(req, deps, &caller).await,
-        Endpoint::UpdateTemplate { id } => templates::update(req, deps, &caller, id).await,
-        Endpoint::DeleteTemplate { id } => templates::delete(deps, &caller, id).await,
+        Endpoint::UpdateTemplate { id } => {
+            crud::update::<templates::Template>(req, deps, &caller, id).await
+        }
+        Endpoint::DeleteTemplate { id } => {
+            crud::delete::<templates::Template>(deps, &caller, id).await
+        }
     }
 }

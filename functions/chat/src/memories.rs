@@ -2,7 +2,7 @@
 //! conversation's context while active. List, save, change (the toggle is `{active}`),
 //! delete; SQL checks their content and count.
 
-use crate::crud::{self, Editable};
+use crate::crud::Editable;
 use crate::query::Params;
 use genbase_shared::deps::{Caller, Deps};
 use genbase_shared::error::ApiError;
@@ -63,7 +63,7 @@ impl CreateBody {
 }
 
 /// `api.update_memory` and `api.delete_memory`.
-struct Memory;
+pub struct Memory;
 
 impl Editable for Memory {
     const UPDATE: &'static str = "update_memory";
@@ -91,20 +91,6 @@ pub async fn create(
     Ok(ApiResponse::created(
         deps.rpc().invoke(&args, &caller.auth).await?,
     ))
-}
-
-pub async fn update(
-    req: &ApiRequest,
-    deps: &impl Deps,
-    caller: &Caller,
-    id: Id,
-) -> Result<ApiResponse, ApiError> {
-    crud::update::<Memory>(req, deps, caller, id).await
-}
-
-/// 204 once deleted; SQL's 404 when it is not the caller's.
-pub async fn delete(deps: &impl Deps, caller: &Caller, id: Id) -> Result<ApiResponse, ApiError> {
-    crud::delete::<Memory>(deps, caller, id).await
 }
 
 #[cfg(test)]

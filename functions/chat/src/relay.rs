@@ -19,8 +19,9 @@ pub enum OnLeave {
     Stop,
 }
 
-/// How often a running reply asks SQL whether the user asked it to stop. Checked as text
-/// arrives, so a stop lands at the first piece of text after this much time.
+/// How often a running reply asks SQL whether the user asked it to stop (and keeps its text
+/// so far there). Checked as text arrives, so a stop lands at the first piece of text after
+/// this much time.
 const STOP_CHECK_MS: i64 = 1000;
 
 /// The reply as it ended.
@@ -44,10 +45,12 @@ impl Relayed {
     }
 }
 
-/// `api.reply_state`, as the service role.
+/// `api.reply_state`, as the service role, with the text so far: should this function die,
+/// the stuck-reply sweep finishes the reply with it (charged for what came).
 #[derive(Serialize)]
 struct ReplyState<'a> {
     message_id: &'a str,
+    content: &'a str,
 }
 
 impl RpcArgs for ReplyState<'_> {
@@ -75,9 +78,7 @@ pub async fn relay<D: Deps, S: EventSink>(
         match stream.next().await {
             Step::Text(text) => {
                 content.push_str(&text);
-                if !ui.text(&text).await && on_leave == OnLeave::Stop {
-                    break Ending::Stopped;
-                }
+                ui.text(&text);
             }
             Step::Usage(reported) => usage.update(reported),
             Step::End => break Ending::Complete,
@@ -86,8 +87,12 @@ pub async fn relay<D: Deps, S: EventSink>(
                 break Ending::Failed(failure.message);
             }
         }
+        // What one chunk of the provider's brought goes out in one write, before the next read.
+        if !stream.has_pending() && !ui.flush().await && on_leave == OnLeave::Stop {
+            break Ending::Stopped;
+        }
         if let Some(reply_id) = reply_id.filter(|_| deps.now_ms() >= next_check) {
-            if stop_asked(deps, reply_id).await {
+            if stop_asked(deps, reply_id, &content).await {
                 break Ending::Stopped;
             }
             next_check = deps.now_ms() + STOP_CHECK_MS;
@@ -102,18 +107,15 @@ pub async fn relay<D: Deps, S: EventSink>(
     }
 }
 
-/// Whether the user asked the reply to stop, or it was already ended (by the stuck sweep).
-/// A state that cannot be read lets the reply go on: a stop is retried at the next check.
-async fn stop_asked(deps: &impl Deps, reply_id: &str) -> bool {
-    let state = deps
-        .rpc()
-        .invoke(
-            &ReplyState {
-                message_id: reply_id,
-            },
-            &RpcAuth::ServiceRole,
-        )
-        .await;
+/// Keeps the text so far, and tells whether the user asked the reply to stop or it was
+/// already ended (by the stuck sweep). A state that cannot be read lets the reply go on: a
+/// stop is seen at the next check.
+async fn stop_asked(deps: &impl Deps, reply_id: &str, content: &str) -> bool {
+    let args = ReplyState {
+        message_id: reply_id,
+        content,
+    };
+    let state = deps.rpc().invoke(&args, &RpcAuth::ServiceRole).await;
     match state {
         Ok(state) => state["stop_requested"] == true || state["status"] != "streaming",
         Err(_) => false,

@@ -2,7 +2,7 @@
 //! and the caller's private ones, a conversation's system prompt to start from. SQL checks
 //! every field and who may write which; RLS hides others' private templates.
 
-use crate::crud::{self, Editable};
+use crate::crud::Editable;
 use crate::query::Params;
 use genbase_shared::deps::{Caller, Deps};
 use genbase_shared::error::ApiError;
@@ -76,7 +76,7 @@ impl RpcArgs for CreateTemplate {
 }
 
 /// `api.update_prompt_template` and `api.delete_prompt_template`.
-struct Template;
+pub struct Template;
 
 impl Editable for Template {
     const UPDATE: &'static str = "update_prompt_template";
@@ -102,20 +102,6 @@ pub async fn create(
     Ok(ApiResponse::created(
         deps.rpc().invoke(&args, &caller.auth).await?,
     ))
-}
-
-pub async fn update(
-    req: &ApiRequest,
-    deps: &impl Deps,
-    caller: &Caller,
-    id: Id,
-) -> Result<ApiResponse, ApiError> {
-    crud::update::<Template>(req, deps, caller, id).await
-}
-
-/// 204 once deleted; SQL's 404 (not visible) or 403 (public, caller not an admin).
-pub async fn delete(deps: &impl Deps, caller: &Caller, id: Id) -> Result<ApiResponse, ApiError> {
-    crud::delete::<Template>(deps, caller, id).await
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub struct UiStream<S> {
     /// False once a write failed: the client has gone.
     present: bool,
     text_open: bool,
+    /// Parts not yet written: what one provider chunk brought goes out in one write.
+    pending: String,
 }
 
 impl<S: EventSink> UiStream<S> {
@@ -36,62 +38,69 @@ impl<S: EventSink> UiStream<S> {
             sink,
             present: true,
             text_open: false,
+            pending: String::new(),
         }
     }
 
-    async fn part(&mut self, part: Value) -> bool {
-        self.data(&part.to_string()).await
+    fn part(&mut self, part: Value) {
+        self.data(&part.to_string());
     }
 
-    async fn data(&mut self, data: &str) -> bool {
+    fn data(&mut self, data: &str) {
         if self.present {
-            self.present = self.sink.write(&format!("data: {data}\n\n")).await;
+            self.pending.push_str("data: ");
+            self.pending.push_str(data);
+            self.pending.push_str("\n\n");
         }
+    }
+
+    /// Writes the parts so far. `false` when the client has gone.
+    pub async fn flush(&mut self) -> bool {
+        if self.present && !self.pending.is_empty() {
+            self.present = self.sink.write(&self.pending).await;
+        }
+        self.pending.clear();
         self.present
     }
 
     /// The message's id (so the client's copy carries the stored one) and what is known
-    /// before the reply: `metadata`.
+    /// before the reply: `metadata`. Written at once.
     pub async fn start(&mut self, message_id: &str, metadata: Value) -> bool {
-        self.part(json!({"type": "start", "messageId": message_id, "messageMetadata": metadata}))
-            .await
-            && self.part(json!({"type": "start-step"})).await
+        self.part(json!({"type": "start", "messageId": message_id, "messageMetadata": metadata}));
+        self.part(json!({"type": "start-step"}));
+        self.flush().await
     }
 
-    /// A piece of the reply's text. `false` when the client has gone.
-    pub async fn text(&mut self, delta: &str) -> bool {
+    /// A piece of the reply's text, written at the next [`flush`](Self::flush).
+    pub fn text(&mut self, delta: &str) {
         if !self.text_open {
             self.text_open = true;
-            self.part(json!({"type": "text-start", "id": TEXT_ID}))
-                .await;
+            self.part(json!({"type": "text-start", "id": TEXT_ID}));
         }
-        self.part(json!({"type": "text-delta", "id": TEXT_ID, "delta": delta}))
-            .await
+        self.part(json!({"type": "text-delta", "id": TEXT_ID, "delta": delta}));
     }
 
     /// Ends the stream: closes the text, says how the reply ended, and gives `metadata`
     /// (usage and credits charged) in the finish part.
     pub async fn end(mut self, ending: Ending, metadata: Value) {
         if self.text_open {
-            self.part(json!({"type": "text-end", "id": TEXT_ID})).await;
+            self.part(json!({"type": "text-end", "id": TEXT_ID}));
         }
         let reason = match ending {
             Ending::Complete => "stop",
             Ending::Stopped => {
-                self.part(json!({"type": "abort", "reason": "stopped"}))
-                    .await;
+                self.part(json!({"type": "abort", "reason": "stopped"}));
                 "other"
             }
             Ending::Failed(message) => {
-                self.part(json!({"type": "error", "errorText": message}))
-                    .await;
+                self.part(json!({"type": "error", "errorText": message}));
                 "error"
             }
         };
-        self.part(json!({"type": "finish-step"})).await;
-        self.part(json!({"type": "finish", "finishReason": reason, "messageMetadata": metadata}))
-            .await;
-        self.data("[DONE]").await;
+        self.part(json!({"type": "finish-step"}));
+        self.part(json!({"type": "finish", "finishReason": reason, "messageMetadata": metadata}));
+        self.data("[DONE]");
+        self.flush().await;
         self.sink.close().await;
     }
 }
@@ -113,16 +122,9 @@ mod tests {
     use genbase_shared::testing::{block_on, RecordingSink};
 
     fn parts(sink: &RecordingSink) -> Vec<Value> {
-        sink.written
+        sink.event_data()
             .iter()
-            .map(|w| {
-                let data = w
-                    .strip_prefix("data: ")
-                    .unwrap()
-                    .strip_suffix("\n\n")
-                    .unwrap();
-                serde_json::from_str(data).unwrap_or(json!(data))
-            })
+            .map(|data| serde_json::from_str(data).unwrap_or(json!(data)))
             .collect()
     }
 
@@ -132,7 +134,9 @@ mod tests {
         block_on(async {
             let mut ui = UiStream::new(&mut sink);
             assert!(ui.start("m1", json!({"credits_reserved": 5})).await);
-            assert!(ui.text("Hel").await && ui.text("lo").await);
+            ui.text("Hel");
+            ui.text("lo");
+            assert!(ui.flush().await);
             ui.end(Ending::Complete, json!({"credits_charged": 1}))
                 .await;
         });
@@ -149,6 +153,11 @@ mod tests {
                 json!({"type": "finish", "finishReason": "stop", "messageMetadata": {"credits_charged": 1}}),
                 json!("[DONE]"),
             ]
+        );
+        assert_eq!(
+            sink.written.len(),
+            3,
+            "the start, the text so far, the end: one write each"
         );
         assert!(sink.closed);
     }
@@ -185,16 +194,18 @@ mod tests {
     #[test]
     fn a_client_that_left_gets_nothing_more() {
         let mut sink = RecordingSink {
-            leaves_after: Some(4),
+            leaves_after: Some(2),
             ..RecordingSink::default()
         };
         block_on(async {
             let mut ui = UiStream::new(&mut sink);
             ui.start("m1", json!({})).await;
-            assert!(ui.text("a").await, "the fourth write still arrives");
-            assert!(!ui.text("b").await);
+            ui.text("a");
+            assert!(ui.flush().await, "the second write still arrives");
+            ui.text("b");
+            assert!(!ui.flush().await);
             ui.end(Ending::Complete, json!({})).await;
         });
-        assert_eq!(sink.written.len(), 4);
+        assert_eq!(sink.written.len(), 2);
     }
 }

@@ -124,6 +124,7 @@ insert into definer_allowed values
   ('api.worker_fail', 'requeues or fails, releasing the hold (worker key)'),
   ('api.begin_reply', 'reserves credits for a chat reply and writes its messages and counters'),
   ('api.finish_reply', 'settles or releases a reply''s hold exactly once, writes usage and counters (service role)'),
+  ('api.reply_state', 'keeps a streaming reply''s text so far, so the stuck sweep charges what came (service role)'),
   ('api.sweep_stuck_replies', 'fails replies and title jobs whose function died, releasing their holds (cron)'),
   ('api.begin_title', 'reserves credits for a conversation''s automatic title and records its job (service role)'),
   ('api.finish_title', 'settles or releases a title''s hold exactly once, writes usage and counters (service role)'),

@@ -6,7 +6,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(155);
+select plan(159);
 
 insert into auth.users (id, email) values
   ('16000000-0000-4000-8000-00000000a11c', 'alice.chat@example.test'),
@@ -301,6 +301,10 @@ reset role;
 set local role service_role;
 select is(api.reply_state(pg_temp.id('r_7')), '{"status": "streaming", "stop_requested": true}'::jsonb,
   'the function sees the stop');
+select is(api.reply_state(pg_temp.id('r_7'), 'Partial'), '{"status": "streaming", "stop_requested": true}'::jsonb,
+  'and can keep the text so far');
+select is((select content from public.messages where id = pg_temp.id('r_7')), 'Partial',
+  'the text so far is stored on the streaming reply');
 select is(api.finish_reply(pg_temp.id('r_7'), 'Partial answ', 'stopped', 150, 3) - 'message' - 'conversation',
   '{"credits_charged": 156}'::jsonb, 'a stopped reply is charged the reported prompt and what was produced: 150 + 3 x 2');
 select is(
@@ -320,8 +324,10 @@ select is(
   (select jsonb_build_array(action, model, provider, units, tokens_in, tokens_out, credits, cost_usd)
    from public.usage_events where message_id = pg_temp.id('r_7')),
   '["chat", "chat-tiny-test", "openai", 0.153, 150, 3, 156, 0.000156]'::jsonb, 'one usage event per reply');
-select is(api.reply_state(pg_temp.id('r_7')), '{"status": "stopped", "stop_requested": true}'::jsonb,
+select is(api.reply_state(pg_temp.id('r_7'), 'late text'), '{"status": "stopped", "stop_requested": true}'::jsonb,
   'the function sees it ended');
+select is((select content from public.messages where id = pg_temp.id('r_7')), 'Partial answ',
+  'text kept after the end changes nothing');
 select is(pg_temp.account('16000000-0000-4000-8000-00000000a11c'), '{"balance": 4202, "held": 0}'::jsonb,
   'the balance paid the charge and nothing stays held');
 select throws_ok($$ select api.finish_reply(gen_random_uuid(), 'x', 'complete') $$, 'PT404', 'reply not found',
@@ -362,14 +368,22 @@ reset role;
 set local role authenticated;
 select pg_temp.begin('stuck', pg_temp.id('c_tiny'), pg_temp.msg('us'), pg_temp.id('a1'));
 select pg_temp.begin('live', pg_temp.id('c_tiny'), pg_temp.msg('ul'), pg_temp.id('a2'));
+select pg_temp.begin('kept', pg_temp.id('c_tiny'), pg_temp.msg('uk'), pg_temp.id('a3'));
 reset role;
-update public.messages set created_at = now() - interval '16 minutes' where id = pg_temp.id('r_stuck');
+update public.messages set created_at = now() - interval '16 minutes'
+where id in (pg_temp.id('r_stuck'), pg_temp.id('r_kept'));
 set local role service_role;
-select is(api.sweep_stuck_replies(), 1, 'the sweep finishes the reply streaming for 16 minutes');
+select api.reply_state(pg_temp.id('r_kept'), 'Half an answer');
+select is(api.sweep_stuck_replies(), 2, 'the sweep finishes the replies streaming for 16 minutes');
 select is(
   (select jsonb_build_array(m.status, m.error, m.credits, h.status)
    from public.messages m join public.credit_holds h on h.id = m.hold_id where m.id = pg_temp.id('r_stuck')),
   '["failed", "the reply was interrupted", 0, "released"]'::jsonb, 'as failed and free, its hold released');
+select is(
+  (select jsonb_build_array(m.status, m.content, m.credits > 0, h.status)
+   from public.messages m join public.credit_holds h on h.id = m.hold_id where m.id = pg_temp.id('r_kept')),
+  '["failed", "Half an answer", true, "settled"]'::jsonb,
+  'one whose function kept its text is stored with it and charged for its prompt and that text');
 select is((select status from public.messages where id = pg_temp.id('r_live')), 'streaming', 'a recent reply is left alone');
 select is(api.sweep_stuck_replies(), 0, 'a second run finds nothing');
 select is(api.finish_reply(pg_temp.id('r_live'), pg_temp.msg('al'), 'complete', 73, 10) -> 'credits_charged', '93'::jsonb,
@@ -607,7 +621,7 @@ select throws_ok($$ select api.create_memory('x') $$, 'PT403', 'account is disab
 reset role;
 select ok(
   not has_function_privilege('authenticated', 'api.finish_reply(uuid,text,text,integer,integer,jsonb,text)', 'execute')
-  and not has_function_privilege('authenticated', 'api.reply_state(uuid)', 'execute')
+  and not has_function_privilege('authenticated', 'api.reply_state(uuid,text)', 'execute')
   and not has_function_privilege('authenticated', 'api.set_title(uuid,text)', 'execute')
   and not has_function_privilege('authenticated', 'api.sweep_stuck_replies()', 'execute')
   and has_function_privilege('service_role', 'api.sweep_stuck_replies()', 'execute'),

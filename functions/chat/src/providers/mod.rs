@@ -253,6 +253,11 @@ impl<R: BodyReader> Streaming<R> {
         }
     }
 
+    /// Whether more is already here: the rest of the last chunk's events.
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// Text and usage pass; the end and failures close the stream.
     fn judge(&mut self, piece: Piece) -> Step {
         match piece {
