@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod calendar;
 pub mod deps;
+pub mod embeddings;
 pub mod error;
 pub mod http;
 pub mod keyset;

@@ -91,11 +91,26 @@ impl Outcome {
 fn key_var(provider: &str) -> String {
     match provider {
         "replicate" => "REPLICATE_API_TOKEN".to_string(),
-        _ => format!(
-            "{}_API_KEY",
-            provider.to_ascii_uppercase().replace('-', "_")
-        ),
+        _ => format!("{}_API_KEY", var_prefix(provider)),
     }
+}
+
+/// Where `provider`'s API is: its `<PROVIDER>_API_URL` var (`OPENAI_API_URL`,
+/// `OPENROUTER_API_URL`, ...; locally the fake provider), else the official API of OpenAI and
+/// Anthropic; without a trailing slash, so paths (`/v1/...`) follow.
+pub fn api_url(deps: &impl Deps, provider: &str) -> Option<String> {
+    let official = match provider {
+        "openai" => Some("https://api.openai.com"),
+        "anthropic" => Some("https://api.anthropic.com"),
+        _ => None,
+    };
+    deps.var(&format!("{}_API_URL", var_prefix(provider)))
+        .or_else(|| official.map(str::to_string))
+        .map(|url| url.trim_end_matches('/').to_string())
+}
+
+fn var_prefix(provider: &str) -> String {
+    provider.to_ascii_uppercase().replace('-', "_")
 }
 
 /// The next key of `provider`'s pool; the provider's key var when the pool has none
@@ -199,6 +214,13 @@ mod tests {
     fn the_fallback_key_var_is_named_after_the_provider() {
         assert_eq!(key_var("openai"), "OPENAI_API_KEY");
         assert_eq!(key_var("together-ai"), "TOGETHER_AI_API_KEY");
+        let deps = ScriptedDeps::default().var("GROQ_API_URL", "http://fake/");
+        assert_eq!(api_url(&deps, "groq").as_deref(), Some("http://fake"));
+        assert_eq!(
+            api_url(&deps, "openai").as_deref(),
+            Some("https://api.openai.com")
+        );
+        assert_eq!(api_url(&deps, "together-ai"), None);
         assert_eq!(key_var("replicate"), "REPLICATE_API_TOKEN");
     }
 

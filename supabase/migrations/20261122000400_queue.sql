@@ -150,7 +150,10 @@ $$;
 
 /**
  * Locks a task in the global order: its generation's credit account, the generation,
- * then the task. Returns the locked task (null id when it does not exist).
+ * then the task. Ingest and embedding tasks (files migration) spend their user's credits
+ * without a generation: that user's account (params.user_id), then the task; an account
+ * gone with its user locks nothing. Returns the locked task (null id when it does not
+ * exist).
  */
 create function private.lock_task(p_task_id uuid) returns public.tasks
 language plpgsql
@@ -161,11 +164,16 @@ declare
   v_user_id uuid;
   t public.tasks;
 begin
-  select generation_id into v_generation_id from public.tasks where id = p_task_id;
+  select generation_id,
+         case when task_type in ('ingest.file', 'embed.messages') then (params ->> 'user_id')::uuid end
+  into v_generation_id, v_user_id
+  from public.tasks where id = p_task_id;
   if v_generation_id is not null then
     select user_id into v_user_id from public.generations where id = v_generation_id;
     perform private.lock_account(v_user_id);
     perform 1 from public.generations where id = v_generation_id for update;
+  elsif v_user_id is not null then
+    perform 1 from public.credit_accounts where owner_user_id = v_user_id for update;
   end if;
   select * into t from public.tasks where id = p_task_id for update;
   return t;

@@ -18,6 +18,8 @@
  *                   event still records the tokens, at 0 credits;
  *   title_model     null: the conversation's model; else a chat model to title with (when
  *                   it is not an available chat model, the conversation's is used).
+ *   history_embeddings_free  true: embedding messages for history search is recorded (tokens,
+ *                   cost) but not charged (see the files migration).
  *
  * Lock order, as in the chat migration: credit account, then title job, then conversation.
  */
@@ -38,6 +40,8 @@ create table private.chat_config (
     when 'titles_enabled' then jsonb_typeof(value) = 'boolean'
     when 'titles_free' then jsonb_typeof(value) = 'boolean'
     when 'title_model' then jsonb_typeof(value) in ('string', 'null')
+    -- Read by the files migration: whether embedding chat history for search is charged.
+    when 'history_embeddings_free' then jsonb_typeof(value) = 'boolean'
     else false
   end)
 );
@@ -45,7 +49,8 @@ create table private.chat_config (
 insert into private.chat_config (key, value) values
   ('titles_enabled', 'true'),
   ('titles_free', 'false'),
-  ('title_model', 'null');
+  ('title_model', 'null'),
+  ('history_embeddings_free', 'true');
 
 create trigger chat_config_touch_updated_at
   before update on private.chat_config

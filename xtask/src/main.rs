@@ -15,6 +15,8 @@ cargo xtask <command>
   bench                    benchmarks: WASM sizes, latency, SQL throughput; writes target/bench.json
   build [function...]      build function bundles (all when none named) [--optimize]
   worker [--once]          run the reference GPU worker against the local stack
+  ingest [--once] [--concurrency N]
+                           run the ingest worker (files into embedded chunks) against the local stack
   new <group> [--remove]   create a function group (crate, routes, tests, migration) or remove it
 ";
 
@@ -32,6 +34,7 @@ fn main() -> Result<()> {
         "test" => commands::test::run(rest),
         "bench" => commands::bench::run(rest),
         "worker" => commands::worker::run(rest),
+        "ingest" => commands::ingest::run(rest),
         "new" => commands::new::run(rest),
         _ => {
             print!("{HELP}");

@@ -231,9 +231,10 @@ pub struct Options {
     /// The bench measures the stand-in and the fake provider built with optimizations, and
     /// without the sweeper's background work landing in its measured windows.
     pub bench: bool,
-    /// The caller has built the stand-in and the fake provider already (`cargo xtask test`, in
-    /// its whole-workspace build: building just these two packages resolves other features of
-    /// their dependencies and would compile about 70 crates again).
+    /// The caller has built the stand-in, the fake provider and the ingest worker already
+    /// (`cargo xtask test`, in its whole-workspace build, which builds each binary for its
+    /// integration tests: building just these packages resolves other features of their
+    /// dependencies and would compile about 70 crates again).
     pub prebuilt_services: bool,
     /// How long the fake provider keeps output files (`None`: an hour, as Replicate). The
     /// tests' stacks make it short, so a gallery that still leans on the provider shows.
@@ -241,20 +242,25 @@ pub struct Options {
 }
 
 /// The phase of [`Stack::start_timed`] that builds the stand-in and the fake provider.
-pub const NATIVE_BUILD: &str = "native build (stand-in, fake provider)";
+pub const NATIVE_BUILD: &str = "native build (stand-in, fake provider, ingest worker)";
 
-/// Builds the stand-in and the fake provider (optimized for the bench); returns the folder
-/// of their binaries.
+/// Builds the stand-in and the fake provider (optimized for the bench), and the ingest worker
+/// for the other stacks; returns the folder of their binaries.
 pub fn build_services(release: bool) -> Result<PathBuf> {
     let (profile, folder) = if release {
         ("bench-services", "bench-services")
     } else {
         ("dev", "debug")
     };
-    run(Command::new("cargo")
+    let mut cargo = Command::new("cargo");
+    cargo
         .args(["build", "--quiet", "--profile", profile])
-        .args(["-p", "postgrest-standin", "-p", "fake-replicate"])
-        .current_dir(paths::root()))?;
+        .args(["-p", "postgrest-standin", "-p", "fake-replicate"]);
+    // The ingest worker runs with the dev and test stacks, not the bench's.
+    if !release {
+        cargo.args(["-p", "genbase-ingest"]);
+    }
+    run(cargo.current_dir(paths::root()))?;
     Ok(paths::root().join("target").join(folder))
 }
 
@@ -333,6 +339,54 @@ fn served_config(text: &str, source: &Path) -> String {
             None => format!("{line}\n"),
         })
         .collect()
+}
+
+/// The task types the ingest worker (xtask/ingest) runs: its key's capabilities.
+const INGEST_TASK_TYPES: [&str; 2] = ["ingest.file", "embed.messages"];
+
+/// Registers a worker as an operator does: `api.register_worker` through the API with the
+/// service-role key. Returns the worker's key.
+pub fn register_worker(
+    supabase_url: &str,
+    service_key: &str,
+    name: &str,
+    task_types: &[&str],
+) -> Result<String> {
+    let answer: serde_json::Value =
+        ureq::post(&format!("{supabase_url}/rest/v1/rpc/register_worker"))
+            .set("apikey", service_key)
+            .set("authorization", &format!("Bearer {service_key}"))
+            .send_json(serde_json::json!({"p_name": name, "p_capabilities": task_types}))?
+            .into_json()?;
+    answer["worker_key"]
+        .as_str()
+        .map(str::to_string)
+        .context("register_worker answered no worker_key")
+}
+
+/// The ingest worker against the router, its key in a file beside the data folder (readable
+/// by us only) rather than on its command line.
+fn start_ingest_worker(target: &Path, api_url: &str, key: &str, opts: &Options) -> Result<Service> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let key_file = opts.data_dir.with_extension("ingest-key");
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&key_file)?
+        .write_all(key.as_bytes())?;
+    Service::start(
+        "ingest",
+        Command::new(target.join("genbase-ingest"))
+            .args(["--api-url", api_url])
+            .arg("--worker-key-file")
+            .arg(&key_file),
+        Ready::Line("polling"),
+        Duration::from_secs(30),
+        opts.echo,
+    )
 }
 
 impl Stack {
@@ -435,6 +489,7 @@ impl Stack {
                  JWT_ISSUER={issuer}\nJWT_SECRET={secret}\nCORS_ORIGINS=http://localhost:3000,http://127.0.0.1:3000\n\
                  REPLICATE_API_URL={provider_url}\nREPLICATE_API_TOKEN=r8_local_dev\n\
                  OPENAI_API_URL={provider_url}\nANTHROPIC_API_URL={provider_url}\n\
+                 OPENAI_API_KEY=sk-local-dev\nANTHROPIC_API_KEY=sk-ant-local-dev\n\
                  REPLICATE_WEBHOOK_SECRET={whsec}\nPUBLIC_URL={router_url}\n",
                 whsec = keys.webhook_secret,
                 secret = keys.jwt_secret,
@@ -476,6 +531,10 @@ impl Stack {
             phases.time("every function answering", || {
                 wait_for_every_function(&router_url, Duration::from_secs(120))
             })?;
+            if !opts.bench {
+                let key = register_worker(&api_url, &service, "ingest-worker", &INGEST_TASK_TYPES)?;
+                services.push(start_ingest_worker(&target, &router_url, &key, &opts)?);
+            }
         }
         let reconcile = opts.with_functions.then(|| Reconcile {
             api_url: router_url.clone(),

@@ -4,9 +4,9 @@
 //! these are, so another user's is simply not found.
 
 use crate::patch::Patch;
-use crate::query::Params;
 use genbase_shared::deps::{Caller, Deps};
 use genbase_shared::error::ApiError;
+use genbase_shared::http::Params;
 use genbase_shared::http::{deleted_one, ApiRequest, ApiResponse};
 use genbase_shared::keyset::{self, Keyset, Position};
 use genbase_shared::limits;

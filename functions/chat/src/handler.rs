@@ -15,6 +15,7 @@ genbase_shared::endpoints! {
         GET "/v1/conversations/:id/messages" => ListMessages { id: Id },
         POST "/v1/conversations/:id/messages" => SendMessage { id: Id },
         POST "/v1/conversations/:id/messages/:message_id/stop" => StopReply { id: Id, message_id: Id },
+        PUT "/v1/conversations/:id/files" => SetFiles { id: Id },
         GET "/v1/memories" => ListMemories,
         POST "/v1/memories" => CreateMemory,
         PATCH "/v1/memories/:id" => UpdateMemory { id: Id },
@@ -42,6 +43,7 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
         Endpoint::StopReply { message_id, .. } => {
             crate::reply::stop(deps, &caller, message_id).await
         }
+        Endpoint::SetFiles { id } => crate::documents::set_files(req, deps, &caller, id).await,
         Endpoint::ListMemories => memories::list(req, deps, &caller).await,
         Endpoint::CreateMemory => memories::create(req, deps, &caller).await,
         Endpoint::UpdateMemory { id } => {

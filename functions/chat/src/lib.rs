@@ -5,11 +5,11 @@
 
 mod conversations;
 mod crud;
+mod documents;
 mod handler;
 mod memories;
 mod patch;
 mod providers;
-mod query;
 mod relay;
 mod reply;
 mod send_body;

@@ -3,9 +3,9 @@
 //! delete; SQL checks their content and count.
 
 use crate::crud::Editable;
-use crate::query::Params;
 use genbase_shared::deps::{Caller, Deps};
 use genbase_shared::error::ApiError;
+use genbase_shared::http::Params;
 use genbase_shared::http::{ApiRequest, ApiResponse};
 use genbase_shared::rpc::{Rpc, RpcArgs};
 use genbase_shared::validate::Id;

@@ -5,6 +5,7 @@
 //! to the provider and the reply back ([`relay`]), streamed as the AI SDK's UI message stream
 //! (the default) or whole (`"stream": false`), and makes sure every begun reply is finished.
 
+use crate::documents;
 use crate::providers::ChatRequest;
 use crate::relay::{relay, OnLeave, Relayed};
 use crate::send_body::SendBody;
@@ -70,6 +71,9 @@ struct Work {
     on_leave: OnLeave,
     /// Given to the client in the stream's `start` part.
     metadata: Value,
+    /// The document excerpts in the request (document chat), sent as source parts.
+    #[serde(default)]
+    sources: Value,
 }
 
 /// Streamed (the default): 200 and the UI message stream, whose `start` part is written at
@@ -91,9 +95,20 @@ pub async fn send(
         .as_str()
         .ok_or_else(|| ApiError::internal("begin_reply returned no assistant message id"))?
         .to_string();
+    let mut request = begun["request"].clone();
+    let mut sources = Value::Null;
+    // Document chat: the excerpts come before the model starts, whether streamed or not.
+    if let Some(question) = begun["document_query"].as_str() {
+        if let Some((with_excerpts, found)) =
+            documents::add_sources(deps, caller, &reply_id, question).await
+        {
+            (request, sources) = (with_excerpts, found);
+        }
+    }
     let work = Work {
         reply_id,
-        request: begun["request"].clone(),
+        request,
+        sources,
         on_leave: options.on_leave,
         metadata: json!({
             "conversation_id": conversation_id,
@@ -147,6 +162,10 @@ pub async fn write_stream(deps: &impl Deps, work: Value, sink: impl EventSink) {
         }
     };
     ui.start(&work.reply_id, work.metadata.clone()).await;
+    if let Some(sources) = work.sources.as_array().filter(|s| !s.is_empty()) {
+        sources.iter().for_each(|source| ui.source(source));
+        ui.flush().await;
+    }
     match reply(deps, &work, &mut ui).await {
         Ok((relayed, finished)) => {
             if let Some(cause) = &relayed.cause {

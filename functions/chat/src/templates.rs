@@ -3,9 +3,9 @@
 //! every field and who may write which; RLS hides others' private templates.
 
 use crate::crud::Editable;
-use crate::query::Params;
 use genbase_shared::deps::{Caller, Deps};
 use genbase_shared::error::ApiError;
+use genbase_shared::http::Params;
 use genbase_shared::http::{ApiRequest, ApiResponse};
 use genbase_shared::keyset::{self, Keyset, Position};
 use genbase_shared::limits;

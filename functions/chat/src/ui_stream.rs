@@ -1,6 +1,7 @@
 //! The AI SDK's UI message stream (what `useChat` reads, headers
 //! `x-vercel-ai-ui-message-stream: v1`): Server-Sent Events whose data are JSON parts, `start`
-//! (the message id), `start-step`, `text-start` / `text-delta` / `text-end`, `error`, `abort`,
+//! (the message id), `start-step`, `source-document` (the excerpts of a document chat),
+//! `text-start` / `text-delta` / `text-end`, `error`, `abort`,
 //! `finish-step`, `finish` (with `finishReason` and `messageMetadata`), then `data: [DONE]`.
 //! It writes into any [`EventSink`] and remembers whether the client is still there.
 
@@ -69,6 +70,28 @@ impl<S: EventSink> UiStream<S> {
         self.part(json!({"type": "start", "messageId": message_id, "messageMetadata": metadata}));
         self.part(json!({"type": "start-step"}));
         self.flush().await
+    }
+
+    /// A document excerpt the reply was given (`api.add_reply_sources`' source), as the
+    /// protocol's `source-document` part: the chunk's id, the file's name and page as the
+    /// title, and where it is in `providerMetadata.genbase`. Written at the next flush.
+    pub fn source(&mut self, source: &Value) {
+        let file = source["file_name"].as_str().unwrap_or("document");
+        let title = match source["page"].as_i64() {
+            Some(page) => format!("{file}, page {page}"),
+            None => file.to_string(),
+        };
+        self.part(json!({
+            "type": "source-document",
+            "sourceId": source["chunk_id"],
+            "mediaType": source["mime_type"].as_str().unwrap_or("text/plain"),
+            "title": title,
+            "filename": file,
+            "providerMetadata": {"genbase": {
+                "file_id": source["file_id"], "chunk_index": source["chunk_index"],
+                "page": source["page"], "heading": source["heading"], "score": source["score"],
+            }},
+        }));
     }
 
     /// A piece of the reply's text, written at the next [`flush`](Self::flush).

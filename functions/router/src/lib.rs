@@ -23,6 +23,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/v1/conversations", "CHAT"),
     ("/v1/memories", "CHAT"),
     ("/v1/prompt-templates", "CHAT"),
+    ("/v1/files", "FILES"),
+    ("/v1/search", "FILES"),
 ];
 
 /// The binding serving `path`: a prefix matches only on a segment boundary, so

@@ -121,6 +121,36 @@ impl TaskHeartbeat {
     }
 }
 
+/// `POST /v1/worker/tasks/:id/embeddings` body: an ingest task's chunks (SQL checks them);
+/// nothing for a task whose inputs SQL knows (messages).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingsBody {
+    chunks: Option<Value>,
+}
+
+/// `api.begin_embeddings`: holds the batch's credits and names its inputs.
+#[derive(Debug, Serialize)]
+pub struct BeginEmbeddings {
+    worker_key: WorkerKey,
+    task_id: Id,
+    chunks: Option<Value>,
+}
+
+impl RpcArgs for BeginEmbeddings {
+    const FUNCTION: &'static str = "begin_embeddings";
+}
+
+impl BeginEmbeddings {
+    pub fn new(worker_key: WorkerKey, task_id: Id, body: EmbeddingsBody) -> BeginEmbeddings {
+        BeginEmbeddings {
+            worker_key,
+            task_id,
+            chunks: body.chunks,
+        }
+    }
+}
+
 /// `POST /v1/worker/tasks/:id/complete` body.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -252,3 +252,46 @@ fn unknown_paths_and_wrong_methods_reach_no_rpc() {
     assert_eq!((err.status, err.headers[0].1.as_str()), (405, "POST"));
     assert!(deps.called().is_empty());
 }
+
+#[test]
+fn a_batch_of_chunks_is_begun_with_the_key_embedded_and_finished() {
+    let begun = json!({"batch_id": "b1", "credits_reserved": 1, "request": {
+        "protocol": "openai_embeddings", "provider": "openai", "model": "text-embedding-3-small",
+        "dimensions": 2, "inputs": ["alpha beta"]}});
+    let deps = ScriptedDeps::default()
+        .var("OPENAI_API_URL", "http://fake")
+        .answer("begin_embeddings", Ok(begun))
+        .answer("next_provider_token", Ok(json!({"id": "k1", "token": "sk-pool"})))
+        .http(Ok(genbase_shared::deps::Inbound {
+            status: 200,
+            body: json!({"data": [{"index": 0, "embedding": [0.6, 0.8]}], "usage": {"prompt_tokens": 2}})
+                .to_string(),
+        }))
+        .answer("report_provider_token", Ok(Value::Null))
+        .answer("finish_embeddings", Ok(json!({"embedded": 1, "tokens": 2, "credits_charged": 1})));
+    let chunks = json!([{"index": 0, "content": "alpha beta", "page": 1, "heading": null}]);
+    let mut req = ScriptedDeps::request(
+        "POST",
+        &format!("/v1/worker/tasks/{TASK}/embeddings"),
+        &json!({"chunks": chunks}).to_string(),
+        &[],
+    );
+    req.headers.retain(|(k, _)| k != "authorization");
+    req.headers
+        .push(("authorization".into(), format!("Bearer {KEY}")));
+    let out = block_on(handle(&req, &deps)).unwrap();
+    assert_eq!(
+        out.body.unwrap(),
+        json!({"embedded": 1, "tokens": 2, "credits_charged": 1})
+    );
+    let calls = deps.upstream.calls.borrow();
+    assert_eq!(
+        calls[0],
+        (
+            "begin_embeddings".to_string(),
+            json!({"p_worker_key": KEY, "p_task_id": TASK, "p_chunks": chunks}),
+            RpcAuth::ServiceRole
+        )
+    );
+    assert_eq!(calls[3].1["p_embeddings"], json!([[0.6, 0.8]]));
+}

@@ -1,8 +1,13 @@
-//! The GPU worker function: `POST /v1/worker/claim`, `/v1/worker/tasks/:id/{heartbeat,
-//! uploads,complete,fail}` and `/v1/worker/tasks/complete` (several results at once).
+//! The worker function: `POST /v1/worker/claim`, `/v1/worker/tasks/:id/{heartbeat,
+//! uploads,embeddings,complete,fail}` and `/v1/worker/tasks/complete` (several results at
+//! once), for GPU workers and the ingest worker.
 //! Workers authenticate with their worker key (`Authorization: Bearer gw_...`), not a user
 //! JWT; Postgres checks the key's hash and that the worker holds the task's lease, so a
 //! worker can act only on its own tasks and read nothing else.
+//!
+//! The ingest worker extracts and chunks files; it never holds a provider key: it posts each
+//! batch of chunks to `embeddings`, where SQL holds the credits and this function embeds
+//! them with a pool key and stores them (`genbase_shared::embeddings`).
 //!
 //! Outputs go to storage we own: a worker asks for signed upload URLs (`uploads`), PUTs each
 //! file to its URL, and completes with `{"files": [{"path": ...}]}`, which SQL checks
@@ -13,11 +18,12 @@ mod args;
 mod handler_tests;
 
 use args::{
-    ClaimBody, CompleteBatchBody, CompleteBody, FailBody, HeartbeatBody, TaskComplete,
-    TaskCompleteBatch, TaskFail, TaskHeartbeat, TaskOutputPaths, UploadsBody, WorkerClaim,
-    WorkerKey,
+    BeginEmbeddings, ClaimBody, CompleteBatchBody, CompleteBody, EmbeddingsBody, FailBody,
+    HeartbeatBody, TaskComplete, TaskCompleteBatch, TaskFail, TaskHeartbeat, TaskOutputPaths,
+    UploadsBody, WorkerClaim, WorkerKey,
 };
 use genbase_shared::deps::Deps;
+use genbase_shared::embeddings;
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};
 use genbase_shared::rpc::{Rpc, RpcAuth};
@@ -33,6 +39,7 @@ genbase_shared::endpoints! {
         POST "/v1/worker/tasks/complete" => CompleteBatch,
         POST "/v1/worker/tasks/:id/heartbeat" => Heartbeat { id: Id },
         POST "/v1/worker/tasks/:id/uploads" => Uploads { id: Id },
+        POST "/v1/worker/tasks/:id/embeddings" => Embeddings { id: Id },
         POST "/v1/worker/tasks/:id/complete" => Complete { id: Id },
         POST "/v1/worker/tasks/:id/fail" => Fail { id: Id },
     }
@@ -73,6 +80,13 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
                 .invoke(&TaskOutputPaths::new(key, id, body), auth)
                 .await?;
             upload_urls(deps, &paths).await?
+        }
+        Endpoint::Embeddings { id } => {
+            let body: EmbeddingsBody = optional_body(req)?;
+            let begun = rpc
+                .invoke(&BeginEmbeddings::new(key, id, body), auth)
+                .await?;
+            embeddings::run_batch(deps, &begun).await?.answer
         }
         Endpoint::Complete { id } => {
             let body: CompleteBody = req.json_body()?;
@@ -115,4 +129,5 @@ async fn upload_urls(deps: &impl Deps, paths: &Value) -> Result<Value, ApiError>
     Ok(json!({ "uploads": uploads }))
 }
 
-genbase_edge::entry!("worker", handle);
+// A batch of chunks to embed (64 of at most 8,000 characters) is larger than a user's body.
+genbase_edge::entry!("worker", handle, body_limit = 1 << 20);

@@ -1,7 +1,7 @@
 use super::request::ApiRequest;
 use super::response::ApiResponse;
 
-pub const ALLOWED_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
+pub const ALLOWED_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 pub const ALLOWED_HEADERS: &str =
     "authorization, content-type, apikey, idempotency-key, x-request-id";
 /// Chromium caps preflight caching at 2 hours; asking for more is pointless.

@@ -3,6 +3,7 @@
 //! their native request into [`ApiRequest`] and [`ApiResponse`] back.
 
 mod cors;
+mod params;
 mod query;
 mod reply;
 mod request;
@@ -10,6 +11,7 @@ mod response;
 mod router;
 
 pub use cors::{Cors, ALLOWED_HEADERS, ALLOWED_METHODS, PREFLIGHT_MAX_AGE_SECS};
+pub use params::Params;
 pub use query::{parse_query, percent_decode};
 pub use reply::respond;
 pub use request::{

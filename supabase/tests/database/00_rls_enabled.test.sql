@@ -76,7 +76,9 @@ insert into private_callable values
   ('private.message_json(messages)', 'pure rendering used by the SECURITY INVOKER chat reads'),
   ('private.memory_json(memories)', 'pure rendering used by the SECURITY INVOKER memory reads'),
   ('private.template_json(prompt_templates)', 'pure rendering used by the SECURITY INVOKER template reads'),
-  ('private.check_template(text,text,text,text)', 'pure check: the SECURITY INVOKER template writes');
+  ('private.check_template(text,text,text,text)', 'pure check: the SECURITY INVOKER template writes'),
+  ('private.file_json(files)', 'pure rendering used by the SECURITY INVOKER file reads'),
+  ('private.check_query_embedding(vector)', 'pure check: the SECURITY INVOKER searches check the query vector');
 
 select is_empty(
   $$ select signature from our_functions
@@ -128,6 +130,12 @@ insert into definer_allowed values
   ('api.sweep_stuck_replies', 'fails replies and title jobs whose function died, releasing their holds (cron)'),
   ('api.begin_title', 'reserves credits for a conversation''s automatic title and records its job (service role)'),
   ('api.finish_title', 'settles or releases a title''s hold exactly once, writes usage and counters (service role)'),
+  ('api.create_file', 'records a file and queues its ingest task, which users cannot write'),
+  ('api.delete_file', 'cancels the file''s task, deletes its chunks and queues its storage removal'),
+  ('api.begin_embeddings', 'stores a task''s chunks and reserves the batch''s credits (worker key)'),
+  ('api.begin_query_embedding', 'reserves the credits of a search query''s embedding'),
+  ('api.finish_embeddings', 'stores vectors, settles or releases a batch''s hold exactly once, writes usage (service role)'),
+  ('api.add_reply_sources', 'stores a reply''s sources and grows its prompt estimate, from the chunks of its owner only (service role)'),
   ('api.sweep_expired_holds', 'releases expired holds (cron)'),
   ('api.sweep_expired_leases', 'requeues expired leases (cron)'),
   ('api.purge_deleted_generations', 'deletes long soft-deleted generations of every user (cron, service role)'),

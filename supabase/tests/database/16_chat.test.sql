@@ -72,7 +72,7 @@ select is(
     "claude-3-5-haiku": ["chat", "anthropic", "anthropic_messages", "claude-3-5-haiku-20241022", 200000, 8192]}'::jsonb,
   'the chat models are seeded with their protocol, provider, window and reply limit');
 select is(
-  (select array_agg(distinct protocol order by protocol) from public.ai_models where kind <> 'chat'),
+  (select array_agg(distinct protocol order by protocol) from public.ai_models where kind not in ('chat', 'embedding')),
   array['gpu', 'replicate'], 'every other model keeps its own protocol');
 select is(
   (select jsonb_build_array(credits_per_unit, credits_per_output_unit, usd_per_unit, usd_per_output_unit)

@@ -80,7 +80,10 @@ pub fn read(result: Result<ureq::Response, ureq::Error>, what: &str) -> RawReply
         .collect();
     let mut body = Vec::new();
     if let Err(e) = resp.into_reader().read_to_end(&mut body) {
-        panic!("{what}: reading the body: {e}");
+        panic!(
+            "{what}: reading the body of a {status} ({headers:?}): {e}; read so far: {}",
+            String::from_utf8_lossy(&body)
+        );
     }
     RawReply {
         status,

@@ -47,6 +47,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(v1)
         .merge(crate::chat::routes())
+        .route(crate::embeddings::PATH, post(crate::embeddings::create))
         .route("/files/{name}", get(files::file))
         .fallback(|| async {
             problem(

@@ -14,6 +14,8 @@
 //! - `POST /_fake/webhooks/pause`, `POST /_fake/webhooks/resume`: hold every webhook attempt
 //!   (none is spent or recorded) until resumed, then deliver them in order;
 //! - `GET /_fake/chat/requests`: every chat request (chat.rs's log), oldest first;
+//! - `GET /_fake/embeddings/requests`: every embeddings request (embeddings.rs's log), oldest
+//!   first; `DELETE` empties it (a test sharing the fake with others reads only its own);
 //! - `POST /_fake/reset`: forgets everything (and resumes deliveries).
 //!
 //! Tampered and stale deliveries take a fresh webhook-id so a receiver that deduplicates on it
@@ -55,6 +57,15 @@ pub fn router(app: Arc<App>) -> Router {
             "/_fake/chat/requests",
             get(|State(app): State<Arc<App>>| async move { list(app.chats.list()) }),
         )
+        .route(
+            "/_fake/embeddings/requests",
+            get(|State(app): State<Arc<App>>| async move { list(app.embeddings.list()) }).delete(
+                |State(app): State<Arc<App>>| async move {
+                    app.embeddings.clear_log();
+                    json_response(StatusCode::OK, &json!({ "cleared": true }))
+                },
+            ),
+        )
         .route("/_fake/redeliver/{id}", post(redeliver))
         .route("/_fake/predictions/{id}/expire-files", post(expire_files))
         .route("/_fake/deliver_tampered/{id}", post(deliver_tampered))
@@ -78,6 +89,7 @@ pub fn router(app: Arc<App>) -> Router {
             post(|State(app): State<Arc<App>>| async move {
                 app.store.reset();
                 app.chats.clear();
+                app.embeddings.reset();
                 json_response(StatusCode::OK, &json!({ "reset": true }))
             }),
         )

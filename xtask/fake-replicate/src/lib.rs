@@ -10,7 +10,9 @@
 //! - `webhook`: signing and delivery;
 //! - `control`: the `/_fake/` hooks tests use to inspect and replay;
 //! - `chat`, `openai`, `anthropic`, `stream`: a fake chat model provider on the same port
-//!   (`POST /v1/chat/completions`, `POST /v1/messages`), streamed or not.
+//!   (`POST /v1/chat/completions`, `POST /v1/messages`), streamed or not;
+//! - `embeddings`: a fake OpenAI embeddings endpoint (`POST /v1/embeddings`) whose vectors
+//!   put texts sharing words close together.
 //!
 //! Known differences from the real service are listed in README.md.
 
@@ -19,6 +21,7 @@ pub mod api;
 pub mod chat;
 pub mod config;
 pub mod control;
+pub mod embeddings;
 pub mod files;
 pub mod ids;
 pub mod openai;
@@ -43,6 +46,8 @@ pub struct App {
     pub config: Config,
     /// The chat requests received (`/_fake/chat/requests`).
     pub chats: Arc<chat::ChatLog>,
+    /// The embeddings requests received and the `[flakyembed]` counts.
+    pub embeddings: embeddings::EmbeddingState,
 }
 
 pub async fn run(config: Config) -> Result<(), String> {
@@ -65,6 +70,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         signer: Arc::new(signer),
         config,
         chats: Arc::default(),
+        embeddings: Default::default(),
     });
     let router = api::router(app.clone()).merge(control::router(app));
 

@@ -32,8 +32,9 @@ const FINGERPRINT: &str = "fp_fake";
 const ROLES: [&str; 5] = ["system", "developer", "user", "assistant", "tool"];
 const MAX_TEMPERATURE: f64 = 2.0;
 
-struct ApiError {
-    status: StatusCode,
+/// An error in OpenAI's shape; the embeddings endpoint (embeddings.rs) answers with it too.
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
     message: String,
     kind: &'static str,
     param: Option<String>,
@@ -41,7 +42,7 @@ struct ApiError {
 }
 
 impl ApiError {
-    fn invalid(
+    pub(crate) fn invalid(
         message: impl Into<String>,
         param: Option<&str>,
         code: Option<&'static str>,
@@ -55,7 +56,7 @@ impl ApiError {
         }
     }
 
-    fn server_error() -> ApiError {
+    pub(crate) fn server_error() -> ApiError {
         ApiError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: "The server had an error while processing your request. Sorry about that!"
@@ -66,7 +67,7 @@ impl ApiError {
         }
     }
 
-    fn body(&self) -> Value {
+    pub(crate) fn body(&self) -> Value {
         json!({ "error": {
             "message": self.message,
             "type": self.kind,
@@ -102,7 +103,7 @@ struct Request {
 }
 
 /// The key of `Authorization: Bearer <key>`.
-fn api_key(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn api_key(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, key) = value.split_once(' ')?;
     scheme
@@ -115,13 +116,18 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes
     let key = api_key(&headers);
     let json: Option<Value> = serde_json::from_slice(&body).ok();
     let recorder = app.chats.open("openai", key.as_deref(), json.as_ref());
-    let mut response = match check(key.as_deref(), &body) {
+    let response = match check(key.as_deref(), &body) {
         Ok(request) => answer(&app, request, recorder).await,
         Err(e) => {
             recorder.answered(e.status.as_u16(), None);
             e.into_response()
         }
     };
+    with_request_id(response)
+}
+
+/// Every OpenAI answer names its request in `x-request-id`.
+pub(crate) fn with_request_id(mut response: Response) -> Response {
     let request_id = chat::random_id("req_", 32);
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", v);
@@ -132,30 +138,7 @@ pub async fn create(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes
 /// Authentication first (as OpenAI answers 401 before reading the body), then the body, then
 /// `[throttle]`.
 fn check(key: Option<&str>, body: &[u8]) -> Result<Request, ApiError> {
-    let unauthorized = |message: String, code| ApiError {
-        status: StatusCode::UNAUTHORIZED,
-        message,
-        kind: "invalid_request_error",
-        param: None,
-        code,
-    };
-    match key {
-        None => {
-            return Err(unauthorized(
-                "You didn't provide an API key. You need to provide your API key in an \
-                 Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
-                    .into(),
-                None,
-            ))
-        }
-        Some(k) if !chat::key_is_valid(k) => {
-            return Err(unauthorized(
-                format!("Incorrect API key provided: {}.", masked(k)),
-                Some("invalid_api_key"),
-            ))
-        }
-        Some(_) => {}
-    }
+    authorize(key)?;
     let request = parse(body)?;
     if Markers::find(&request.ask.last_user_text).throttle {
         return Err(ApiError {
@@ -170,6 +153,30 @@ fn check(key: Option<&str>, body: &[u8]) -> Result<Request, ApiError> {
         });
     }
     Ok(request)
+}
+
+/// OpenAI's 401s: no key, or a key the fake treats as revoked ([`chat::key_is_valid`]).
+pub(crate) fn authorize(key: Option<&str>) -> Result<(), ApiError> {
+    let unauthorized = |message: String, code| ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        message,
+        kind: "invalid_request_error",
+        param: None,
+        code,
+    };
+    match key {
+        None => Err(unauthorized(
+            "You didn't provide an API key. You need to provide your API key in an \
+             Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY)."
+                .into(),
+            None,
+        )),
+        Some(k) if !chat::key_is_valid(k) => Err(unauthorized(
+            format!("Incorrect API key provided: {}.", masked(k)),
+            Some("invalid_api_key"),
+        )),
+        Some(_) => Ok(()),
+    }
 }
 
 /// OpenAI shows only the ends of a wrong key.
@@ -293,7 +300,7 @@ fn parse(body: &[u8]) -> Result<Request, ApiError> {
     })
 }
 
-fn invalid_type(param: &str, expected: &str) -> ApiError {
+pub(crate) fn invalid_type(param: &str, expected: &str) -> ApiError {
     ApiError::invalid(
         format!("Invalid type for '{param}': expected {expected}."),
         Some(param),

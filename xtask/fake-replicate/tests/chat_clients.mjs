@@ -1,7 +1,7 @@
-// The official `openai` and `@anthropic-ai/sdk` clients against the fake's chat endpoints:
-// `node chat_clients.mjs <fake base url>`. Run by tests/chat_clients.rs. If a client can read
-// what the fake sends (streams, usage, tool calls, errors), genbase's adapters, written to the
-// same protocols, see what the real providers would send.
+// The official `openai` and `@anthropic-ai/sdk` clients against the fake's chat and embeddings
+// endpoints: `node chat_clients.mjs <fake base url>`. Run by tests/chat_clients.rs. If a client
+// can read what the fake sends (streams, usage, tool calls, embeddings, errors), genbase's
+// adapters, written to the same protocols, see what the real providers would send.
 // Prints one line per check; exits 1 on failure.
 import OpenAI from 'openai';
 import Anthropic from '@anthropic-ai/sdk';
@@ -214,6 +214,82 @@ await check('anthropic: [midfail] error event rejects finalMessage', async () =>
 await check('anthropic: [throttle] is a RateLimitError', async () => {
   const e = await thrown(() => anthropic.messages.create({ ...claude, messages: [{ role: 'user', content: '[throttle]' }] }));
   return e instanceof Anthropic.RateLimitError ? null : `threw ${e}`;
+});
+
+// Embeddings (src/embeddings.rs): hashed word vectors, so a text is nearest the one sharing its words.
+const embedModel = 'text-embedding-3-small';
+const dot = (a, b) => a.reduce((sum, x, i) => sum + x * b[i], 0);
+const texts = ['How do I reset my router password?', 'Hold the reset button to reset the router password.', 'Quarterly revenue grew in Europe.'];
+// What `encoding_format: "base64"` carries, read by hand: little-endian f32s.
+function decodeF32(b64) {
+  const bytes = Buffer.from(b64, 'base64');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  return Array.from({ length: bytes.length / 4 }, (_, i) => view.getFloat32(i * 4, true));
+}
+const fakeLog = async (method = 'GET') => (await fetch(`${base}/_fake/embeddings/requests`, { method })).json();
+
+await check('openai: embeddings.create, float', async () => {
+  const r = await openai.embeddings.create({ model: embedModel, input: texts, encoding_format: 'float' });
+  const [q, near, far] = r.data.map((d) => d.embedding);
+  return first(
+    same('shape', [r.object, r.model, r.data.map((d) => [d.object, d.index, d.embedding.length])], ['list', embedModel, [0, 1, 2].map((i) => ['embedding', i, 1536])]),
+    same('usage', r.usage, { prompt_tokens: 7 + 9 + 5, total_tokens: 21 }),
+    Math.abs(dot(q, q) - 1) < 1e-5 ? null : `norm ${dot(q, q)}`,
+    dot(q, near) > dot(q, far) + 0.2 ? null : `near ${dot(q, near)}, far ${dot(q, far)}`,
+  );
+});
+
+await check('openai: embeddings.create, base64 (the default, decoded by the client, and explicit)', async () => {
+  const floats = await openai.embeddings.create({ model: embedModel, input: texts[0], encoding_format: 'float', dimensions: 256 });
+  const decoded = await openai.embeddings.create({ model: embedModel, input: texts[0], dimensions: 256 });
+  const raw = await openai.embeddings.create({ model: embedModel, input: texts[0], encoding_format: 'base64', dimensions: 256 });
+  const want = floats.data[0].embedding.map(Math.fround);
+  return first(
+    same('length', want.length, 256),
+    same('client-decoded', decoded.data[0].embedding, want),
+    typeof raw.data[0].embedding === 'string' ? null : `explicit base64 came as ${typeof raw.data[0].embedding}`,
+    same('little-endian f32', decodeF32(raw.data[0].embedding), want),
+  );
+});
+
+await check('openai: embeddings errors (401, 400 naming the param, [embedfail] 500)', async () => {
+  const revoked = new OpenAI({ apiKey: 'sk-invalid-1', baseURL: `${base}/v1`, maxRetries: 0 });
+  const denied = await thrown(() => revoked.embeddings.create({ model: embedModel, input: 'x' }));
+  const empty = await thrown(() => openai.embeddings.create({ model: embedModel, input: [] }));
+  const failed = await thrown(() => openai.embeddings.create({ model: embedModel, input: ['fine', 'x [embedfail]'] }));
+  return first(
+    denied instanceof OpenAI.AuthenticationError ? null : `revoked key threw ${denied}`,
+    empty instanceof OpenAI.BadRequestError ? null : `empty input threw ${empty}`,
+    same('param', empty?.param, 'input'),
+    failed instanceof OpenAI.InternalServerError ? null : `[embedfail] threw ${failed}`,
+  );
+});
+
+await check('openai: [flakyembed] fails twice, then embeds', async () => {
+  const call = () => openai.embeddings.create({ model: embedModel, input: ['steady', 'chunk [flakyembed]'], encoding_format: 'float' });
+  const errors = [await thrown(call), await thrown(call)];
+  const r = await call();
+  return first(
+    errors.every((e) => e instanceof OpenAI.InternalServerError) ? null : `threw ${errors}`,
+    same('then', r.data.length, 2),
+  );
+});
+
+await check('fake: /_fake/embeddings/requests logs each request; DELETE empties it', async () => {
+  const log = await fakeLog();
+  const flaky = log.filter((e) => e.inputs?.includes('chunk [flakyembed]'));
+  const cleared = await fakeLog('DELETE');
+  const after = await fakeLog();
+  return first(
+    same('flaky outcomes', flaky.map((e) => [e.status, e.outcome, e.input_count, e.key]), [
+      [500, 'flakyembed', 2, 'sk-test-clients'],
+      [500, 'flakyembed', 2, 'sk-test-clients'],
+      [200, 'complete', 2, 'sk-test-clients'],
+    ]),
+    same('outcomes', log.map((e) => e.outcome), ['complete', 'complete', 'complete', 'complete', 'refused', 'refused', 'embedfail', 'flakyembed', 'flakyembed', 'complete']),
+    same('delete', cleared, { cleared: true }),
+    same('after', after, []),
+  );
 });
 
 if (failed) {

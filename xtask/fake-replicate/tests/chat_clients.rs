@@ -1,5 +1,6 @@
 //! The official `openai` and `@anthropic-ai/sdk` npm clients (pinned in the root
-//! package.json) against the fake's chat endpoints: `tests/chat_clients.mjs`, run by node.
+//! package.json) against the fake's chat and embeddings endpoints: `tests/chat_clients.mjs`,
+//! run by node.
 
 mod support;
 
@@ -8,7 +9,7 @@ use std::process::Command;
 use support::Fake;
 
 #[test]
-fn official_clients_read_the_fake_chat_providers() {
+fn official_clients_read_the_fake_providers() {
     let fake = Fake::start(&[]);
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/chat_clients.mjs");
     let out = Command::new("node")
@@ -25,7 +26,7 @@ fn official_clients_read_the_fake_chat_providers() {
     // Every check printed its line (a script that stopped early would pass nothing silently).
     assert_eq!(
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
-        13,
+        18,
         "{stdout}"
     );
 }

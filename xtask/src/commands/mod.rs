@@ -1,6 +1,7 @@
 pub mod bench;
 pub mod build_cmd;
 pub mod dev;
+pub mod ingest;
 pub mod new;
 pub mod status;
 pub mod test;

@@ -113,26 +113,6 @@ impl Protocol {
             _ => None,
         }
     }
-
-    fn default_url(self, provider: &str) -> Option<&'static str> {
-        match (self, provider) {
-            (Protocol::OpenAiChat, "openai") => Some("https://api.openai.com"),
-            (Protocol::AnthropicMessages, "anthropic") => Some("https://api.anthropic.com"),
-            _ => None,
-        }
-    }
-}
-
-/// The provider's base URL: its var (`OPENAI_API_URL`, `OPENROUTER_API_URL`, ...; locally the
-/// fake provider), else the official API of OpenAI and Anthropic. Paths (`/v1/...`) follow.
-fn base_url(deps: &impl Deps, protocol: Protocol, provider: &str) -> Option<String> {
-    let var = format!(
-        "{}_API_URL",
-        provider.to_ascii_uppercase().replace('-', "_")
-    );
-    deps.var(&var)
-        .or_else(|| protocol.default_url(provider).map(str::to_string))
-        .map(|url| url.trim_end_matches('/').to_string())
 }
 
 /// A reply arriving from the provider.
@@ -160,7 +140,7 @@ pub const BROKE: &str = "the model's provider stopped answering mid-reply";
 pub async fn open<D: Deps>(deps: &D, req: &ChatRequest) -> Result<Streaming<D::Reader>, Failure> {
     let protocol = Protocol::parse(&req.protocol)
         .ok_or_else(|| Failure::new(UNAVAILABLE, format!("unknown protocol {}", req.protocol)))?;
-    let base = base_url(deps, protocol, &req.provider).ok_or_else(|| {
+    let base = genbase_shared::token_pool::api_url(deps, &req.provider).ok_or_else(|| {
         Failure::new(
             UNAVAILABLE,
             format!("no API URL configured for {}", req.provider),

@@ -146,6 +146,7 @@ pub fn run(args: &[String]) -> Result<()> {
         .map(TestBinary::command)
         .collect();
     unit.extend(pick("xtask/fake-replicate", &|b| b.kind == "test", None));
+    unit.extend(pick("xtask/ingest", &|b| b.kind == "test", None));
     let conformance = pick("xtask/standin", &|b| b.kind == "test", Some(&stack));
     let mut e2e = pick(
         "tests",

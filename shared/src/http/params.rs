@@ -2,7 +2,7 @@
 //! unknown or repeated parameter is refused rather than ignored, since a misspelt filter
 //! would otherwise list everything.
 
-use genbase_shared::error::ApiError;
+use crate::error::ApiError;
 
 /// A query string whose names are all among a list's parameters, each given at most once.
 pub struct Params<'q>(&'q [(String, String)]);
@@ -49,7 +49,7 @@ impl<'q> Params<'q> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use genbase_shared::http::parse_query;
+    use crate::http::parse_query;
 
     #[test]
     fn unknown_repeated_and_non_boolean_parameters_are_refused() {
