@@ -1117,6 +1117,45 @@ grant execute on function api.search_similar_chunks(extensions.vector, uuid, flo
   to authenticated, service_role;
 
 /**
+ * The caller's p_k chunks nearest p_embedding (of completed, non-deleted files; only
+ * p_file_ids', if given), through the HNSW index. For callers with many chunks: under RLS the
+ * planner guesses one user's share of the table far too small and reads and sorts all of
+ * their chunks, which costs time in proportion to their size (the bench saw 100-190 ms at
+ * 10,000 chunks). Here the index is the only path (sequential and bitmap scans off), and
+ * pgvector's iterative scan keeps going until p_k rows pass the per-user filter, so the
+ * filter does not starve the result. Distances come back in order after a re-sort
+ * (relaxed_order may hand them over slightly out of it). SECURITY INVOKER: RLS still decides.
+ */
+create function private.nearest_chunks_indexed(
+  p_uid uuid,
+  p_embedding extensions.vector,
+  p_file_ids uuid[],
+  p_k int
+) returns table (id uuid, distance float8)
+language sql
+stable
+set search_path = ''
+set enable_seqscan = off
+set enable_bitmapscan = off
+set hnsw.iterative_scan = relaxed_order
+set hnsw.ef_search = 200
+as $$
+  with near as materialized (
+    select k.id, k.embedding operator(extensions.<=>) p_embedding as distance
+    from public.document_chunks k
+    where k.user_id = p_uid and k.embedding is not null
+      and (p_file_ids is null or k.file_id = any (p_file_ids))
+      and exists (select 1 from public.files f
+                  where f.id = k.file_id and f.status = 'completed' and f.deleted_at is null)
+    order by k.embedding operator(extensions.<=>) p_embedding
+    limit p_k
+  )
+  select id, distance from near order by distance, id
+$$;
+
+grant execute on function private.nearest_chunks_indexed(uuid, extensions.vector, uuid[], int) to authenticated;
+
+/**
  * Searches the caller's messages (of non-deleted conversations; only p_conversation_id's,
  * if given) and chunks (of completed, non-deleted files; only p_file_ids', if given):
  *   semantic  cosine similarity to p_embedding (the query's embedding: 1536 numbers);
@@ -1157,6 +1196,7 @@ declare
   v_chunks boolean := p_scope in ('files', 'both');
   v_tsquery tsquery;
   v_depth int;
+  v_many_chunks boolean;
   v_items jsonb;
 begin
   if p_scope is null or p_scope not in ('messages', 'files', 'both') then
@@ -1186,6 +1226,11 @@ begin
     end if;
   end if;
   v_depth := case when p_mode = 'hybrid' then 4 * p_limit else p_limit end;
+  -- Below this many chunks an exact scan of the caller's own is fast and exact; above it the
+  -- HNSW index is the faster path (private.nearest_chunks_indexed says why it is forced).
+  v_many_chunks := v_semantic and v_chunks and (
+    select coalesce(sum(f.chunk_count), 0) from public.files f
+    where f.user_id = v_uid and f.status = 'completed' and f.deleted_at is null) > 2000;
 
   with semantic as materialized (
     select s.kind, s.id, s.distance, row_number() over (order by s.distance, s.id) as rank
@@ -1200,12 +1245,16 @@ begin
       union all
       (select 'chunk', k.id, k.embedding operator(extensions.<=>) p_embedding
        from public.document_chunks k
-       where v_semantic and v_chunks and k.user_id = v_uid and k.embedding is not null
+       where v_semantic and v_chunks and not v_many_chunks and k.user_id = v_uid and k.embedding is not null
          and (p_file_ids is null or k.file_id = any (p_file_ids))
          and exists (select 1 from public.files f
                      where f.id = k.file_id and f.status = 'completed' and f.deleted_at is null)
        order by k.embedding operator(extensions.<=>) p_embedding
        limit v_depth)
+      union all
+      (select 'chunk', n.id, n.distance
+       from private.nearest_chunks_indexed(v_uid, p_embedding, p_file_ids, v_depth) n
+       where v_semantic and v_chunks and v_many_chunks)
     ) s
     order by s.distance, s.id
     limit v_depth

@@ -402,3 +402,78 @@ fn a_document_chat_reply_is_given_the_passage_and_cites_it() {
     assert_eq!(reply["status"], "complete", "{reply}");
     assert_eq!(stack.audit(), json!([]), "audit_credits found violations");
 }
+
+#[test]
+fn a_deleted_file_leaves_no_chunk_no_search_result_and_no_stored_object() {
+    let stack = Stack::from_env();
+    let (_admin, user) = stack.funded_user("files-delete", 1000);
+    let text = format!(
+        "# Comets\n\nA comet's tail points away from the sun {}.\n",
+        uuid::Uuid::new_v4().simple()
+    );
+    let file = add_file(&stack, &user, "comets.md", "text/markdown", text.as_bytes());
+    let id = file["id"].as_str().unwrap().to_string();
+    assert_eq!(ingested(&stack, &user, &id)["status"], "completed");
+    let object: (String, String) = {
+        let row = stack
+            .db()
+            .query_one(
+                "select u.bucket, u.path from public.files f join public.uploads u on u.id = f.upload_id
+                 where f.id = $1::text::uuid",
+                &[&id],
+            )
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+
+    let r = stack.send(
+        "DELETE",
+        &format!("/v1/files/{id}"),
+        Some(&user.token),
+        None,
+        &[],
+    );
+    assert_eq!(r.status, 204, "{r:?}");
+    assert_eq!(
+        stack
+            .get(&format!("/v1/files/{id}"), Some(&user.token))
+            .status,
+        404
+    );
+    let r = search(
+        &stack,
+        &user,
+        json!({"query": "comet tail points away from the sun", "mode": "fulltext"}),
+    );
+    assert_eq!(r.body["items"], json!([]), "{r:?}");
+    let chunks: i64 = stack
+        .db()
+        .query_one(
+            "select count(*) from public.document_chunks where file_id = $1::text::uuid",
+            &[&id],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(chunks, 0);
+    // The object goes through a storage job (the stack's sweeper runs them every few seconds).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let left: i64 = stack
+            .db()
+            .query_one(
+                "select count(*) from storage.objects where bucket_id = $1 and name = $2",
+                &[&object.0, &object.1],
+            )
+            .unwrap()
+            .get(0);
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stored object was never removed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(stack.audit(), json!([]), "audit_credits found violations");
+}

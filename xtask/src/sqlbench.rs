@@ -4,7 +4,8 @@
 //! see [`interleave`]). The ratio value/baseline says what the guarantees cost on this
 //! machine, and each side's CPU per unit, bench client and Postgres apart, says where it goes.
 //! The media library's page deep in a list is measured the same way beside its first page
-//! ([`media`]): there the ratio says what depth costs.
+//! ([`media`]): there the ratio says what depth costs. Vector search ([`vectors`]) is measured
+//! as latency and recall beside exact search over the same rows.
 //!
 //! Every RPC runs the way PostgREST runs it: one transaction with the role and the JWT claims
 //! set, then the function ([`crate::pgrpc`]). The target database is a throwaway one: users,
@@ -14,6 +15,7 @@ mod interleave;
 mod media;
 mod money;
 mod queue;
+pub mod vectors;
 
 use anyhow::{Context, Result};
 use postgres::{Client, NoTls};

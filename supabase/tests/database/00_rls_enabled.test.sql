@@ -78,6 +78,7 @@ insert into private_callable values
   ('private.template_json(prompt_templates)', 'pure rendering used by the SECURITY INVOKER template reads'),
   ('private.check_template(text,text,text,text)', 'pure check: the SECURITY INVOKER template writes'),
   ('private.file_json(files)', 'pure rendering used by the SECURITY INVOKER file reads'),
+  ('private.nearest_chunks_indexed(uuid,vector,uuid[],integer)', 'the HNSW path of the SECURITY INVOKER search for callers with many chunks (RLS applies)'),
   ('private.check_query_embedding(vector)', 'pure check: the SECURITY INVOKER searches check the query vector');
 
 select is_empty(

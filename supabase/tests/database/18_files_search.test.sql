@@ -8,7 +8,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(139);
+select plan(141);
 
 insert into auth.users (id, email) values
   ('18000000-0000-4000-8000-00000000a11c', 'alice.files@example.test'),
@@ -503,6 +503,14 @@ select is(
 select ok(abs((pg_temp.got('s_sem_files') -> 'items' -> 0 ->> 'score')::float - 0.9) < 1e-4, 'its score is the cosine similarity');
 select is(jsonb_array_length(pg_temp.got('s_sem_files') -> 'items'), 4,
   'only the completed file''s chunks: not the failed ones, not the stranger''s');
+select is(
+  (select array_agg(id order by distance, id) from private.nearest_chunks_indexed(
+     '18000000-0000-4000-8000-00000000a11c', pg_temp.q(1, 0.9, 2), null, 10)),
+  pg_temp.hits(pg_temp.got('s_sem_files')),
+  'the index path for callers with many chunks finds the same chunks in the same order');
+select is(
+  (select count(*)::int from private.nearest_chunks_indexed('18000000-0000-4000-8000-000000000b0b', pg_temp.q(1), null, 10)),
+  0, 'and, under RLS, none of another user''s');
 
 select is((pg_temp.hits(api.search(pg_temp.q(10, 0.95, 11), null, 'messages', 'semantic')))[1:2],
   array[pg_temp.id('m_question'), pg_temp.id('m_answer')], 'semantic over messages');

@@ -93,6 +93,17 @@ pub fn run(_args: &[String]) -> Result<()> {
         }
         report.insert(r.name.clone(), serde_json::to_value(&r)?);
     }
+    let vectors = sqlbench::vectors::run(&stack.pg.url("postgres"))?;
+    for [name, value, baseline, ratio, cpu] in vectors.rows() {
+        rows.push(Row {
+            name,
+            value,
+            baseline,
+            ratio,
+            cpu,
+        });
+    }
+    report.insert("vector_search".into(), serde_json::to_value(&vectors)?);
     drop(stack);
 
     println!(
