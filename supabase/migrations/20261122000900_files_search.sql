@@ -1132,7 +1132,7 @@ create function private.nearest_chunks_indexed(
   p_file_ids uuid[],
   p_k int
 ) returns table (id uuid, distance float8)
-language sql
+language plpgsql
 stable
 set search_path = ''
 set enable_seqscan = off
@@ -1140,17 +1140,28 @@ set enable_bitmapscan = off
 set hnsw.iterative_scan = relaxed_order
 set hnsw.ef_search = 200
 as $$
-  with near as materialized (
-    select k.id, k.embedding operator(extensions.<=>) p_embedding as distance
-    from public.document_chunks k
-    where k.user_id = p_uid and k.embedding is not null
-      and (p_file_ids is null or k.file_id = any (p_file_ids))
-      and exists (select 1 from public.files f
-                  where f.id = k.file_id and f.status = 'completed' and f.deleted_at is null)
-    order by k.embedding operator(extensions.<=>) p_embedding
-    limit p_k
-  )
-  select id, distance from near order by distance, id
+begin
+  -- Planned with the values written in (not as parameters): a generic plan would estimate
+  -- the caller's rows from the average user's and prefer reading and sorting them. The file
+  -- check comes after the index, on 4 x p_k candidates: inside the scan it would let the
+  -- planner start from the files and sort their chunks. Deleted and failed files have no
+  -- chunks, so only a file still being processed can take candidates' places.
+  return query execute format($q$
+    with near as materialized (
+      select k.id, k.file_id, k.embedding operator(extensions.<=>) %1$L::extensions.vector as distance
+      from public.document_chunks k
+      where k.user_id = %2$L::uuid and k.embedding is not null
+        and (%3$L::uuid[] is null or k.file_id = any (%3$L::uuid[]))
+      order by k.embedding operator(extensions.<=>) %1$L::extensions.vector
+      limit %4$s * 4
+    )
+    select near.id, near.distance from near
+    where exists (select 1 from public.files f
+                  where f.id = near.file_id and f.status = 'completed' and f.deleted_at is null)
+    order by near.distance, near.id
+    limit %4$s
+  $q$, p_embedding::text, p_uid, p_file_ids, p_k);
+end
 $$;
 
 grant execute on function private.nearest_chunks_indexed(uuid, extensions.vector, uuid[], int) to authenticated;
