@@ -150,6 +150,12 @@ create index messages_conversation_idx on public.messages (conversation_id, seq)
 create index messages_parent_idx on public.messages (conversation_id, parent_id, seq);
 -- list_conversations' q over what was said.
 create index messages_search_idx on public.messages using gin (search);
+
+-- The chunks a document-chat reply (20261122000910_document_chat.sql) was given, best first: [{file_id, file_name, chunk_id,
+-- chunk_index, page, heading, score}]. Null when no document search ran for the reply; []
+-- when one ran and found nothing.
+alter table public.messages add column sources jsonb
+  constraint messages_sources check (jsonb_typeof(sources) = 'array');
 -- The stuck-reply sweep: only streaming replies enter it.
 create index messages_streaming_idx on public.messages (created_at) where status = 'streaming';
 
@@ -334,7 +340,12 @@ $$;
  *   max_tokens      null (4096, or less when the model writes less) or 1 to the model's
  *                   max_output_tokens: the longest reply, all of it reserved up front;
  *   system_prompt   null or up to system_prompt_chars characters;
- *   features        {document_chat, image_generation, web_search}: false unless set.
+ *   features        {document_chat, image_generation, web_search}: false unless set;
+ * and, only while features.document_chat is on (it belongs to that feature, and turning it
+ * off drops it):
+ *   document_scope  "attached" (the default: the files attached to the conversation) or
+ *                   "all" (every completed file of the user); setting it while document
+ *                   chat is off is PT400.
  * Values are checked after merging, so a change of model re-checks what it inherits.
  */
 create function private.chat_settings(p_model text, p_current jsonb, p_patch jsonb) returns jsonb
@@ -349,6 +360,7 @@ declare
   v_patch jsonb := coalesce(p_patch, '{}'::jsonb);
   v_current jsonb := coalesce(p_current, '{}'::jsonb);
   v_features jsonb;
+  v_documents boolean;
   v_out jsonb;
   v_key text;
   v_value jsonb;
@@ -359,12 +371,6 @@ begin
   if jsonb_typeof(v_patch) <> 'object' then
     raise exception using errcode = 'PT400', message = 'settings must be a JSON object';
   end if;
-  for v_key in select jsonb_object_keys(v_patch) loop
-    if not v_defaults ? v_key then
-      raise exception using errcode = 'PT400', message = format(
-        'settings.%s is not a setting (allowed: features, max_tokens, system_prompt, temperature)', left(v_key, 64));
-    end if;
-  end loop;
 
   v_features := v_defaults -> 'features' || coalesce(v_current -> 'features', '{}'::jsonb);
   if jsonb_typeof(v_patch -> 'features') = 'null' then
@@ -383,8 +389,30 @@ begin
       v_features := v_features || jsonb_build_object(v_key, coalesce(v_value = 'true'::jsonb, false));
     end loop;
   end if;
-  v_out := v_defaults || (v_current - 'features') || (v_patch - 'features')
+  v_documents := (v_features ->> 'document_chat')::boolean;
+
+  for v_key in select jsonb_object_keys(v_patch) loop
+    if not (v_defaults ? v_key or v_key = 'document_scope') then
+      raise exception using errcode = 'PT400', message = format(
+        'settings.%s is not a setting (allowed: %sfeatures, max_tokens, system_prompt, temperature)', left(v_key, 64),
+        case when v_documents then 'document_scope, ' else '' end);
+    end if;
+  end loop;
+  v_out := v_defaults || (v_current - 'features' - 'document_scope') || (v_patch - 'features' - 'document_scope')
     || jsonb_build_object('features', v_features);
+
+  v_value := case when v_patch ? 'document_scope' then v_patch -> 'document_scope' else v_current -> 'document_scope' end;
+  if v_documents then
+    if coalesce(jsonb_typeof(v_value), 'null') = 'null' then
+      v_value := '"attached"';
+    elsif jsonb_typeof(v_value) <> 'string' or v_value #>> '{}' not in ('attached', 'all') then
+      raise exception using errcode = 'PT400', message = 'settings.document_scope must be attached or all';
+    end if;
+    v_out := v_out || jsonb_build_object('document_scope', v_value);
+  elsif jsonb_typeof(v_patch -> 'document_scope') <> 'null' then
+    raise exception using errcode = 'PT400',
+      message = 'settings.document_scope can only be set while settings.features.document_chat is on';
+  end if;
 
   v_max_temperature := case v_model.protocol when 'anthropic_messages' then 1 else 2 end;
   v_value := v_out -> 'temperature';
@@ -446,7 +474,7 @@ as $$
     'provider', m.provider, 'model', m.model, 'tokens_in', m.tokens_in, 'tokens_out', m.tokens_out,
     'cost_usd', m.cost_usd, 'credits', m.credits, 'credits_reserved', m.credits_reserved,
     'status', m.status, 'error', m.error, 'stop_requested_at', m.stop_requested_at,
-    'created_at', m.created_at, 'completed_at', m.completed_at
+    'sources', m.sources, 'created_at', m.created_at, 'completed_at', m.completed_at
   ) end
 $$;
 
@@ -754,13 +782,22 @@ $$;
  * p_regenerate_of (an assistant message) instead makes a new reply beside that one, to the
  * same user message, with no new user message. At most one of the three.
  *
- * Reserved: ceil((estimated prompt tokens x input rate + max_tokens x output rate) / 1000)
- * credits at the model's list price, in a hold that finish_reply settles; max_tokens is the
- * conversation's setting, else 4096 (at most the model's max_output_tokens).
+ * Document chat applies when the conversation has it on and at least one completed file is
+ * in its scope (private.document_files): the context then leaves room for up to 2,000
+ * tokens of excerpts (the history gives way to them, or, when the message alone leaves
+ * less, the excerpts get what is left), which api.add_reply_sources adds.
+ *
+ * Reserved: ceil(((estimated prompt tokens + the document budget) x input rate + max_tokens
+ * x output rate) / 1000) credits at the model's list price, in a hold that finish_reply
+ * settles; max_tokens is the conversation's setting, else 4096 (at most the model's
+ * max_output_tokens); the document budget is 0 when document chat does not apply.
  *
  * Returns {user_message (null for a regeneration), assistant_message, request: {protocol,
  * provider, model (the provider's name), system (null when none), messages [{role, content}]
- * oldest first, max_tokens, temperature (null: the provider's default)}, credits_reserved}.
+ * oldest first, max_tokens, temperature (null: the provider's default)}, credits_reserved,
+ * document_query}: document_query is the text to embed for api.add_reply_sources (the new
+ * user message, or the one a regeneration answers, cut to 8,000 characters), null when
+ * document chat does not apply.
  * PT400 for bad input or a message that cannot fit the model's window, PT402 when credits
  * are short (nothing is written), PT404 for a conversation or message not the caller's,
  * PT409 when the branch's newest reply (or the regenerated one) is still streaming.
@@ -779,6 +816,10 @@ security definer
 set search_path = ''
 as $$
 declare
+  -- Prompt tokens of excerpts a document-chat reply may get (about 8 chunks of 250).
+  v_document_budget_max constant int := 2000;
+  -- text-embedding-3-small reads 8,191 tokens; a question's start says what it is about.
+  v_query_chars constant int := 8000;
   v_uid uuid := private.require_user();
   v_account public.credit_accounts;
   c public.conversations;
@@ -792,6 +833,9 @@ declare
   v_leaf_id uuid;
   v_max_tokens int;
   v_context jsonb;
+  v_documents boolean;
+  v_document_budget int := 0;
+  v_request jsonb;
   v_credits bigint;
   v_hold_id uuid;
   v_reply public.messages;
@@ -858,7 +902,26 @@ begin
   -- 4096 unless the conversation asks otherwise: a reply's hold covers all of it.
   v_max_tokens := least(coalesce((c.settings ->> 'max_tokens')::int, 4096), v_model.max_output_tokens);
   v_context := private.reply_context(v_uid, v_model, c.settings, v_leaf_id, v_max_tokens);
-  v_credits := ceil(((v_context ->> 'prompt_tokens')::int * v_price.credits_per_unit
+
+  v_documents := false;
+  if (c.settings -> 'features' ->> 'document_chat')::boolean
+     and exists (select 1 from private.document_files(v_uid, c.id, c.settings ->> 'document_scope')) then
+    v_document_budget := least(v_document_budget_max,
+      v_model.context_window - v_max_tokens - (v_context ->> 'prompt_tokens')::int);
+    if v_document_budget < v_document_budget_max then
+      -- The history filled the window: it gives way to the excerpts, unless the message
+      -- (with the system prompt) alone leaves less room, which the excerpts then get.
+      begin
+        v_context := private.reply_context(v_uid, v_model, c.settings, v_leaf_id, v_max_tokens + v_document_budget_max);
+        v_document_budget := v_document_budget_max;
+      exception when sqlstate 'PT400' then
+        null;
+      end;
+    end if;
+    v_documents := v_document_budget > 0;
+  end if;
+
+  v_credits := ceil((((v_context ->> 'prompt_tokens')::int + v_document_budget) * v_price.credits_per_unit
     + v_max_tokens * coalesce(v_price.credits_per_output_unit, v_price.credits_per_unit)) / 1000)::bigint;
 
   if v_credits > 0 then
@@ -881,18 +944,26 @@ begin
     where id = c.id;
   end if;
 
+  v_request := jsonb_build_object(
+    'protocol', v_model.protocol,
+    'provider', v_model.provider,
+    'model', v_model.provider_ref,
+    'system', v_context -> 'system',
+    'messages', v_context -> 'messages',
+    'max_tokens', v_max_tokens,
+    'temperature', c.settings -> 'temperature');
+  if v_documents then
+    insert into private.reply_documents (message_id, scope, budget, request)
+    values (v_reply.id, c.settings ->> 'document_scope', v_document_budget, v_request);
+  end if;
+
   return jsonb_build_object(
     'user_message', private.message_json(v_user_message),
     'assistant_message', private.message_json(v_reply),
-    'request', jsonb_build_object(
-      'protocol', v_model.protocol,
-      'provider', v_model.provider,
-      'model', v_model.provider_ref,
-      'system', v_context -> 'system',
-      'messages', v_context -> 'messages',
-      'max_tokens', v_max_tokens,
-      'temperature', c.settings -> 'temperature'),
-    'credits_reserved', v_credits);
+    'request', v_request,
+    'credits_reserved', v_credits,
+    'document_query', case when v_documents then
+      left((select content from public.messages where id = v_leaf_id), v_query_chars) end);
 end
 $$;
 
