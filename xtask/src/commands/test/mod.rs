@@ -19,10 +19,20 @@ use suites::{run_side_by_side, Suite};
 const PROVIDER_FILES_EXPIRE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Everything CI checks, in order of cost; stops at the first failing step.
-/// `--no-lint` skips fmt and clippy (for quick local loops).
+/// `--no-lint` skips fmt and clippy (for quick local loops); `--only <test>` runs the SQL
+/// tests and that one end-to-end test binary (tests/tests/<test>.rs) instead of every suite.
 pub fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
     let lint = !args.iter().any(|a| a == "--no-lint");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .map(|i| {
+            args.get(i + 1)
+                .cloned()
+                .ok_or_else(|| anyhow!("--only needs a test name"))
+        })
+        .transpose()?;
     let tools = tools::ensure_all()?;
     // `cargo xtask new` proves itself on every run: the demo group it makes is linted, built,
     // served and tested with everything else, and removed at the end.
@@ -147,16 +157,25 @@ pub fn run(args: &[String]) -> Result<()> {
         .collect();
     unit.extend(pick("xtask/fake-replicate", &|b| b.kind == "test", None));
     unit.extend(pick("xtask/ingest", &|b| b.kind == "test", None));
-    let conformance = pick("xtask/standin", &|b| b.kind == "test", Some(&stack));
+    let mut conformance = pick("xtask/standin", &|b| b.kind == "test", Some(&stack));
     let mut e2e = pick(
         "tests",
         &|b| b.kind == "test" && b.name != CRASH_TEST,
         Some(&stack),
     );
+    let mut crash = pick("tests", &|b| b.name == CRASH_TEST, Some(&crash_stack));
+    if let Some(only) = &only {
+        e2e = pick("tests", &|b| b.kind == "test" && &b.name == only, Some(&stack));
+        if e2e.is_empty() {
+            bail!("--only {only}: no end-to-end test binary tests/tests/{only}.rs");
+        }
+        unit.clear();
+        conformance.clear();
+        crash.clear();
+    }
     for c in &mut e2e {
         c.args(["--test-threads", "4"]);
     }
-    let crash = pick("tests", &|b| b.name == CRASH_TEST, Some(&crash_stack));
     let suites = vec![
         Suite {
             name: "unit tests (native)",
