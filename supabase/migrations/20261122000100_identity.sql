@@ -197,7 +197,28 @@ as $$
     'attachments_max', 10,
     'template_name_chars', 100,
     'template_description_chars', 500,
-    'template_category_chars', 50
+    'template_category_chars', 50,
+    -- Workspaces and sharing (workspaces migration).
+    'workspace_name_chars', 100,
+    'workspaces_owned_max', 20,
+    'invitation_uses_max', 1000,
+    'invitation_hours_max', 720,
+    'invitations_open_max', 100
+  )
+  -- Flows (flows migration): names, a graph's size and counts, the canvas, comments. A second
+  -- object because jsonb_build_object takes at most 100 arguments.
+  || jsonb_build_object(
+    'flow_name_chars', 200,
+    'flow_description_chars', 2000,
+    'flow_nodes_max', 1000,
+    'flow_edges_max', 3000,
+    'flow_item_id_chars', 100,
+    'flow_type_chars', 64,
+    'flow_data_bytes', 16384,
+    'flow_graph_bytes', 1048576,
+    'flow_coordinate_max', 1000000000,
+    'flow_zoom_max', 100,
+    'flow_comment_chars', 5000
   )
 $$;
 

@@ -21,7 +21,7 @@ create table public.credit_accounts (
   id uuid primary key default gen_random_uuid(),
   -- Null once the user is deleted: the ledger outlives its owner.
   owner_user_id uuid unique references public.profiles (id) on delete set null,
-  -- Reserved for workspace-owned balances; no workspace table exists yet.
+  -- A workspace's account (foreign key and index in the workspaces migration).
   workspace_id uuid,
   balance bigint not null default 0,
   held bigint not null default 0,
@@ -109,7 +109,7 @@ create table public.credit_ledger (
   id bigint generated always as identity primary key,
   account_id uuid not null references public.credit_accounts (id),
   kind text not null
-    check (kind in ('grant', 'purchase', 'reserve', 'settle', 'release', 'refund', 'adjustment')),
+    check (kind in ('grant', 'purchase', 'reserve', 'settle', 'release', 'refund', 'adjustment', 'transfer')),
   amount bigint not null,
   held_delta bigint not null default 0,
   balance_after bigint not null,
@@ -131,6 +131,8 @@ create table public.credit_ledger (
     when 'purchase' then amount > 0 and held_delta = 0
     when 'refund' then amount > 0 and held_delta = 0
     when 'adjustment' then amount <> 0 and held_delta = 0
+    -- Between a user's and a workspace's account: a pair of entries summing to zero.
+    when 'transfer' then amount <> 0 and held_delta = 0
     when 'reserve' then amount = 0 and held_delta > 0 and hold_id is not null
     when 'settle' then amount <= 0 and held_delta < 0 and hold_id is not null
     when 'release' then amount = 0 and held_delta < 0 and hold_id is not null
@@ -193,6 +195,29 @@ begin
   select * into v_account from public.credit_accounts
   where owner_user_id = p_user_id
   for update;
+  if not found then
+    raise exception using errcode = 'PT404', message = 'credit account not found';
+  end if;
+  return v_account;
+end
+$$;
+
+/**
+ * Locks and returns the account a piece of work is billed to: the workspace's when it
+ * belongs to one, else the user's. Membership is checked where the work starts, not
+ * here: work a removed member started still settles on the account it reserved on.
+ */
+create function private.lock_billing_account(p_user_id uuid, p_workspace_id uuid) returns public.credit_accounts
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_account public.credit_accounts;
+begin
+  if p_workspace_id is null then
+    return private.lock_account(p_user_id);
+  end if;
+  select * into v_account from public.credit_accounts where workspace_id = p_workspace_id for update;
   if not found then
     raise exception using errcode = 'PT404', message = 'credit account not found';
   end if;

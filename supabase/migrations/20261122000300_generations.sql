@@ -13,9 +13,10 @@
 create table public.generations (
   id uuid primary key default gen_random_uuid(),
   user_id uuid not null references public.profiles (id) on delete cascade,
-  -- Reserved for workspace-owned generations; no workspace table exists yet.
+  -- Set when made in a workspace: billed to its account, seen by its members (foreign key,
+  -- index and policy in the workspaces migration).
   workspace_id uuid,
-  kind text not null check (kind in ('image', 'video', 'audio', 'music', 'text', 'tts')),
+  kind text not null check (kind in ('image', 'video', 'audio', 'music', 'text', 'tts', 'training')),
   action text not null,
   model text not null references public.ai_models (model),
   prompt text check (char_length(prompt) <= private.input_limit('prompt_chars')),
@@ -247,6 +248,7 @@ set search_path = ''
 as $$
 declare
   v_user_id uuid;
+  v_workspace_id uuid;
   v_account public.credit_accounts;
   g public.generations;
   v_price public.pricing;
@@ -263,12 +265,12 @@ begin
   if p_status not in ('succeeded', 'failed', 'canceled') then
     raise exception using errcode = 'PT400', message = format('%s is not a final status', p_status);
   end if;
-  select user_id into v_user_id from public.generations where id = p_generation_id;
+  select user_id, workspace_id into v_user_id, v_workspace_id from public.generations where id = p_generation_id;
   if v_user_id is null then
     raise exception using errcode = 'PT404', message = 'generation not found';
   end if;
 
-  v_account := private.lock_account(v_user_id);
+  v_account := private.lock_billing_account(v_user_id, v_workspace_id);
   select * into g from public.generations where id = p_generation_id for update;
   if g.status in ('succeeded', 'failed', 'canceled') then
     return null;
@@ -295,7 +297,8 @@ begin
     v_charge := least(ceil(v_units * v_price.credits_per_unit)::bigint, g.credits_reserved);
     v_cost := round(v_units * v_price.usd_per_unit, 6);
     if v_hold_id is not null then
-      perform private.resolve_hold(v_hold_id, v_charge, null, 'generation succeeded');
+      -- The actor is who made it: on a workspace's ledger, the member who spent.
+      perform private.resolve_hold(v_hold_id, v_charge, g.user_id, 'generation succeeded');
     end if;
     insert into public.usage_events (user_id, account_id, generation_id, action, provider, model,
       units, tokens_in, tokens_out, credits, cost_usd)
@@ -304,7 +307,7 @@ begin
       case when jsonb_typeof(v_metrics -> 'output_token_count') = 'number' then (v_metrics ->> 'output_token_count')::numeric::bigint end,
       v_charge, v_cost);
   elsif v_hold_id is not null then
-    perform private.resolve_hold(v_hold_id, null, null, 'generation ' || p_status);
+    perform private.resolve_hold(v_hold_id, null, g.user_id, 'generation ' || p_status);
   end if;
 
   if p_detail is not null then
@@ -333,14 +336,17 @@ $$;
  * states them. Idempotent per (user, p_idempotency_key): the same payload returns the
  * first generation with created = false, another payload is PT409. PT402 when credits
  * are short, with nothing written. route tells the function where to send it, and
- * provider_input is exactly what it must send.
+ * provider_input is exactly what it must send. With p_workspace_id the generation is the
+ * workspace's: the caller must be a member (viewers may not spend: PT403) and its
+ * account pays.
  */
 create function api.create_generation(
   p_kind text,
   p_model text,
   p_prompt text,
   p_params jsonb default '{}'::jsonb,
-  p_idempotency_key text default null
+  p_idempotency_key text default null,
+  p_workspace_id uuid default null
 ) returns jsonb
 language plpgsql
 security definer
@@ -355,8 +361,11 @@ declare
   v_route text;
   g public.generations;
 begin
-  if p_kind is null or p_kind not in ('image', 'video', 'audio', 'music', 'text', 'tts') then
-    raise exception using errcode = 'PT400', message = 'kind must be one of image, video, audio, music, text, tts';
+  if p_kind is null or p_kind not in ('image', 'video', 'audio', 'music', 'text', 'tts', 'training') then
+    raise exception using errcode = 'PT400', message = 'kind must be one of image, video, audio, music, text, tts, training';
+  end if;
+  if p_workspace_id is not null then
+    perform private.require_role(p_workspace_id, 'member', null, 'workspace');
   end if;
   if p_model is null or char_length(p_model) not between 1 and private.input_limit('model_chars') then
     raise exception using errcode = 'PT400',
@@ -377,11 +386,12 @@ begin
   end if;
   v_route := case when v_quote ->> 'provider' = 'gpu' then 'gpu' else 'provider' end;
   v_hash := encode(sha256(convert_to(jsonb_build_object('kind', p_kind, 'model', p_model,
-    'prompt', p_prompt, 'params', v_quote -> 'params')::text, 'UTF8')), 'hex');
+    'prompt', p_prompt, 'params', v_quote -> 'params', 'workspace_id', p_workspace_id)::text, 'UTF8')), 'hex');
 
-  -- The account lock serializes this user's requests: the idempotency lookup below
-  -- cannot race with a concurrent insert of the same key.
-  v_account := private.lock_account(v_uid);
+  -- The account lock serializes the requests billed to one account: the idempotency
+  -- lookup below cannot race with a concurrent insert of the same key on that account (a
+  -- race across two accounts ends at the unique key, PT409 below).
+  v_account := private.lock_billing_account(v_uid, p_workspace_id);
 
   if p_idempotency_key is not null then
     select * into g from public.generations where user_id = v_uid and idempotency_key = p_idempotency_key;
@@ -400,9 +410,9 @@ begin
       message = format('insufficient credits: %s needed, %s available', v_credits, v_account.balance - v_account.held);
   end if;
 
-  insert into public.generations (user_id, kind, action, model, prompt, params, route, pricing_id,
+  insert into public.generations (user_id, workspace_id, kind, action, model, prompt, params, route, pricing_id,
     units, credits_reserved, idempotency_key, request_hash)
-  values (v_uid, p_kind, v_quote ->> 'action', p_model, p_prompt, v_quote -> 'params', v_route,
+  values (v_uid, p_workspace_id, p_kind, v_quote ->> 'action', p_model, p_prompt, v_quote -> 'params', v_route,
     (v_quote ->> 'pricing_id')::bigint, (v_quote ->> 'units')::numeric, v_credits, p_idempotency_key, v_hash)
   returning * into g;
 
@@ -414,10 +424,12 @@ begin
 
   return jsonb_build_object('generation', private.generation_json(g), 'created', true,
     'route', v_route, 'provider_ref', v_quote -> 'provider_ref', 'provider_input', v_quote -> 'provider_input');
+exception when unique_violation then
+  raise exception using errcode = 'PT409', message = 'idempotency key is in use by a concurrent request';
 end
 $$;
 
-grant execute on function api.create_generation(text, text, text, jsonb, text) to authenticated;
+grant execute on function api.create_generation(text, text, text, jsonb, text, uuid) to authenticated;
 
 /**
  * Records that the function submitted a provider-routed generation; it becomes
@@ -519,16 +531,18 @@ $$;
 grant execute on function api.get_generation(uuid) to authenticated;
 
 /**
- * The caller's generations, newest first, keyset-paged on (created_at, id); soft-deleted
- * ones excluded. next_cursor is null on the last page. SECURITY INVOKER: RLS decides which
- * rows exist for the caller; the user_id condition only lets the planner use the index.
+ * The caller's generations (or, with p_workspace_id, the workspace's), newest first,
+ * keyset-paged on (created_at, id); soft-deleted ones excluded. next_cursor is null on the
+ * last page. SECURITY INVOKER: RLS decides which rows exist for the caller; the user_id or
+ * workspace_id condition only lets the planner use an index.
  */
 create function api.list_generations(
   p_kind text default null,
   p_status text default null,
   p_limit int default 20,
   p_cursor_created_at timestamptz default null,
-  p_cursor_id uuid default null
+  p_cursor_id uuid default null,
+  p_workspace_id uuid default null
 ) returns jsonb
 language plpgsql
 stable
@@ -543,11 +557,16 @@ begin
   if (p_cursor_created_at is null) <> (p_cursor_id is null) then
     raise exception using errcode = 'PT400', message = 'cursor is not valid';
   end if;
+  if p_workspace_id is not null then
+    perform private.require_role(p_workspace_id, 'viewer', null, 'workspace');
+  end if;
 
-  -- One row more than asked tells whether a next page exists.
+  -- One row more than asked tells whether a next page exists. Planned per call with the
+  -- values written in (PL/pgSQL's custom plans), the case folds to one indexed condition.
   with page as (
     select * from public.generations g
-    where g.user_id = v_uid and g.deleted_at is null
+    where (case when p_workspace_id is null then g.user_id = v_uid else g.workspace_id = p_workspace_id end)
+      and g.deleted_at is null
       and (p_kind is null or g.kind = p_kind)
       and (p_status is null or g.status = p_status)
       and (p_cursor_id is null or (g.created_at, g.id) < (p_cursor_created_at, p_cursor_id))
@@ -568,7 +587,7 @@ begin
 end
 $$;
 
-grant execute on function api.list_generations(text, text, int, timestamptz, uuid) to authenticated;
+grant execute on function api.list_generations(text, text, int, timestamptz, uuid, uuid) to authenticated;
 
 /**
  * Cancels one of the caller's generations and releases its hold; PT409 when final.

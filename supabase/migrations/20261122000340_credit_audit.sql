@@ -58,6 +58,11 @@ as $$
     where reserves <> 1 or resolves > 1 or (status = 'open') <> (resolves = 0)
        or (status = 'settled' and settled <> charged)
     union all
+    select jsonb_build_object('check', 'transfer_unbalanced', 'idempotency_key', idempotency_key,
+      'entries', count(*), 'sum', sum(amount))
+    from public.credit_ledger where kind = 'transfer'
+    group by idempotency_key having count(*) <> 2 or sum(amount) <> 0
+    union all
     select jsonb_build_object('check', 'generation_charged_twice', 'generation_id', generation_id,
       'settlements', count(*))
     from public.credit_ledger where kind = 'settle' and generation_id is not null

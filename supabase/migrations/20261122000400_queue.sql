@@ -162,6 +162,7 @@ as $$
 declare
   v_generation_id uuid;
   v_user_id uuid;
+  v_workspace_id uuid;
   t public.tasks;
 begin
   select generation_id,
@@ -169,8 +170,8 @@ begin
   into v_generation_id, v_user_id
   from public.tasks where id = p_task_id;
   if v_generation_id is not null then
-    select user_id into v_user_id from public.generations where id = v_generation_id;
-    perform private.lock_account(v_user_id);
+    select user_id, workspace_id into v_user_id, v_workspace_id from public.generations where id = v_generation_id;
+    perform private.lock_billing_account(v_user_id, v_workspace_id);
     perform 1 from public.generations where id = v_generation_id for update;
   elsif v_user_id is not null then
     perform 1 from public.credit_accounts where owner_user_id = v_user_id for update;
@@ -597,8 +598,9 @@ begin
     from jsonb_array_elements(p_results) with ordinality r (e, n)
     left join public.tasks k on k.id = (r.e ->> 'task_id')::uuid
     left join public.generations g on g.id = k.generation_id
-    left join public.credit_accounts a on a.owner_user_id = g.user_id
-    order by a.id nulls last, 1
+    left join public.credit_accounts ua on ua.owner_user_id = g.user_id and g.workspace_id is null
+    left join public.credit_accounts wa on wa.workspace_id = g.workspace_id
+    order by coalesce(wa.id, ua.id) nulls last, 1
   loop
     t := private.lock_task(v_item.task_id);
     if private.holds_lease(t, v_worker.id) then

@@ -73,10 +73,11 @@ declare
   v_failed int := 0;
 begin
   for v_task in
-    select k.id, a.id as account_id
+    select k.id, coalesce(wa.id, ua.id) as account_id
     from public.tasks k
     left join public.generations g on g.id = k.generation_id
-    left join public.credit_accounts a on a.owner_user_id = g.user_id
+    left join public.credit_accounts ua on ua.owner_user_id = g.user_id and g.workspace_id is null
+    left join public.credit_accounts wa on wa.workspace_id = g.workspace_id
     where k.status = 'running' and k.lease_expires_at < now()
     order by k.lease_expires_at
     limit 1000

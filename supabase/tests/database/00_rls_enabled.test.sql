@@ -79,7 +79,22 @@ insert into private_callable values
   ('private.check_template(text,text,text,text)', 'pure check: the SECURITY INVOKER template writes'),
   ('private.file_json(files)', 'pure rendering used by the SECURITY INVOKER file reads'),
   ('private.nearest_chunks_indexed(uuid,vector,uuid[],integer)', 'the HNSW path of the SECURITY INVOKER search for callers with many chunks (RLS applies)'),
-  ('private.check_query_embedding(vector)', 'pure check: the SECURITY INVOKER searches check the query vector');
+  ('private.check_query_embedding(vector)', 'pure check: the SECURITY INVOKER searches check the query vector'),
+  -- workspaces migration: the sharing model's checks, which every shared capability calls
+  ('private.role_rank(text)', 'pure data: role comparisons in checks and policies'),
+  ('private.my_ids(text)', 'the caller''s memberships for RLS policies, once per statement'),
+  ('private.role_on(uuid,uuid)', 'the caller''s effective role, read under RLS, for the SECURITY INVOKER checks'),
+  ('private.require_role(uuid,text,uuid,text)', 'PT404/PT403 unless the caller''s role suffices: every shared capability''s checks'),
+  ('private.shared_resource(uuid)', 'a shared resource''s type, workspace and the caller''s role, read under RLS'),
+  ('private.workspace_json(workspaces,text)', 'pure rendering used by the SECURITY INVOKER workspace reads'),
+  ('private.member_json(memberships)', 'pure rendering used by the SECURITY INVOKER member reads'),
+  ('private.invitation_json(invitations)', 'pure rendering used by the SECURITY INVOKER invitation reads'),
+  -- flows migration
+  ('private.my_flow_ids(text)', 'the flows the caller reaches, for the child tables'' RLS policies, once per statement'),
+  ('private.flow_json(flows)', 'pure rendering used by the SECURITY INVOKER flow reads'),
+  ('private.flow_comment_json(flow_comments)', 'pure rendering used by the SECURITY INVOKER comment reads'),
+  ('private.flow_point_ok(jsonb)', 'pure check: the SECURITY INVOKER comment writes check a position'),
+  ('private.flow_text_ok(jsonb,bigint)', 'pure check: flow_point_ok''s sibling, for the SECURITY INVOKER flow writes');
 
 select is_empty(
   $$ select signature from our_functions
@@ -151,7 +166,27 @@ insert into definer_allowed values
   ('private.handle_new_user', 'trigger on auth.users: creates the profile'),
   ('private.handle_user_email_change', 'trigger on auth.users: mirrors the email'),
   ('private.is_admin', 'RLS policies on profiles call it; reading profiles under RLS would recurse'),
-  ('private.schedule_sweeps', 'schedules pg_cron jobs, which needs the cron schema''s privileges');
+  ('private.schedule_sweeps', 'schedules pg_cron jobs, which needs the cron schema''s privileges'),
+  -- workspaces migration: memberships, invitations and workspace accounts are written only here
+  ('private.my_ids', 'RLS policies call it; reading memberships under RLS would recurse'),
+  ('private.add_owner', 'trigger: a shared row''s creator becomes its owner; users cannot write memberships'),
+  ('private.drop_sharing', 'trigger: a deleted resource''s memberships and invitations go with it'),
+  ('private.create_workspace_account', 'trigger: opens a workspace''s credit account, which users cannot write'),
+  ('api.create_workspace', 'creates a workspace with its owner membership and credit account'),
+  ('api.delete_workspace', 'returns the balance to the owner (ledger) and removes every membership'),
+  ('api.fund_workspace', 'moves credits from the caller''s account to a workspace''s (ledger)'),
+  ('api.create_invitation', 'writes an invitation with a role ceiling a row policy cannot express'),
+  ('api.revoke_invitation', 'ends an invitation, admins of its resource only'),
+  ('api.accept_invitation', 'makes the holder of a valid token a member, which they are not yet'),
+  ('api.update_member', 'changes a role under the one-owner and role-ceiling rules'),
+  ('api.remove_member', 'removes a member under the one-owner and role-ceiling rules'),
+  ('api.leave', 'removes the caller''s membership unless they are the owner'),
+  ('api.transfer_ownership', 'moves ownership in one step, so there is always exactly one owner'),
+  -- flows migration
+  ('private.my_flow_ids', 'RLS policies on nodes, edges and comments call it; it reads flows without their policies'),
+  ('api.save_flow', 'writes a flow''s nodes and edges, which users cannot write: every change is checked and bumps the version'),
+  ('api.delete_flow', 'soft-deletes a flow for its admins; members may update the row, and a policy cannot tell the two apart'),
+  ('api.resolve_flow_comment', 'members resolve other users'' threads, whose rows only their authors may update');
 
 select is_empty(
   $$ select nspname || '.' || proname from our_functions
