@@ -96,7 +96,7 @@ create policy "Active users can update their own conversations"
 -- users write what they choose. Deletion is soft: the money history stays.
 revoke all on public.conversations from anon, authenticated, service_role;
 grant select on public.conversations to authenticated, service_role;
-grant insert (user_id, title, kind, model, settings) on public.conversations to authenticated;
+grant insert (user_id, workspace_id, title, kind, model, settings) on public.conversations to authenticated;
 grant update (title, model, settings, pinned, archived, deleted_at) on public.conversations to authenticated;
 -- The automatic title (api.set_title).
 grant update (title) on public.conversations to service_role;
@@ -703,6 +703,7 @@ set search_path = ''
 as $$
 declare
   v_user_id uuid;
+  v_workspace_id uuid;
   v_account public.credit_accounts;
   m public.messages;
   v_price public.pricing;
@@ -712,11 +713,13 @@ declare
   v_charge bigint := 0;
   v_cost numeric := 0;
 begin
-  select user_id into v_user_id from public.messages where id = p_message_id and role = 'assistant';
+  select r.user_id, w.workspace_id into v_user_id, v_workspace_id
+  from public.messages r join public.conversations w on w.id = r.conversation_id
+  where r.id = p_message_id and r.role = 'assistant';
   if v_user_id is null then
     raise exception using errcode = 'PT404', message = 'reply not found';
   end if;
-  v_account := private.lock_account(v_user_id);
+  v_account := private.lock_billing_account(v_user_id, v_workspace_id);
   select * into m from public.messages where id = p_message_id for update;
   if m.status <> 'streaming' then
     return null;
@@ -839,6 +842,7 @@ declare
   v_credits bigint;
   v_hold_id uuid;
   v_reply public.messages;
+  v_workspace_id uuid;
 begin
   if num_nonnulls(p_parent_id, p_regenerate_of, p_edit_of) > 1 then
     raise exception using errcode = 'PT400', message = 'give at most one of parent_id, edit_of and regenerate_of';
@@ -854,7 +858,13 @@ begin
     v_attachments := private.message_attachments(v_uid, p_attachments);
   end if;
 
-  v_account := private.lock_account(v_uid);
+  -- A workspace's conversation is billed to the workspace, while its owner is a member.
+  select workspace_id into v_workspace_id from public.conversations
+  where id = p_conversation_id and user_id = v_uid and deleted_at is null;
+  if v_workspace_id is not null then
+    perform private.require_role(v_workspace_id, 'member', null, 'workspace');
+  end if;
+  v_account := private.lock_billing_account(v_uid, v_workspace_id);
   select * into c from public.conversations
   where id = p_conversation_id and user_id = v_uid and deleted_at is null;
   if not found then
@@ -1105,9 +1115,11 @@ declare
   v_failed int := 0;
 begin
   for v_reply in
-    select m.id, a.id as account_id
+    select m.id, coalesce(wa.id, ua.id) as account_id
     from public.messages m
-    join public.credit_accounts a on a.owner_user_id = m.user_id
+    join public.conversations c on c.id = m.conversation_id
+    left join public.credit_accounts ua on ua.owner_user_id = m.user_id and c.workspace_id is null
+    left join public.credit_accounts wa on wa.workspace_id = c.workspace_id
     where m.status = 'streaming' and m.created_at < now() - interval '15 minutes'
     order by m.created_at
     limit 1000
@@ -1124,9 +1136,11 @@ begin
     end;
   end loop;
   for v_title in
-    select j.id, a.id as account_id
+    select j.id, coalesce(wa.id, ua.id) as account_id
     from public.conversation_title_jobs j
-    join public.credit_accounts a on a.owner_user_id = j.user_id
+    join public.conversations c on c.id = j.conversation_id
+    left join public.credit_accounts ua on ua.owner_user_id = j.user_id and c.workspace_id is null
+    left join public.credit_accounts wa on wa.workspace_id = c.workspace_id
     where j.status = 'running' and j.created_at < now() - interval '15 minutes'
     order by j.created_at
     limit 1000
@@ -1154,7 +1168,9 @@ grant execute on function api.sweep_stuck_replies() to service_role;
 /** Conversations API */
 
 /**
- * Creates a conversation for the caller. p_model: an active chat model; null takes the
+ * Creates a conversation for the caller; with p_workspace_id it is the workspace's (its
+ * members see it, its replies are billed to it; the caller must be a member: the insert
+ * policy). p_model: an active chat model; null takes the
  * caller's preferred model (profiles.preferred_model_name) when it is one, else the
  * cheapest. p_template_id: a template the caller can read, whose content becomes the system
  * prompt (then p_settings may not set one). p_settings as private.chat_settings checks
@@ -1165,7 +1181,8 @@ create function api.create_conversation(
   p_model text default null,
   p_settings jsonb default null,
   p_template_id uuid default null,
-  p_kind text default 'chat'
+  p_kind text default 'chat',
+  p_workspace_id uuid default null
 ) returns jsonb
 language plpgsql
 set search_path = ''
@@ -1211,14 +1228,18 @@ begin
     v_settings := v_settings || jsonb_build_object('system_prompt', v_template);
   end if;
 
-  insert into public.conversations (user_id, title, kind, model, settings)
-  values (v_uid, btrim(p_title), p_kind, v_model, v_settings)
+  if p_workspace_id is not null then
+    perform private.require_role(p_workspace_id, 'member', null, 'workspace');
+  end if;
+
+  insert into public.conversations (user_id, workspace_id, title, kind, model, settings)
+  values (v_uid, p_workspace_id, btrim(p_title), p_kind, v_model, v_settings)
   returning * into c;
   return private.conversation_json(c);
 end
 $$;
 
-grant execute on function api.create_conversation(text, text, jsonb, uuid, text) to authenticated;
+grant execute on function api.create_conversation(text, text, jsonb, uuid, text, uuid) to authenticated;
 
 /**
  * One of the caller's conversations (without its messages: list_messages); PT404 when it is
@@ -1259,7 +1280,8 @@ create function api.list_conversations(
   p_limit int default 20,
   p_cursor_pinned boolean default null,
   p_cursor_last_message_at timestamptz default null,
-  p_cursor_id uuid default null
+  p_cursor_id uuid default null,
+  p_workspace_id uuid default null
 ) returns jsonb
 language plpgsql
 stable
@@ -1290,12 +1312,20 @@ begin
     end if;
   end if;
 
-  v_where := 'c.user_id = $1 and c.deleted_at is null'
+  if p_workspace_id is not null then
+    perform private.require_role(p_workspace_id, 'viewer', null, 'workspace');
+  end if;
+
+  -- A workspace's list: every member's conversations in it (RLS lets members see them).
+  v_where := case when p_workspace_id is null then 'c.user_id = $1' else 'c.workspace_id = $8' end
+    || ' and c.deleted_at is null'
     || case p_archived when true then ' and c.archived' when false then ' and not c.archived' else '' end
     || case when p_kind is not null then ' and c.kind = $2' else '' end
     || case when p_cursor_id is not null then ' and (c.pinned, c.last_message_at, c.id) < ($3, $4, $5)' else '' end
     || case when v_query is not null then ' and (c.search @@ $6 or c.id in (
-         select m.conversation_id from public.messages m where m.user_id = $1 and m.search @@ $6))' else '' end;
+         select m.conversation_id from public.messages m where m.search @@ $6
+         and ' || case when p_workspace_id is null then 'm.user_id = $1' else 'm.conversation_id in (
+           select w.id from public.conversations w where w.workspace_id = $8)' end || '))' else '' end;
 
   -- One row more than asked tells whether a next page exists.
   execute format(
@@ -1305,7 +1335,7 @@ begin
      from (select c.* from public.conversations c where %s
            order by c.pinned desc, c.last_message_at desc, c.id desc limit $7 + 1) page', v_where)
   into v_items, v_count
-  using v_uid, p_kind, p_cursor_pinned, p_cursor_last_message_at, p_cursor_id, v_query, p_limit;
+  using v_uid, p_kind, p_cursor_pinned, p_cursor_last_message_at, p_cursor_id, v_query, p_limit, p_workspace_id;
 
   if v_count > p_limit then
     v_items := v_items - p_limit;
@@ -1317,7 +1347,7 @@ begin
 end
 $$;
 
-grant execute on function api.list_conversations(boolean, text, text, int, boolean, timestamptz, uuid) to authenticated;
+grant execute on function api.list_conversations(boolean, text, text, int, boolean, timestamptz, uuid, uuid) to authenticated;
 
 /**
  * Changes what its owner may change of a conversation: {title (null clears it), settings

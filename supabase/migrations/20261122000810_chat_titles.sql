@@ -195,6 +195,7 @@ set search_path = ''
 as $$
 declare
   v_user_id uuid;
+  v_workspace_id uuid;
   v_account public.credit_accounts;
   j public.conversation_title_jobs;
   v_price public.pricing;
@@ -203,11 +204,13 @@ declare
   v_charge bigint := 0;
   v_cost numeric := 0;
 begin
-  select user_id into v_user_id from public.conversation_title_jobs where id = p_title_id;
+  select t.user_id, w.workspace_id into v_user_id, v_workspace_id
+  from public.conversation_title_jobs t join public.conversations w on w.id = t.conversation_id
+  where t.id = p_title_id;
   if v_user_id is null then
     raise exception using errcode = 'PT404', message = 'title job not found';
   end if;
-  v_account := private.lock_account(v_user_id);
+  v_account := private.lock_billing_account(v_user_id, v_workspace_id);
   select * into j from public.conversation_title_jobs where id = p_title_id for update;
   if j.status <> 'running' then
     return null;
@@ -297,6 +300,7 @@ declare
   v_per_message constant int := 4;
   v_priming constant int := 3;
   v_user_id uuid;
+  v_workspace_id uuid;
   v_account public.credit_accounts;
   c public.conversations;
   v_reply public.messages;
@@ -311,13 +315,13 @@ declare
   v_hold_id uuid;
   j public.conversation_title_jobs;
 begin
-  select user_id into v_user_id from public.conversations where id = p_conversation_id;
+  select user_id, workspace_id into v_user_id, v_workspace_id from public.conversations where id = p_conversation_id;
   if v_user_id is null then
     raise exception using errcode = 'PT404', message = 'conversation not found';
   end if;
-  -- Every begin_title of one owner serializes here, so "a job running or done" is checked
+  -- Every begin_title on one account serializes here, so "a job running or done" is checked
   -- once at a time.
-  v_account := private.lock_account(v_user_id);
+  v_account := private.lock_billing_account(v_user_id, v_workspace_id);
   select * into c from public.conversations where id = p_conversation_id;
   if c.title is not null or c.deleted_at is not null
      or not (private.chat_config('titles_enabled'))::boolean

@@ -321,6 +321,17 @@ create policy "Workspace members can view the workspace's conversations"
   on public.conversations for select to authenticated
   using (workspace_id = any ((select private.my_ids('viewer'))::uuid[]));
 
+create policy "Workspace members can view the workspace's messages"
+  on public.messages for select to authenticated
+  using (conversation_id in (select c.id from public.conversations c
+                             where c.workspace_id = any ((select private.my_ids('viewer'))::uuid[])));
+
+-- A conversation is created in a workspace only by its members (viewers read).
+alter policy "Active users can create their own conversations" on public.conversations
+  with check (user_id = (select auth.uid())
+    and (select is_active from public.profiles where id = (select auth.uid()))
+    and (workspace_id is null or workspace_id = any ((select private.my_ids('member'))::uuid[])));
+
 create policy "Workspace members can view the workspace's credit account"
   on public.credit_accounts for select to authenticated
   using (workspace_id = any ((select private.my_ids('viewer'))::uuid[]));

@@ -28,6 +28,8 @@ struct CreateBody {
     settings: Option<Value>,
     template_id: Option<String>,
     kind: Option<String>,
+    /// The workspace it belongs to: its members see it and its replies are billed to it.
+    workspace_id: Option<String>,
 }
 
 /// `api.create_conversation`. No model takes the caller's preferred one, or the cheapest.
@@ -38,6 +40,7 @@ pub struct CreateConversation {
     settings: Option<Value>,
     template_id: Option<Id>,
     kind: &'static str,
+    workspace_id: Option<Id>,
 }
 
 impl RpcArgs for CreateConversation {
@@ -71,6 +74,10 @@ impl CreateBody {
                 .map(kind)
                 .transpose()?
                 .unwrap_or("chat"),
+            workspace_id: self
+                .workspace_id
+                .map(|w| Id::parse("workspace_id", &w))
+                .transpose()?,
         })
     }
 }
@@ -108,6 +115,7 @@ pub struct ListConversations {
     cursor_pinned: Option<bool>,
     cursor_last_message_at: Option<String>,
     cursor_id: Option<Id>,
+    workspace_id: Option<Id>,
 }
 
 impl RpcArgs for ListConversations {
@@ -115,9 +123,13 @@ impl RpcArgs for ListConversations {
 }
 
 impl ListConversations {
-    /// `?archived=true|false|all&q=&kind=&cursor=&limit=`; not archived unless asked.
+    /// `?archived=true|false|all&q=&kind=&workspace_id=&cursor=&limit=`; not archived unless
+    /// asked; the caller's own conversations unless a workspace is named.
     pub fn from_query(query: &[(String, String)]) -> Result<ListConversations, ApiError> {
-        let params = Params::new(query, &["archived", "q", "kind", "cursor", "limit"])?;
+        let params = Params::new(
+            query,
+            &["archived", "q", "kind", "workspace_id", "cursor", "limit"],
+        )?;
         let archived = match params.get("archived") {
             None | Some("false") => Some(false),
             Some("true") => Some(true),
@@ -137,6 +149,10 @@ impl ListConversations {
             cursor_id: page.after_id()?,
             cursor_pinned: page.after.as_ref().map(|c| c.pinned),
             cursor_last_message_at: page.after.map(|c| c.last_message_at),
+            workspace_id: params
+                .get("workspace_id")
+                .map(|w| Id::parse("workspace_id", w))
+                .transpose()?,
         })
     }
 }
@@ -355,13 +371,17 @@ mod tests {
         assert_eq!(
             sql_args(&args).unwrap(),
             json!({"p_title": "Hi", "p_model": "m", "p_settings": null,
-                   "p_template_id": ID, "p_kind": "chat"})
+                   "p_template_id": ID, "p_kind": "chat", "p_workspace_id": null})
         );
-        let args = create(json!({"kind": "assistant", "settings": {"temperature": 0.5}})).unwrap();
+        let args = create(
+            json!({"kind": "assistant", "settings": {"temperature": 0.5},
+                                 "workspace_id": ID}),
+        )
+        .unwrap();
         assert_eq!(
             sql_args(&args).unwrap(),
             json!({"p_title": null, "p_model": null, "p_settings": {"temperature": 0.5},
-                   "p_template_id": null, "p_kind": "assistant"})
+                   "p_template_id": null, "p_kind": "assistant", "p_workspace_id": ID})
         );
     }
 
@@ -371,6 +391,7 @@ mod tests {
             (json!({"kind": "bot"}), "kind must be chat or assistant"),
             (json!({"settings": [1]}), "settings must be a JSON object"),
             (json!({"template_id": "t1"}), "template_id must be a UUID"),
+            (json!({"workspace_id": "w"}), "workspace_id must be a UUID"),
             (json!({"title": "  "}), "title must be 1 to 200 characters"),
             (
                 json!({"model": "m".repeat(limits::MODEL_CHARS + 1)}),
@@ -392,18 +413,19 @@ mod tests {
         })
         .encode();
         let q = parse_query(&format!(
-            "archived=all&q=+fox+&kind=chat&limit=5&cursor={cursor}"
+            "archived=all&q=+fox+&kind=chat&limit=5&cursor={cursor}&workspace_id={ID}"
         ));
         assert_eq!(
             sql_args(&ListConversations::from_query(&q).unwrap()).unwrap(),
             json!({"p_archived": null, "p_q": "fox", "p_kind": "chat", "p_limit": 5,
                    "p_cursor_pinned": true, "p_cursor_last_message_at": "2026-01-02T03:04:05+00:00",
-                   "p_cursor_id": ID})
+                   "p_cursor_id": ID, "p_workspace_id": ID})
         );
         assert_eq!(
             sql_args(&ListConversations::from_query(&[]).unwrap()).unwrap(),
             json!({"p_archived": false, "p_q": null, "p_kind": null, "p_limit": 20,
-                   "p_cursor_pinned": null, "p_cursor_last_message_at": null, "p_cursor_id": null})
+                   "p_cursor_pinned": null, "p_cursor_last_message_at": null, "p_cursor_id": null,
+                   "p_workspace_id": null})
         );
     }
 
@@ -417,7 +439,7 @@ mod tests {
             ("cursor=zzz", "cursor is not a cursor this API issued"),
             (
                 "pinned=true",
-                "unknown query parameter pinned (use archived, q, kind, cursor, limit)",
+                "unknown query parameter pinned (use archived, q, kind, workspace_id, cursor, limit)",
             ),
         ] {
             let err = ListConversations::from_query(&parse_query(query)).unwrap_err();

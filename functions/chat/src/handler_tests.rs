@@ -48,7 +48,7 @@ fn every_endpoint_is_one_rpc_as_the_user_with_its_arguments() {
             json!({"model": "gpt-x", "title": "Hi"}).to_string(),
             "create_conversation",
             json!({"p_title": "Hi", "p_model": "gpt-x", "p_settings": null,
-                   "p_template_id": null, "p_kind": "chat"}),
+                   "p_template_id": null, "p_kind": "chat", "p_workspace_id": null}),
             201,
         ),
         (
@@ -179,7 +179,8 @@ fn a_conversations_page_hands_out_a_cursor_that_leads_sql_back_to_its_position()
     assert_eq!(
         args,
         json!({"p_archived": false, "p_q": "fox", "p_kind": null, "p_limit": 1,
-               "p_cursor_pinned": null, "p_cursor_last_message_at": null, "p_cursor_id": null})
+               "p_cursor_pinned": null, "p_cursor_last_message_at": null, "p_cursor_id": null,
+               "p_workspace_id": null})
     );
     let body = body.unwrap();
     assert_eq!(body["items"], json!([{"id": ID}]));

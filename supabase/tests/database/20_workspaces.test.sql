@@ -8,7 +8,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(88);
+select plan(98);
 
 insert into auth.users (id, email) values
   ('20000000-0000-4000-8000-0000000000a0', 'owner.ws@example.test'),
@@ -274,6 +274,57 @@ select is(api.list_workspaces(), '[]'::jsonb, 'nobody reaches a deleted workspac
 
 reset role;
 select is(api.audit_credits(), '[]'::jsonb, 'the books balance: transfers in pairs, every hold resolved once');
+
+/** Conversations in a workspace */
+
+-- 1 credit per input token and 2 per output token.
+insert into public.ai_models (model, kind, provider, protocol, provider_ref, context_window, max_output_tokens)
+values ('chat-ws-test', 'chat', 'openai', 'openai_chat', 'ws-1', 3000, 100);
+insert into public.pricing (action, model, unit, credits_per_unit, usd_per_unit,
+  credits_per_output_unit, usd_per_output_unit, active_from)
+values ('chat', 'chat-ws-test', '1k_tokens', 1000, 0.001, 2000, 0.002, now() - interval '1 minute');
+set local role authenticated;
+select pg_temp.as_user('owner');
+insert into ids select 'ws3', (api.create_workspace('Chat team') ->> 'id')::uuid;
+select api.fund_workspace(pg_temp.id('ws3'), 400, 'fund-chat');
+insert into got select 'inv3', api.create_invitation(pg_temp.id('ws3'), 'member');
+insert into got select 'inv3v', api.create_invitation(pg_temp.id('ws3'), 'viewer');
+select pg_temp.as_user('member');
+select api.accept_invitation(pg_temp.got('inv3') ->> 'token');
+select pg_temp.as_user('viewer');
+select api.accept_invitation(pg_temp.got('inv3v') ->> 'token');
+
+select pg_temp.as_user('member');
+insert into ids select 'conv', (api.create_conversation(p_title => 'Team chat', p_model => 'chat-ws-test',
+  p_workspace_id => pg_temp.id('ws3')) ->> 'id')::uuid;
+select is((select workspace_id from public.conversations where id = pg_temp.id('conv')), pg_temp.id('ws3'),
+  'a member creates a conversation in the workspace');
+insert into ids select 'reply', (api.begin_reply(pg_temp.id('conv'), 'Hello team') -> 'assistant_message' ->> 'id')::uuid;
+select ok((api.get_workspace_credits(pg_temp.id('ws3')) ->> 'held')::int > 0, 'its reply holds workspace credits');
+select is(api.get_my_credits() ->> 'held', '0', 'not the member''s own');
+reset role;
+select api.finish_reply(pg_temp.id('reply'), 'Hi all', 'complete', 10, 5);
+set local role authenticated;
+select pg_temp.as_user('member');
+select is(api.get_workspace_credits(pg_temp.id('ws3')) - 'entries' - 'next_before_id',
+  '{"balance": 380, "held": 0, "available": 380}'::jsonb,
+  'the reply is charged to the workspace (10 tokens in, 5 out: 10 + 10 credits)');
+
+select pg_temp.as_user('viewer');
+select is(api.list_conversations(p_workspace_id => pg_temp.id('ws3')) -> 'items' -> 0 ->> 'id',
+  pg_temp.id('conv')::text, 'a viewer lists the workspace''s conversations');
+select is((select count(*)::int from public.messages where conversation_id = pg_temp.id('conv')), 2,
+  'and reads their messages');
+select throws_ok(format($$ select api.create_conversation(p_title => 'x', p_model => 'chat-ws-test',
+  p_workspace_id => %L) $$, pg_temp.id('ws3')), 'PT403', 'requires the member role (yours: viewer)',
+  'a viewer cannot start a workspace conversation');
+select pg_temp.as_user('stranger');
+select throws_ok(format('select api.list_conversations(p_workspace_id => %L)', pg_temp.id('ws3')), 'PT404',
+  'workspace not found', 'a stranger cannot list them');
+select is_empty(format('select 1 from public.messages where conversation_id = %L', pg_temp.id('conv')),
+  'nor read their messages');
+reset role;
+select is(api.audit_credits(), '[]'::jsonb, 'the books still balance');
 
 /** The membership policy runs once per statement */
 
