@@ -42,7 +42,8 @@ pub fn run(db_url: &str, db: &mut Client, tag: &str) -> Result<Vec<Pair>> {
                 &plain.holds,
             ],
         )?;
-        let real = |i: usize| real_client(db_url, users, &format!("{tag}-{}-{i}", users.len()));
+        let real =
+            |i: usize| real_client(db_url, users, None, &format!("{tag}-{}-{i}", users.len()));
         let accounts = users.len() as i32;
         let base = |_: usize| plain.client(db_url, accounts);
         let measured = interleave::measure(
@@ -68,7 +69,63 @@ pub fn run(db_url: &str, db: &mut Client, tag: &str) -> Result<Vec<Pair>> {
             .logged(),
         );
     }
+    pairs.push(workspace_pair(db_url, db, tag, &hot)?);
     Ok(pairs)
+}
+
+/// The same path billed to one workspace by CLIENTS members (the role check, and the
+/// workspace's account as the one hot row) beside one user's hot personal account: what
+/// sharing costs a generation.
+fn workspace_pair(db_url: &str, db: &mut Client, tag: &str, hot: &[uuid::Uuid]) -> Result<Pair> {
+    let members = create_users(db, &format!("{tag}-ws"), CLIENTS, 0)?;
+    let workspace: uuid::Uuid = db
+        .query_one(
+            "insert into public.workspaces (name, slug, created_by)
+             values ('sqlbench', 'sqlbench-' || $1::text, $2) returning id",
+            &[&tag, &members[0]],
+        )?
+        .get(0);
+    db.execute(
+        "insert into public.memberships (resource_id, resource_type, user_id, role)
+         select $1, 'workspace', u, 'member' from unnest($2::uuid[]) u
+         on conflict (resource_id, user_id) do nothing",
+        &[&workspace, &members],
+    )?;
+    db.execute(
+        "select private.post_entry(id, 'grant', 1000000000000, 0, 'sqlbench-grant')
+         from public.credit_accounts where workspace_id = $1",
+        &[&workspace],
+    )?;
+    settle(
+        db,
+        &[
+            "public.credit_accounts",
+            "public.memberships",
+            "public.generations",
+        ],
+    )?;
+    let real = |i: usize| real_client(db_url, &members, Some(workspace), &format!("{tag}-ws-{i}"));
+    let base = |i: usize| real_client(db_url, hot, None, &format!("{tag}-wsbase-{i}"));
+    let measured = interleave::measure(
+        db,
+        [
+            Side {
+                clients: CLIENTS,
+                connect: &real,
+            },
+            Side {
+                clients: CLIENTS,
+                connect: &base,
+            },
+        ],
+    )?;
+    Ok(Pair {
+        name: format!("money: reserve+settle in 1 workspace, {CLIENTS} members"),
+        unit: "pairs/s",
+        baseline_name: "the same on 1 hot personal account".to_string(),
+        measured,
+    }
+    .logged())
 }
 
 /// Creates `n` auth users (the triggers open their profiles and credit accounts) and grants
@@ -95,13 +152,20 @@ fn create_users(db: &mut Client, tag: &str, n: usize, credits: i64) -> Result<Ve
 }
 
 /// One generation's whole money path per operation, for a user picked at random: the user
-/// creates it (reserve), the function records the submission, the provider's webhook settles
-/// it (as service_role). `prefix` makes this client's prediction ids unique.
-fn real_client<'a>(db_url: &str, users: &'a [uuid::Uuid], prefix: &str) -> Result<Op<'a>> {
+/// creates it (reserve; in `workspace` when given), the function records the submission, the
+/// provider's webhook settles it (as service_role). `prefix` makes this client's prediction
+/// ids unique.
+fn real_client<'a>(
+    db_url: &str,
+    users: &'a [uuid::Uuid],
+    workspace: Option<uuid::Uuid>,
+    prefix: &str,
+) -> Result<Op<'a>> {
     let mut c = connect(db_url)?;
-    let create = c.prepare(
-        "select api.create_generation('image', 'flux-schnell', 'a lighthouse', '{}'::jsonb)",
-    )?;
+    let create = c.prepare(&format!(
+        "select api.create_generation('image', 'flux-schnell', 'a lighthouse', '{{}}'::jsonb, null, {})",
+        workspace.map_or("null".to_string(), |w| format!("'{w}'"))
+    ))?;
     let submit = c.prepare("select api.mark_generation_submitted($1, 'replicate', $2)")?;
     let webhook = c.prepare(
         "select api.handle_provider_webhook('replicate', $1, $2, 'succeeded',
