@@ -194,6 +194,11 @@ pub fn run(args: &[String]) -> Result<()> {
             cmds: crash,
         },
     ];
+    // An empty suite fails (a lost test binary must not pass quietly), except those --only leaves out.
+    let suites: Vec<Suite> = suites
+        .into_iter()
+        .filter(|s| only.is_none() || !s.cmds.is_empty())
+        .collect();
     let mut suites = Some(suites);
     let mut timed = Vec::new();
     step("test suites, side by side", &mut || {
