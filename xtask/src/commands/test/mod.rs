@@ -165,7 +165,11 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     let mut crash = pick("tests", &|b| b.name == CRASH_TEST, Some(&crash_stack));
     if let Some(only) = &only {
-        e2e = pick("tests", &|b| b.kind == "test" && &b.name == only, Some(&stack));
+        e2e = pick(
+            "tests",
+            &|b| b.kind == "test" && &b.name == only,
+            Some(&stack),
+        );
         if e2e.is_empty() {
             bail!("--only {only}: no end-to-end test binary tests/tests/{only}.rs");
         }
