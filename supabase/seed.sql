@@ -45,3 +45,28 @@ begin
                ('b0b00000-0000-4000-8000-000000000002'::uuid)) u (id);
 end
 $$;
+
+-- A LoRA trainer for development (loras migration), priced per optimizer step: a run of
+-- `steps` reserves and charges steps x 2 credits. Replicate's trainings API needs a pinned
+-- version (`owner/name:version`): a deployment inserts its own row with the trainer version
+-- it has checked, and sets REPLICATE_TRAINING_DESTINATION (functions/loras) to the model
+-- that receives the trained versions.
+insert into public.ai_models (model, kind, provider, protocol, provider_ref, max_units, prompt_param)
+values ('flux-lora-trainer', 'training', 'replicate', 'replicate',
+        'ostris/flux-dev-lora-trainer:dev0000000000000000000000000000000000000000000000000000000000000',
+        4000, 'trigger_word')
+on conflict (model) do nothing;
+
+insert into public.model_parameters
+  (model, name, type, minimum, maximum, max_length, allowed, default_value, provider_name, drives_units) values
+  ('flux-lora-trainer', 'steps', 'integer', 3, 4000, null, null, '1000', null, true),
+  ('flux-lora-trainer', 'lora_rank', 'integer', 4, 128, null, null, '16', null, false),
+  ('flux-lora-trainer', 'learning_rate', 'number', 0.00001, 0.01, null, null, '0.0004', null, false),
+  ('flux-lora-trainer', 'batch_size', 'integer', 1, 4, null, null, '1', null, false),
+  ('flux-lora-trainer', 'resolution', 'enum', null, null, null, '["512", "768", "1024", "512,768,1024"]', '"512,768,1024"', null, false),
+  ('flux-lora-trainer', 'autocaption', 'boolean', null, null, null, null, 'true', null, false)
+on conflict (model, name) do nothing;
+
+insert into public.pricing (action, model, unit, credits_per_unit, usd_per_unit, active_from)
+select 'train_lora', 'flux-lora-trainer', 'step', 2, 0.0012, '2026-01-01'
+where not exists (select 1 from public.pricing where model = 'flux-lora-trainer');

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod rpc;
 #[cfg(feature = "postgrest")]
 pub mod rpc_postgrest;
+pub mod sharing;
 pub mod storage;
 pub mod storage_inputs;
 pub mod storage_jobs;

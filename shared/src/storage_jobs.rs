@@ -199,6 +199,11 @@ async fn run_job(deps: &impl Deps, job: &Value, tally: &mut Tally) -> Result<(),
 /// Copies every source of a persist job, in order; returns the files as SQL records them.
 async fn persist(deps: &impl Deps, job: &Value) -> Result<Value, Failure> {
     let task_id = job["id"].as_str().unwrap_or_default();
+    // SQL names the bucket by the generation's kind: a training run's weights go to its
+    // LoRA's bucket (lora-models), everything else to `generations`.
+    let bucket = job["bucket"]
+        .as_str()
+        .unwrap_or(storage::GENERATIONS_BUCKET);
     let sources = job["sources"].as_array().cloned().unwrap_or_default();
     let mut types: Vec<String> = Vec::new();
     let mut files = Vec::new();
@@ -233,7 +238,7 @@ async fn persist(deps: &impl Deps, job: &Value) -> Result<Value, Failure> {
             let named = &answer[content_types.len() - 1];
             let text = |key: &str| named[key].as_str().unwrap_or_default().to_string();
             let (path, content_type) = (text("path"), text("content_type"));
-            let req = upload_request(deps, &path, &content_type, &head)?;
+            let req = upload_request(deps, bucket, &path, &content_type, &head)?;
             *slot = Some((path, content_type));
             Ok(req)
         };
@@ -273,6 +278,7 @@ fn check_source(head: &SourceHead) -> Result<String, CopyError> {
 /// previous attempt left.
 fn upload_request(
     deps: &impl Deps,
+    bucket: &str,
     path: &str,
     content_type: &str,
     head: &SourceHead,
@@ -290,9 +296,8 @@ fn upload_request(
     Ok(Outbound {
         method: "POST",
         url: format!(
-            "{}/object/{}/{path}",
-            storage::base_url(deps).map_err(refused)?,
-            storage::GENERATIONS_BUCKET
+            "{}/object/{bucket}/{path}",
+            storage::base_url(deps).map_err(refused)?
         ),
         headers,
         body: None,

@@ -220,6 +220,27 @@ as $$
     'flow_zoom_max', 100,
     'flow_comment_chars', 5000
   )
+  -- LoRAs and training data (loras migration).
+  || jsonb_build_object(
+    'lora_description_chars', 2000,
+    'lora_trigger_word_chars', 100,
+    'lora_images_max', 200,
+    'training_video_seconds_max', 86400,
+    'training_segments_max', 1000
+  )
+  -- Projects (projects migration): names (of projects, shots, recordings), JSON settings,
+  -- layouts and component properties, counts per user, project and shot, a recording.
+  || jsonb_build_object(
+    'projects_per_user', 100,
+    'project_name_chars', 200,
+    'project_description_chars', 2000,
+    'project_json_bytes', 65536,
+    'shots_per_project', 1000,
+    'generations_per_shot', 1000,
+    'components_per_project', 2000,
+    'component_type_chars', 64,
+    'recording_seconds_max', 86400
+  )
 $$;
 
 /**

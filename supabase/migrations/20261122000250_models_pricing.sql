@@ -101,7 +101,8 @@ create table public.pricing (
   id bigint generated always as identity primary key,
   action text not null check (action ~ '^[a-z0-9_.]{1,64}$'),
   model text not null references public.ai_models (model),
-  unit text not null check (unit in ('image', 'second', '1k_tokens', 'request', 'character', 'minute')),
+  -- `step`: a training run's optimizer steps, which its `steps` parameter fixes.
+  unit text not null check (unit in ('image', 'second', '1k_tokens', 'request', 'character', 'minute', 'step')),
   credits_per_unit numeric(20, 6) not null check (credits_per_unit >= 0),
   usd_per_unit numeric(20, 8) not null check (usd_per_unit >= 0),
   -- Output tokens, where they cost more than input tokens (every chat provider's list

@@ -160,7 +160,7 @@ stable  -- timestamps render in the session time zone
 set search_path = ''
 as $$
   select case when g.id is not null then jsonb_build_object(
-    'id', g.id, 'user_id', g.user_id, 'kind', g.kind, 'action', g.action, 'model', g.model,
+    'id', g.id, 'user_id', g.user_id, 'workspace_id', g.workspace_id, 'kind', g.kind, 'action', g.action, 'model', g.model,
     'prompt', g.prompt, 'title', g.title, 'params', g.params, 'status', g.status, 'outputs', g.outputs,
     'error', g.error, 'units', g.units, 'credits_reserved', g.credits_reserved,
     'credits_charged', g.credits_charged, 'cost_usd', g.cost_usd, 'provider', g.provider,
@@ -417,9 +417,10 @@ begin
   returning * into g;
 
   if v_credits > 0 then
-    -- GPU work may wait in the queue and retry; provider predictions finish within the hour.
+    -- GPU work may wait in the queue and retry, and a training runs for hours; provider
+    -- predictions finish within the hour.
     perform private.place_hold(v_account.id, v_credits, g.id,
-      now() + case when v_route = 'gpu' then interval '24 hours' else interval '1 hour' end, v_uid);
+      now() + case when v_route = 'gpu' or p_kind = 'training' then interval '24 hours' else interval '1 hour' end, v_uid);
   end if;
 
   return jsonb_build_object('generation', private.generation_json(g), 'created', true,

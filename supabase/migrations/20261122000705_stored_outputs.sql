@@ -60,13 +60,28 @@ as $$
     when 'audio' then array['audio/*']
     when 'music' then array['audio/*']
     when 'tts' then array['audio/*']
+    -- A LoRA trainer's weights: an archive or a bare safetensors file (loras migration).
+    when 'training' then array['application/x-tar', 'application/octet-stream', 'application/zip',
+      'application/gzip']
   end
 $$;
 
 /**
+ * The bucket a generation kind's files are stored in: a training run's weights belong to
+ * its LoRA (`lora-models`), everything else to the private `generations` bucket.
+ */
+create function private.output_bucket(p_kind text) returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when p_kind = 'training' then 'lora-models' else 'generations' end
+$$;
+
+/**
  * The stored files a result names, checked against storage: each path must be
- * `{user_id}/{generation_id}/{n}.{ext}` and exist in the `generations` bucket with a
- * content type the kind allows. Returns [{path, content_type, bytes}] from storage's own
+ * `{user_id}/{generation_id}/{n}.{ext}` and exist in the kind's bucket (private.output_bucket)
+ * with a content type the kind allows. Returns [{path, content_type, bytes}] from storage's own
  * record, in the order given; PT400 naming the first file that fails.
  */
 create function private.checked_files(g public.generations, p_files jsonb) returns jsonb
@@ -93,7 +108,7 @@ begin
     select o.metadata ->> 'mimetype' as mimetype, (o.metadata ->> 'size')::bigint as size
     into v_object
     from storage.objects o
-    where o.bucket_id = 'generations' and o.name = v_item.e ->> 'path';
+    where o.bucket_id = private.output_bucket(g.kind) and o.name = v_item.e ->> 'path';
     if not found then
       raise exception using errcode = 'PT400',
         message = format('files[%s] was not uploaded: %s', v_item.n - 1, v_item.e ->> 'path');
@@ -189,6 +204,10 @@ begin
   elsif jsonb_typeof(new.outputs -> 'urls') = 'array' and jsonb_array_length(new.outputs -> 'urls') > 0 then
     new.outputs := (new.outputs - 'urls')
       || jsonb_build_object('storage', 'pending', 'provider_urls', new.outputs -> 'urls');
+  elsif new.kind = 'training' and jsonb_typeof(new.outputs -> 'weights') = 'string' then
+    -- A trainer answers {version, weights}: the weights file is the output to keep.
+    new.outputs := (new.outputs - 'weights')
+      || jsonb_build_object('storage', 'pending', 'provider_urls', jsonb_build_array(new.outputs -> 'weights'));
   end if;
   return new;
 end
@@ -238,9 +257,10 @@ begin
 end
 $$;
 
+-- A training run's weights are its LoRA's, removed when the LoRA is deleted (loras migration).
 create trigger generations_enqueue_output_removal
   after update of deleted_at on public.generations
-  for each row when (old.deleted_at is null and new.deleted_at is not null)
+  for each row when (old.deleted_at is null and new.deleted_at is not null and new.kind <> 'training')
   execute function private.enqueue_output_removal();
 
 /** Storage jobs API */
@@ -297,7 +317,8 @@ begin
     returning * into t;
     v_items := v_items || (jsonb_build_object('id', t.id, 'task_type', t.task_type,
       'attempt', t.attempts, 'max_attempts', t.max_attempts) || t.params
-      || case when t.task_type = 'storage.persist' then '{"bucket": "generations"}'::jsonb
+      || case when t.task_type = 'storage.persist'
+           then jsonb_build_object('bucket', private.output_bucket(t.params ->> 'kind'))
          else '{}'::jsonb end);
   end loop;
   close v_due;
@@ -383,7 +404,8 @@ begin
       update public.generations
       set outputs = outputs || jsonb_build_object('storage', 'stored', 'files', v_files)
       where id = g.id;
-      if g.deleted_at is not null then
+      -- A training run's weights stay for its LoRA, deleted run or not.
+      if g.deleted_at is not null and g.kind <> 'training' then
         perform private.enqueue_removal(g.user_id, g.id, v_files);
       end if;
     end if;

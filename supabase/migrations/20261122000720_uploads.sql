@@ -2,9 +2,10 @@
  * Uploads: files users put into Storage themselves (audio recordings, documents for chat,
  * reference images for image-to-image, LoRA training images), each through a signed upload
  * URL for a path the server chooses: `{user_id}/{upload_id}.{ext}` in the purpose's bucket,
- * the extension from the content type. An upload is recorded before its file arrives, so a
- * generation can name it by id (a `file` parameter, models migration); storage.objects says
- * whether, and what, arrived.
+ * the extension from the content type; a project's audio recording goes to 004's layout,
+ * `{user_id}/{project_id}/{timestamp}_{filename}.{ext}`. An upload is recorded before its
+ * file arrives, so a generation can name it by id (a `file` parameter, models migration);
+ * storage.objects says whether, and what, arrived.
  *
  * Purposes and their buckets (identity migration):
  *   audio_recording  audio-recordings      the bucket's audio types
@@ -59,7 +60,8 @@ as $$
     ('audio_recording', 'audio-recordings', null::text[]),
     ('document', 'documents', null::text[]),
     ('reference_image', 'media', array['image/*']),
-    ('training_image', 'lora-training-images', null::text[])
+    ('training_image', 'lora-training-images', null::text[]),
+    ('training_video', 'training-data', null::text[])
 $$;
 
 /**
@@ -76,6 +78,21 @@ as $$
     '[[:cntrl:]\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]', '', 'g')), 255)), '')
 $$;
 
+/**
+ * A client's filename as the last part of a path: its display name without extension,
+ * every run of characters other than ASCII letters, digits, '.', '_' and '-' one '_', at
+ * most 100 characters; 'recording' when nothing is left.
+ */
+create function private.upload_path_stem(p_filename text) returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select coalesce(nullif(btrim(left(regexp_replace(
+    regexp_replace(private.upload_display_name(p_filename), '\.[^.]*$', ''),
+    '[^A-Za-z0-9._-]+', '_', 'g'), 100), '._'), ''), 'recording')
+$$;
+
 /** Uploads API */
 
 /**
@@ -83,14 +100,17 @@ $$;
  * an upload URL for that path as the user, so Storage's policies decide as well. PT400 for
  * an unknown purpose, a malformed content type or a size under one byte, PT413 when p_bytes
  * is over the bucket's file_size_limit, PT415 when the type is not one the bucket (and the
- * purpose) accept. SECURITY DEFINER: it reads storage.buckets and writes uploads, neither
- * of which users may.
+ * purpose) accept. p_project_id, for an audio_recording only, puts it in that project's
+ * layout (member role on the project: PT404 / PT403 as private.project_role), so the
+ * projects migration can register it as the project's recording. SECURITY DEFINER: it
+ * reads storage.buckets and writes uploads, neither of which users may.
  */
 create function api.create_upload(
   p_purpose text,
   p_content_type text,
   p_bytes bigint,
-  p_filename text default null
+  p_filename text default null,
+  p_project_id uuid default null
 ) returns jsonb
 language plpgsql
 security definer
@@ -112,6 +132,12 @@ begin
   if not found then
     raise exception using errcode = 'PT400', message = format('purpose must be one of %s',
       (select string_agg(p.purpose, ', ' order by p.purpose) from private.upload_purposes() p));
+  end if;
+  if p_project_id is not null then
+    if p_purpose <> 'audio_recording' then
+      raise exception using errcode = 'PT400', message = 'project_id is only for audio_recording uploads';
+    end if;
+    perform private.project_role(p_project_id, 'member');
   end if;
   if v_type is null then
     raise exception using errcode = 'PT400', message = 'content_type must be a MIME type such as image/png';
@@ -135,7 +161,10 @@ begin
       v_type, p_purpose, array_to_string(coalesce(v_purpose_types, v_bucket_types), ', '));
   end if;
 
-  v_path := format('%s/%s.%s', v_uid, v_id, private.mime_extension(v_type));
+  v_path := case when p_project_id is null then format('%s/%s.%s', v_uid, v_id, private.mime_extension(v_type))
+    -- Milliseconds since the epoch: names sort by recording time.
+    else format('%s/%s/%s_%s.%s', v_uid, p_project_id, (extract(epoch from clock_timestamp()) * 1000)::bigint,
+      private.upload_path_stem(p_filename), private.mime_extension(v_type)) end;
   insert into public.uploads (id, user_id, purpose, bucket, path, content_type, bytes, filename)
   values (v_id, v_uid, p_purpose, v_bucket, v_path, v_type, p_bytes, private.upload_display_name(p_filename));
 
@@ -144,7 +173,7 @@ begin
 end
 $$;
 
-grant execute on function api.create_upload(text, text, bigint, text) to authenticated;
+grant execute on function api.create_upload(text, text, bigint, text, uuid) to authenticated;
 
 /**
  * One of the caller's uploads, with whether its file has arrived and, if so, its size and

@@ -81,6 +81,8 @@ create table private.shareable_tables (
 );
 
 insert into private.shareable_tables values ('workspace', 'workspaces');
+-- Pure data, read by the SECURITY INVOKER private.shared_resource.
+grant select on private.shareable_tables to authenticated;
 
 create table public.memberships (
   resource_id uuid not null,
@@ -205,9 +207,9 @@ end
 $$;
 
 /**
- * A shareable resource the caller reaches: its type, its workspace (null for a workspace)
- * and the caller's effective role on it, read from its owner membership (every live
- * resource has one). SECURITY INVOKER: RLS shows that row to direct and workspace
+ * A live (not soft-deleted) shareable resource the caller reaches: its type, its
+ * workspace (null for a workspace) and the caller's effective role on it, read from its
+ * owner membership (every resource has one) and its row. SECURITY INVOKER: RLS shows that row to direct and workspace
  * members only, so everyone else gets PT404 and learns nothing.
  */
 create function private.shared_resource(
@@ -220,12 +222,21 @@ language plpgsql
 stable
 set search_path = ''
 as $$
+declare
+  v_live boolean;
 begin
   select m.resource_type, m.workspace_id into resource_type, workspace_id
   from public.memberships m
   where m.resource_id = p_resource_id and m.role = 'owner';
   role := private.role_on(p_resource_id, workspace_id);
-  if resource_type is null or role is null then
+  if resource_type is not null and role is not null then
+    -- Soft-deleted things keep their memberships (an undelete keeps its people) but are
+    -- gone for sharing as for everything else.
+    execute format('select true from public.%I where id = $1 and deleted_at is null',
+      (select t.table_name from private.shareable_tables t where t.resource_type = shared_resource.resource_type))
+    into v_live using p_resource_id;
+  end if;
+  if v_live is null then
     raise exception using errcode = 'PT404', message = 'resource not found';
   end if;
 end
@@ -353,6 +364,23 @@ create policy "Workspace admins can view the workspace's holds"
     where a.workspace_id = any ((select private.my_ids('admin'))::uuid[])
   ));
 
+-- Generated media is stored as `<user id>/<generation id>/<n>.<ext>`: a workspace's
+-- generation is read (and signed) by the workspace's members, as its row is.
+do $$
+begin
+  if to_regclass('storage.objects') is null then
+    return;
+  end if;
+  drop policy if exists "Workspace members can read the workspace's generated media" on storage.objects;
+  create policy "Workspace members can read the workspace's generated media"
+    on storage.objects for select to authenticated
+    using (bucket_id = 'generations'
+           and (storage.foldername(name))[2] in (
+             select g.id::text from public.generations g
+             where g.workspace_id = any ((select private.my_ids('viewer'))::uuid[])));
+end
+$$;
+
 /**
  * Opens the credit account of a new workspace. SECURITY DEFINER: users cannot write
  * credit_accounts.
@@ -430,12 +458,21 @@ begin
     end loop;
   end if;
 
-  insert into public.workspaces (name, slug, created_by) values (btrim(p_name), v_slug, v_uid)
-  returning * into w;
-  return private.workspace_json(w, 'owner');
-exception when unique_violation then
-  -- Two creations raced for one slug.
-  raise exception using errcode = 'PT409', message = format('slug %s is taken', v_slug);
+  loop
+    begin
+      insert into public.workspaces (name, slug, created_by) values (btrim(p_name), v_slug, v_uid)
+      returning * into w;
+      return private.workspace_json(w, 'owner');
+    exception when unique_violation then
+      -- Another creation took the slug meanwhile: a given one is a conflict, a derived
+      -- one takes the next number.
+      if p_slug is not null then
+        raise exception using errcode = 'PT409', message = format('slug %s is taken', v_slug);
+      end if;
+      v_n := v_n + 1;
+      v_slug := v_base || '-' || v_n;
+    end;
+  end loop;
 end
 $$;
 
@@ -855,10 +892,10 @@ $$;
 grant execute on function api.list_invitations(uuid) to authenticated;
 
 /**
- * Revokes an invitation: it is refused from then on. Admins of its resource only; a
- * revoked or used one answers as it is.
+ * Revokes an invitation to p_resource_id: it is refused from then on. Admins of the
+ * resource only; a revoked or used one answers as it is.
  */
-create function api.revoke_invitation(p_id uuid) returns jsonb
+create function api.revoke_invitation(p_resource_id uuid, p_id uuid) returns jsonb
 language plpgsql
 security definer
 set search_path = ''
@@ -868,7 +905,7 @@ declare
   v_res record;
 begin
   perform private.require_user();
-  select * into i from public.invitations where id = p_id for update;
+  select * into i from public.invitations where id = p_id and resource_id = p_resource_id for update;
   if not found then
     raise exception using errcode = 'PT404', message = 'invitation not found';
   end if;
@@ -881,7 +918,7 @@ begin
 end
 $$;
 
-grant execute on function api.revoke_invitation(uuid) to authenticated;
+grant execute on function api.revoke_invitation(uuid, uuid) to authenticated;
 
 /**
  * Accepts an invitation by its token: the caller becomes a member with its role (never

@@ -55,6 +55,8 @@ pub struct CreateGeneration {
     pub prompt: Prompt,
     pub params: Map<String, Value>,
     pub idempotency_key: Option<IdempotencyKey>,
+    /// The workspace that pays and sees it; SQL checks the caller may spend there.
+    pub workspace_id: Option<Id>,
 }
 
 impl RpcArgs for CreateGeneration {
@@ -86,6 +88,8 @@ impl RpcArgs for CancelGeneration {
 pub struct ListGenerations {
     pub kind: Option<GenerationKind>,
     pub status: Option<GenerationStatus>,
+    /// The workspace's generations instead of the caller's; SQL checks membership.
+    pub workspace_id: Option<Id>,
     #[serde(flatten)]
     pub page: NewestFirstArgs,
 }

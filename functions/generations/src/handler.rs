@@ -110,6 +110,10 @@ async fn list(
             .query_param("status")
             .map(GenerationStatus::parse)
             .transpose()?,
+        workspace_id: req
+            .query_param("workspace_id")
+            .map(|id| Id::parse("workspace_id", id))
+            .transpose()?,
     };
     let mut page = keyset::fetch::<_, NewestFirst>(deps, &args, &caller.auth).await?;
     library::render_items(deps, &caller.auth, &mut page.items).await?;

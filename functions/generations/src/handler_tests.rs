@@ -260,6 +260,25 @@ fn a_listed_page_carries_sql_s_position_as_the_next_cursor() {
     );
 }
 
+#[test]
+fn a_workspace_s_list_names_the_workspace_and_a_bad_id_is_refused_before_any_rpc() {
+    let ws = "7d1f0a36-1c55-4f43-9d57-8f2b7a1e0c11";
+    let deps = ScriptedDeps::default().answer("list_generations", Ok(json!({"items": []})));
+    let mut req = ScriptedDeps::request("GET", "/v1/generations", "", &[]);
+    req.query = genbase_shared::http::parse_query(&format!("workspace_id={ws}"));
+    block_on(handle(&req, &deps)).unwrap();
+    assert_eq!(deps.upstream.calls.borrow()[0].1["p_workspace_id"], ws);
+
+    let deps = ScriptedDeps::default();
+    req.query = genbase_shared::http::parse_query("workspace_id=mine");
+    let err = block_on(handle(&req, &deps)).unwrap_err();
+    assert_eq!(
+        (err.status, err.message.as_str()),
+        (400, "workspace_id must be a UUID")
+    );
+    assert!(deps.called().is_empty());
+}
+
 /// The media library's side: reads sign stored outputs with the user's own token, in one
 /// Storage request per response; edits and deletes go to SQL as the user, validated first.
 mod library {

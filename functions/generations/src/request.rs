@@ -5,7 +5,7 @@
 use crate::args::{CreateGeneration, GenerationKind};
 use genbase_shared::error::ApiError;
 use genbase_shared::limits;
-use genbase_shared::validate::{IdempotencyKey, Prompt, ShortText};
+use genbase_shared::validate::{Id, IdempotencyKey, Prompt, ShortText};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -17,6 +17,9 @@ pub struct StartBody {
     prompt: String,
     #[serde(default)]
     params: Option<Map<String, Value>>,
+    /// Made in (and billed to) this workspace.
+    #[serde(default)]
+    workspace_id: Option<String>,
     /// Refused with a message that says why: older clients sent them.
     #[serde(default)]
     units: Option<Value>,
@@ -45,6 +48,10 @@ impl StartBody {
             prompt,
             params: self.params.unwrap_or_default(),
             idempotency_key,
+            workspace_id: self
+                .workspace_id
+                .map(|id| Id::parse("workspace_id", &id))
+                .transpose()?,
         })
     }
 }
@@ -71,7 +78,23 @@ mod tests {
         assert_eq!(
             sql_args(&s).unwrap(),
             json!({"p_kind": "image", "p_model": "m", "p_prompt": "a cat",
-                   "p_params": {"num_outputs": 3}, "p_idempotency_key": null})
+                   "p_params": {"num_outputs": 3}, "p_idempotency_key": null,
+                   "p_workspace_id": null})
+        );
+    }
+
+    #[test]
+    fn a_workspace_is_passed_as_its_id() {
+        let ws = "7d1f0a36-1c55-4f43-9d57-8f2b7a1e0c11";
+        let s = parse(json!({"kind": "image", "model": "m", "prompt": "p", "workspace_id": ws}))
+            .unwrap();
+        assert_eq!(sql_args(&s).unwrap()["p_workspace_id"], ws);
+        let err = parse(json!({"kind": "image", "model": "m", "prompt": "p", "workspace_id": "w"}))
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(
+            (err.status, err.message.as_str()),
+            (400, "workspace_id must be a UUID")
         );
     }
 
@@ -85,6 +108,7 @@ mod tests {
             json!({"kind": "image", "model": "m", "prompt": "p", "credits": 0}),
             json!({"kind": "image", "model": "m", "prompt": "p", "params": [1]}),
             json!({"kind": "picture", "model": "m", "prompt": "p"}),
+            json!({"kind": "image", "model": "m", "prompt": "p", "workspace_id": 7}),
         ] {
             assert_eq!(parse(v.clone()).map(|_| ()).unwrap_err().status, 400, "{v}");
         }

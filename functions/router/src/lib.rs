@@ -25,6 +25,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/v1/prompt-templates", "CHAT"),
     ("/v1/files", "FILES"),
     ("/v1/search", "FILES"),
+    ("/v1/projects", "PROJECTS"),
+    ("/v1/flows", "FLOWS"),
+    ("/v1/loras", "LORAS"),
+    ("/v1/training-data", "LORAS"),
+    ("/v1/workspaces", "WORKSPACES"),
+    ("/v1/invitations", "WORKSPACES"),
 ];
 
 /// The binding serving `path`: a prefix matches only on a segment boundary, so

@@ -69,7 +69,7 @@ fn an_upload_is_recorded_as_the_user_then_signed_as_the_user_for_the_path_sql_ch
     assert_eq!(
         calls[0].1,
         json!({"p_purpose": "reference_image", "p_content_type": "image/png", "p_bytes": 2048,
-               "p_filename": "../cat.png"}),
+               "p_filename": "../cat.png", "p_project_id": null}),
         "SQL gets the body as sent: it owns the rules"
     );
     let user = RpcAuth::User(ScriptedDeps::user_token());

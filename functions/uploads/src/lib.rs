@@ -32,6 +32,10 @@ struct CreateUpload {
     bytes: i64,
     #[serde(default)]
     filename: Option<String>,
+    /// An audio recording's project: its path follows 004's project layout (SQL checks the
+    /// caller is a member; a malformed id is SQL's 400 as well).
+    #[serde(default)]
+    project_id: Option<String>,
 }
 
 impl RpcArgs for CreateUpload {

@@ -87,6 +87,8 @@ fn for_status(status: u16, message: impl Into<String>) -> ApiError {
         404 => ("not_found", "not found"),
         405 => ("method_not_allowed", "method not allowed"),
         409 => ("conflict", "conflict"),
+        // An invitation that was revoked, expired or used up: it existed, and never will again.
+        410 => ("gone", "gone"),
         413 => ("payload_too_large", "payload too large"),
         415 => ("unsupported_media_type", "unsupported media type"),
         429 => ("rate_limited", "too many requests"),
@@ -148,6 +150,7 @@ mod tests {
             ("PT403", 403, "forbidden"),
             ("PT404", 404, "not_found"),
             ("PT409", 409, "conflict"),
+            ("PT410", 410, "gone"),
             ("PT415", 415, "unsupported_media_type"),
             ("PT429", 429, "rate_limited"),
         ];

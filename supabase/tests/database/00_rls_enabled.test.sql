@@ -89,12 +89,40 @@ insert into private_callable values
   ('private.workspace_json(workspaces,text)', 'pure rendering used by the SECURITY INVOKER workspace reads'),
   ('private.member_json(memberships)', 'pure rendering used by the SECURITY INVOKER member reads'),
   ('private.invitation_json(invitations)', 'pure rendering used by the SECURITY INVOKER invitation reads'),
+  -- projects migration
+  ('private.my_project_ids(text)', 'the projects the caller reaches, for the child tables'' RLS policies, once per statement'),
+  ('private.project_role(uuid,text)', 'the caller''s role on a project or PT404/PT403: the SECURITY INVOKER project writes'),
+  ('private.rank_between(bigint[],integer)', 'pure: the rank of a position, for the SECURITY INVOKER shot and link moves'),
+  ('private.check_project_json(text,jsonb)', 'pure check: the SECURITY INVOKER project writes'),
+  ('private.check_project_name(text,text)', 'pure check: the SECURITY INVOKER project writes'),
+  ('private.generation_attachable(uuid)', 'whether the caller may put a generation in a project (RLS applies): a policy and the SECURITY INVOKER writes'),
+  ('private.project_quota(uuid)', 'the plan''s project quota, for the SECURITY INVOKER quota reads'),
+  ('private.project_json(projects)', 'pure rendering used by the SECURITY INVOKER project reads'),
+  ('private.shot_json(shots,bigint)', 'pure rendering used by the SECURITY INVOKER shot reads'),
+  ('private.lock_shot_order(uuid)', 'takes a project''s order lock as a member (RLS applies): the SECURITY INVOKER shot writes'),
+  ('private.renumber_shots(uuid)', 'respaces a project''s ranks (RLS applies): the SECURITY INVOKER shot moves'),
+  ('private.shot_rank(uuid,integer,uuid)', 'the rank of a position (RLS applies): the SECURITY INVOKER shot writes'),
+  ('private.shot_generation_json(shot_generations,bigint,generations)', 'pure rendering used by the SECURITY INVOKER shot generation reads'),
+  ('private.lock_shot(uuid,uuid)', 'takes a shot''s order lock as a member (RLS applies): the SECURITY INVOKER link writes'),
+  ('private.shot_generation_rank(uuid,integer,uuid)', 'the rank of a position (RLS applies): the SECURITY INVOKER link writes'),
+  ('private.shot_generation_at(uuid,uuid)', 'a link at its position (RLS applies): the SECURITY INVOKER link writes'),
+  ('private.component_json(project_components)', 'pure rendering used by the SECURITY INVOKER component reads'),
+  ('private.check_component(jsonb)', 'pure check: the SECURITY INVOKER component writes'),
+  ('private.recording_json(audio_recordings)', 'pure rendering used by the SECURITY INVOKER recording reads'),
+  ('private.prompt_json(prompt_generations)', 'pure rendering used by the SECURITY INVOKER prompt history reads'),
   -- flows migration
   ('private.my_flow_ids(text)', 'the flows the caller reaches, for the child tables'' RLS policies, once per statement'),
   ('private.flow_json(flows)', 'pure rendering used by the SECURITY INVOKER flow reads'),
   ('private.flow_comment_json(flow_comments)', 'pure rendering used by the SECURITY INVOKER comment reads'),
   ('private.flow_point_ok(jsonb)', 'pure check: the SECURITY INVOKER comment writes check a position'),
-  ('private.flow_text_ok(jsonb,bigint)', 'pure check: flow_point_ok''s sibling, for the SECURITY INVOKER flow writes');
+  -- loras migration
+  ('private.lora_role(loras)', 'the caller''s role on a LoRA (creator, or through its workspace) for the SECURITY INVOKER checks'),
+  ('private.require_lora(uuid,text)', 'PT404/PT403 unless the caller''s role on a LoRA suffices: the SECURITY INVOKER LoRA writes'),
+  ('private.lora_json(loras)', 'pure rendering used by the SECURITY INVOKER LoRA reads'),
+  ('private.lora_image_json(lora_training_images)', 'pure rendering used by the SECURITY INVOKER image reads'),
+  ('private.training_batch_json(training_data_batches)', 'pure rendering used by the SECURITY INVOKER training data reads'),
+  ('private.training_video_json(training_data)', 'pure rendering used by the SECURITY INVOKER training data reads'),
+  ('private.training_segment_json(training_data_segments)', 'pure rendering used by the SECURITY INVOKER training data reads');
 
 select is_empty(
   $$ select signature from our_functions
@@ -182,11 +210,17 @@ insert into definer_allowed values
   ('api.remove_member', 'removes a member under the one-owner and role-ceiling rules'),
   ('api.leave', 'removes the caller''s membership unless they are the owner'),
   ('api.transfer_ownership', 'moves ownership in one step, so there is always exactly one owner'),
+  -- projects migration
+  ('private.my_project_ids', 'RLS policies on shots, links, components, recordings and prompts call it; it reads projects without their policies'),
+  ('api.soft_delete_project', 'soft-deletes a project for its admins: an updated row must pass the select policy, which a deleted one fails'),
   -- flows migration
   ('private.my_flow_ids', 'RLS policies on nodes, edges and comments call it; it reads flows without their policies'),
   ('api.save_flow', 'writes a flow''s nodes and edges, which users cannot write: every change is checked and bumps the version'),
   ('api.delete_flow', 'soft-deletes a flow for its admins; members may update the row, and a policy cannot tell the two apart'),
-  ('api.resolve_flow_comment', 'members resolve other users'' threads, whose rows only their authors may update');
+  ('api.resolve_flow_comment', 'members resolve other users'' threads, whose rows only their authors may update'),
+  -- loras migration
+  ('api.start_lora_training', 'moves a LoRA to training with its billed run; users cannot write a LoRA''s status or run'),
+  ('private.enqueue_lora_weights_removal', 'trigger: users soft-delete their LoRAs and cannot write the queue');
 
 select is_empty(
   $$ select nspname || '.' || proname from our_functions

@@ -219,7 +219,7 @@ select is(
     'params', '{"seed": 7, "num_outputs": 2, "aspect_ratio": "1:1", "output_format": "webp", "num_inference_steps": 4}'::jsonb,
     'status', 'succeeded', 'outputs', '{"storage": "pending", "provider_urls": ["https://cdn.example.test/fox.png"]}'::jsonb, 'units', 2,
     'error', null, 'credits_reserved', 10, 'credits_charged', 5, 'cost_usd', 0.003, 'provider', 'replicate',
-    'provider_prediction_id', 'pred-1', 'is_favorite', true, 'title', null),
+    'provider_prediction_id', 'pred-1', 'is_favorite', true, 'title', null, 'workspace_id', null),
   'a success webhook settles at the measured usage (1 of 2 images)'
 );
 select is(
@@ -304,7 +304,8 @@ select is(
   (api.handle_provider_webhook('replicate', 'wh-7', 'pred-7', 'succeeded', '["Hi", " there", "!"]', null,
      '{"input_token_count": 300, "output_token_count": 3}') -> 'generation') - 'id' - 'user_id' - 'created_at'
      - 'started_at' - 'completed_at' - 'processing_time_ms' - 'params' - 'prompt' - 'provider_prediction_id'
-     - 'is_favorite' - 'error' - 'provider' - 'action' - 'model' - 'kind' - 'status' - 'cost_usd' - 'title',
+     - 'is_favorite' - 'error' - 'provider' - 'action' - 'model' - 'kind' - 'status' - 'cost_usd' - 'title'
+     - 'workspace_id',
   '{"outputs": {"text": "Hi there!"}, "units": 1.005, "credits_reserved": 2, "credits_charged": 1}'::jsonb,
   'text is charged the tokens the provider measured, and its chunks become one text'
 );

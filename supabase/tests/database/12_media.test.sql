@@ -128,7 +128,7 @@ select is((api.media_stats() ->> 'total')::bigint,
 select is(api.update_generation('12000000-0000-4000-8000-000000000005', '{"is_favorite": true, "title": "  Green  "}')
   - array['created_at', 'outputs', 'params', 'units', 'cost_usd', 'credits_reserved', 'credits_charged', 'model',
           'action', 'user_id', 'started_at', 'completed_at', 'processing_time_ms', 'provider', 'provider_prediction_id',
-          'error', 'status'],
+          'error', 'status', 'workspace_id'],
   '{"id": "12000000-0000-4000-8000-000000000005", "kind": "image", "prompt": "quiet forest", "title": "Green",
     "is_favorite": true}'::jsonb,
   'a patch sets the favorite and the trimmed title, and returns the generation');

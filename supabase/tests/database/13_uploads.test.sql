@@ -88,7 +88,7 @@ select throws_ok(
 );
 select throws_ok(
   $$ select api.create_upload('avatar', 'image/png', 10, null) $$,
-  'PT400', 'purpose must be one of audio_recording, document, reference_image, training_image',
+  'PT400', 'purpose must be one of audio_recording, document, reference_image, training_image, training_video',
   'an unknown purpose is refused, naming the known ones'
 );
 select throws_ok(

@@ -8,7 +8,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(98);
+select plan(99);
 
 insert into auth.users (id, email) values
   ('20000000-0000-4000-8000-0000000000a0', 'owner.ws@example.test'),
@@ -192,7 +192,9 @@ select is(
 insert into got select 'inv_expired', api.create_invitation(pg_temp.id('ws'), 'member');
 insert into got select 'inv_revoked', api.create_invitation(pg_temp.id('ws'), 'member');
 insert into got select 'inv_email', api.create_invitation(pg_temp.id('ws'), 'member', 'someone.else@example.test');
-select is(api.revoke_invitation((pg_temp.got('inv_revoked') ->> 'id')::uuid) ->> 'status', 'revoked',
+select throws_ok(format('select api.revoke_invitation(%L, %L)', gen_random_uuid(),
+  pg_temp.got('inv_revoked') ->> 'id'), 'PT404', 'invitation not found', 'an invitation is revoked only under its resource');
+select is(api.revoke_invitation(pg_temp.id('ws'), (pg_temp.got('inv_revoked') ->> 'id')::uuid) ->> 'status', 'revoked',
   'an admin revokes an invitation');
 reset role;
 update public.invitations set expires_at = now() - interval '1 second'

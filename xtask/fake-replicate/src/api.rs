@@ -4,6 +4,8 @@
 //! - `POST /v1/models/{owner}/{name}/predictions` (official models)
 //! - `GET /v1/predictions`, `GET /v1/predictions/{id}`, `POST /v1/predictions/{id}/cancel`
 //! - `GET /v1/webhooks/default/secret`
+//! - the trainings API (trainings.rs): `POST /v1/models/{owner}/{name}/versions/{id}/trainings`,
+//!   `GET /v1/trainings[/{id}]`, `POST /v1/trainings/{id}/cancel`
 //! - `GET /files/{name}`: output files (files.rs)
 //!
 //! Every `/v1` route wants `Authorization: Bearer <token>` (or Replicate's older `Token <token>`).
@@ -31,7 +33,7 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// The caller's API token, put in the request by the auth layer.
 #[derive(Clone)]
-struct Token(String);
+pub(crate) struct Token(String);
 
 pub fn router(app: Arc<App>) -> Router {
     let v1 = Router::new()
@@ -43,6 +45,13 @@ pub fn router(app: Arc<App>) -> Router {
             post(create_for_model),
         )
         .route("/v1/webhooks/default/secret", get(secret))
+        .route(
+            "/v1/models/{owner}/{name}/versions/{version}/trainings",
+            post(crate::trainings::create),
+        )
+        .route("/v1/trainings", get(crate::trainings::list))
+        .route("/v1/trainings/{id}", get(crate::trainings::get))
+        .route("/v1/trainings/{id}/cancel", post(crate::trainings::cancel))
         .route_layer(middleware::from_fn_with_state(app.clone(), authenticate));
     Router::new()
         .merge(v1)
@@ -126,8 +135,8 @@ async fn authenticate(State(app): State<Arc<App>>, mut request: Request, next: N
 }
 
 /// The parts of a create request the fake acts on.
-struct Create {
-    raw: Value,
+pub(crate) struct Create {
+    pub(crate) raw: Value,
     input: Value,
     webhook: Option<String>,
     events: Vec<Event>,
@@ -145,7 +154,7 @@ impl<S: Send + Sync> FromRequest<S> for Create {
     }
 }
 
-fn invalid(detail: impl Into<String>) -> Problem {
+pub(crate) fn invalid(detail: impl Into<String>) -> Problem {
     Problem {
         status: StatusCode::UNPROCESSABLE_ENTITY,
         title: "Input validation failed",
@@ -259,6 +268,7 @@ async fn create_for_version(
         model,
         version,
         create,
+        None,
     )
     .await
 }
@@ -273,10 +283,13 @@ async fn create_for_model(
     let model = format!("{owner}/{name}");
     let endpoint = format!("POST /v1/models/{model}/predictions");
     let version = deployment_version(&model);
-    create_prediction(app, token, &headers, endpoint, model, version, create).await
+    create_prediction(app, token, &headers, endpoint, model, version, create, None).await
 }
 
-async fn create_prediction(
+/// Creates and starts a prediction, or a training when `destination` names the model its
+/// trained version goes to (trainings.rs): both run, report and are steered alike.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn create_prediction(
     app: Arc<App>,
     Token(token): Token,
     headers: &HeaderMap,
@@ -284,6 +297,7 @@ async fn create_prediction(
     model: String,
     version: String,
     create: Create,
+    destination: Option<String>,
 ) -> Response {
     // Read before anything is created: a malformed deadline refuses the whole request.
     let cancel_after = match headers.get("cancel-after").map(|v| v.to_str()) {
@@ -364,6 +378,7 @@ async fn create_prediction(
         extra_metrics: serde_json::Map::new(),
         file_fetches: 0,
         files_expired: false,
+        destination,
     };
     let mut body = app.store.insert(prediction);
     if let (Some(url), Some(queue)) = (create.webhook, queue) {
@@ -482,7 +497,7 @@ fn prefer_wait(headers: &HeaderMap) -> Option<Duration> {
 async fn list(State(app): State<Arc<App>>) -> Response {
     json_response(
         StatusCode::OK,
-        &json!({ "next": null, "previous": null, "results": app.store.list() }),
+        &json!({ "next": null, "previous": null, "results": app.store.list(false) }),
     )
 }
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub const USAGE: &str = "\
-fake-replicate: local fake of Replicate's predictions API (the part genbase uses), for dev and tests.
+fake-replicate: local fake of Replicate's predictions and trainings APIs (the part genbase uses), for dev and tests.
 
 Usage: fake-replicate --webhook-secret whsec_<base64> [options]
 

@@ -7,10 +7,11 @@ use crate::App;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// Serves `<prediction id>-<n>.<ext>` for predictions that succeeded: a 1x1 PNG, an empty WAV or
-/// a bare MP4 header. Enough for code that downloads or sniffs outputs; nothing renders them.
+/// a bare MP4 header, and a training's weights (a small tar). Enough for code that downloads or sniffs outputs; nothing renders them.
 /// Like Replicate's, the files are gone (404) once `--files-expire-ms` has passed since the
 /// prediction completed. A `[flakyfiles]` prediction's first downloads are answered 503.
 pub async fn file(State(app): State<Arc<App>>, Path(name): Path<String>) -> Response {
@@ -35,9 +36,8 @@ pub async fn file(State(app): State<Arc<App>>, Path(name): Path<String>) -> Resp
             let json = p.to_json(base);
             fresh
                 && json["status"] == "succeeded"
-                && json["output"]
-                    .as_array()
-                    .is_some_and(|o| n.parse::<usize>().is_ok_and(|i| i < o.len()))
+                && n.parse::<usize>()
+                    .is_ok_and(|i| i < output_files(&json["output"]))
         })
         .unwrap_or(false);
     if !known {
@@ -50,6 +50,7 @@ pub async fn file(State(app): State<Arc<App>>, Path(name): Path<String>) -> Resp
         "png" => ("image/png", PNG_1X1.to_vec()),
         "wav" => ("audio/wav", empty_wav()),
         "mp4" => ("video/mp4", MP4_FTYP.to_vec()),
+        "tar" => ("application/x-tar", crate::trainings::weights_tar()),
         _ => return not_found(),
     };
     (
@@ -58,6 +59,16 @@ pub async fn file(State(app): State<Arc<App>>, Path(name): Path<String>) -> Resp
         bytes,
     )
         .into_response()
+}
+
+/// How many files an output names: a prediction's list of URLs, or a training's one weights
+/// file.
+fn output_files(output: &Value) -> usize {
+    match output {
+        Value::Array(urls) => urls.len(),
+        Value::Object(o) if o.get("weights").is_some_and(Value::is_string) => 1,
+        _ => 0,
+    }
 }
 
 /// A valid 1x1 transparent PNG.

@@ -1,9 +1,10 @@
-//! fake-replicate: a local fake of the part of Replicate's predictions API genbase uses, for
+//! fake-replicate: a local fake of the part of Replicate's predictions and trainings APIs genbase uses, for
 //! dev and tests (Replicate cannot be reached from here). It follows Replicate's documented
 //! protocol: the prediction object, problem-details errors, and Standard Webhooks signed
 //! webhooks with Replicate's event filter and retry rules.
 //!
 //! - `api`: the `/v1` endpoints;
+//! - `trainings`: the trainings API, trainings being predictions that push a trained version;
 //! - `files`: the output files predictions point at;
 //! - `runner`: each prediction's simulated run, steered by markers in its input;
 //! - `store`: the in-memory state;
@@ -28,6 +29,7 @@ pub mod openai;
 pub mod runner;
 pub mod store;
 pub mod stream;
+pub mod trainings;
 pub mod webhook;
 
 use config::Config;

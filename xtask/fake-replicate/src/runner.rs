@@ -13,7 +13,8 @@
 //! - `[flakyfiles]`: the first [`FLAKY_FILE_FETCHES`] downloads of its output files are
 //!   answered 503, as a CDN having a bad moment (see files.rs);
 //! - otherwise succeeds with `input.num_outputs` (default 1) file URLs, or for a text model
-//!   (see `is_text_model`) an array of token strings with token counts in `metrics`.
+//!   (see `is_text_model`) an array of token strings with token counts in `metrics`; a
+//!   training (trainings.rs) with its trained version and weights.
 //!
 //! Markers are looked for in every top-level string of `input` (`prompt` for image and video
 //! models, `text` for speech ones), so any model's input can carry them.
@@ -201,7 +202,13 @@ pub async fn run(store: Arc<Store>, id: String, delay: Duration, slow_delay: Dur
         }
         match outcome {
             Outcome::Succeed => {
-                let produced = produce(base, &p.id, &p.model, &p.input);
+                let produced = match &p.destination {
+                    Some(destination) => Produced {
+                        output: crate::trainings::trained(base, &p.id, destination),
+                        metrics: serde_json::Map::new(),
+                    },
+                    None => produce(base, &p.id, &p.model, &p.input),
+                };
                 p.output = produced.output;
                 p.extra_metrics = produced.metrics;
                 p.emit(Event::Output, base);

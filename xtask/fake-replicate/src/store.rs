@@ -100,6 +100,8 @@ pub struct Prediction {
     pub file_fetches: u32,
     /// Set by `/_fake/predictions/{id}/expire-files`: its files are gone before their time.
     pub files_expired: bool,
+    /// A training's destination model (`owner/name`, trainings.rs); `None` for a prediction.
+    pub destination: Option<String>,
 }
 
 impl Prediction {
@@ -138,8 +140,8 @@ impl Prediction {
             "completed_at": time(self.completed_at),
             "metrics": metrics,
             "urls": {
-                "get": format!("{base}/v1/predictions/{}", self.id),
-                "cancel": format!("{base}/v1/predictions/{}/cancel", self.id),
+                "get": format!("{base}/v1/{}/{}", self.collection(), self.id),
+                "cancel": format!("{base}/v1/{}/{}/cancel", self.collection(), self.id),
             },
         });
         // Replicate's prediction object (and so its webhook body) echoes the webhook settings
@@ -150,6 +152,15 @@ impl Prediction {
                 json!(self.events.iter().map(|e| e.as_str()).collect::<Vec<_>>());
         }
         body
+    }
+
+    /// Where the API serves it: `predictions`, or `trainings` for a training.
+    pub fn collection(&self) -> &'static str {
+        if self.destination.is_some() {
+            "trainings"
+        } else {
+            "predictions"
+        }
     }
 
     /// Queues a webhook for `event` with the current state, if a webhook was given and its
@@ -275,16 +286,27 @@ impl Store {
         inner.predictions.get_mut(id).map(|p| f(p, &self.base_url))
     }
 
-    /// Newest first, as `GET /v1/predictions` lists them.
-    pub fn list(&self) -> Vec<Value> {
+    /// Newest first, as `GET /v1/predictions` (`trainings: false`) or `GET /v1/trainings`
+    /// (`true`) lists them.
+    pub fn list(&self, trainings: bool) -> Vec<Value> {
         let inner = self.lock();
         inner
             .order
             .iter()
             .rev()
             .filter_map(|id| inner.predictions.get(id))
+            .filter(|p| p.destination.is_some() == trainings)
             .map(|p| p.to_json(&self.base_url))
             .collect()
+    }
+
+    /// A training's JSON; `None` for an unknown id or a prediction's.
+    pub fn get_training(&self, id: &str) -> Option<Value> {
+        self.lock()
+            .predictions
+            .get(id)
+            .filter(|p| p.destination.is_some())
+            .map(|p| p.to_json(&self.base_url))
     }
 
     /// What `/_fake/predictions` shows: creation order, with the token and request behind each.
