@@ -289,8 +289,41 @@ begin
 end
 $$;
 
--- SECURITY INVOKER reads check limits too.
-grant execute on function private.input_limits(), private.input_limit(text), private.check_page_limit(int)
+/**
+ * PT400 unless a newest-first cursor is whole: both its timestamp and its id, or neither.
+ */
+create function private.check_cursor(p_created_at timestamptz, p_id uuid) returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  if (p_created_at is null) <> (p_id is null) then
+    raise exception using errcode = 'PT400', message = 'cursor is not valid';
+  end if;
+end
+$$;
+
+/**
+ * A keyset page from the rendered rows a list read: one more than p_limit when a next page
+ * exists (the cheapest way to know). {items: the first p_limit, next_cursor: p_keys of the
+ * last item, or null on the last page}; every list answers in this one shape.
+ */
+create function private.keyset_page(p_rows jsonb, p_limit int, p_keys text[] default array['created_at', 'id'])
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select case when jsonb_array_length(p_rows) > p_limit then
+    jsonb_build_object('items', p_rows - p_limit, 'next_cursor',
+      (select jsonb_object_agg(k, (p_rows - p_limit) -> -1 -> k) from unnest(p_keys) k))
+  else jsonb_build_object('items', p_rows, 'next_cursor', null) end
+$$;
+
+-- SECURITY INVOKER reads check limits and page too.
+grant execute on function private.input_limits(), private.input_limit(text), private.check_page_limit(int),
+  private.check_cursor(timestamptz, uuid), private.keyset_page(jsonb, int, text[])
   to authenticated, service_role;
 
 /** Private helpers */

@@ -69,12 +69,9 @@ declare
   v_where text;
   v_from text;
   v_items jsonb;
-  v_count int;
 begin
   perform private.check_page_limit(p_limit);
-  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
-    raise exception using errcode = 'PT400', message = 'cursor is not valid';
-  end if;
+  perform private.check_cursor(p_cursor_created_at, p_cursor_id);
   if p_kinds is not null then
     if cardinality(p_kinds) = 0 or not p_kinds <@ v_all_kinds or array_position(p_kinds, null) is not null then
       raise exception using errcode = 'PT400',
@@ -112,18 +109,12 @@ begin
 
   -- One row more than asked tells whether a next page exists.
   execute format(
-    'select coalesce(jsonb_agg(private.generation_json(page) order by page.created_at desc, page.id desc), ''[]''::jsonb),
-            count(*)
+    'select coalesce(jsonb_agg(private.generation_json(page) order by page.created_at desc, page.id desc), ''[]''::jsonb)
      from (select g.* from %s order by g.created_at desc, g.id desc limit $6 + 1) page', v_from)
-  into v_items, v_count
+  into v_items
   using v_uid, p_cursor_created_at, p_cursor_id, v_kinds, v_query, p_limit;
 
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'created_at', v_items -> -1 -> 'created_at', 'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit);
 end
 $$;
 

@@ -1292,7 +1292,6 @@ declare
   v_query tsquery;
   v_where text;
   v_items jsonb;
-  v_count int;
 begin
   perform private.check_page_limit(p_limit);
   if num_nulls(p_cursor_pinned, p_cursor_last_message_at, p_cursor_id) not in (0, 3) then
@@ -1330,20 +1329,13 @@ begin
   -- One row more than asked tells whether a next page exists.
   execute format(
     'select coalesce(jsonb_agg(private.conversation_json(page)
-              order by page.pinned desc, page.last_message_at desc, page.id desc), ''[]''::jsonb),
-            count(*)
+              order by page.pinned desc, page.last_message_at desc, page.id desc), ''[]''::jsonb)
      from (select c.* from public.conversations c where %s
            order by c.pinned desc, c.last_message_at desc, c.id desc limit $7 + 1) page', v_where)
-  into v_items, v_count
+  into v_items
   using v_uid, p_kind, p_cursor_pinned, p_cursor_last_message_at, p_cursor_id, v_query, p_limit, p_workspace_id;
 
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'pinned', v_items -> -1 -> 'pinned', 'last_message_at', v_items -> -1 -> 'last_message_at',
-      'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit, array['pinned', 'last_message_at', 'id']);
 end
 $$;
 
@@ -1709,7 +1701,6 @@ set search_path = ''
 as $$
 declare
   v_items jsonb;
-  v_count int;
 begin
   perform private.caller_id();
   perform private.check_page_limit(p_limit);
@@ -1724,16 +1715,11 @@ begin
     order by t.name, t.id
     limit p_limit + 1
   )
-  select coalesce(jsonb_agg(private.template_json(page) order by page.name, page.id), '[]'::jsonb), count(*)
-  into v_items, v_count
+  select coalesce(jsonb_agg(private.template_json(page) order by page.name, page.id), '[]'::jsonb)
+  into v_items
   from page;
 
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'name', v_items -> -1 -> 'name', 'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit, array['name', 'id']);
 end
 $$;
 

@@ -675,15 +675,12 @@ as $$
 declare
   v_uid uuid := private.caller_id();
   v_items jsonb;
-  v_count int;
 begin
   perform private.check_page_limit(p_limit);
   if p_status is not null and p_status not in ('pending', 'processing', 'completed', 'failed') then
     raise exception using errcode = 'PT400', message = 'status must be pending, processing, completed or failed';
   end if;
-  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
-    raise exception using errcode = 'PT400', message = 'cursor is not valid';
-  end if;
+  perform private.check_cursor(p_cursor_created_at, p_cursor_id);
 
   -- One row more than asked tells whether a next page exists.
   with page as (
@@ -694,17 +691,11 @@ begin
     order by f.created_at desc, f.id desc
     limit p_limit + 1
   )
-  select coalesce(jsonb_agg(private.file_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb),
-         count(*)
-  into v_items, v_count
+  select coalesce(jsonb_agg(private.file_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb)
+  into v_items
   from page;
 
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'created_at', v_items -> -1 -> 'created_at', 'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit);
 end
 $$;
 

@@ -965,13 +965,10 @@ set search_path = ''
 as $$
 declare
   v_items jsonb;
-  v_count int;
 begin
   perform private.caller_id();
   perform private.check_page_limit(p_limit);
-  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
-    raise exception using errcode = 'PT400', message = 'cursor is not valid';
-  end if;
+  perform private.check_cursor(p_cursor_created_at, p_cursor_id);
 
   with page as (
     select * from public.projects p
@@ -981,17 +978,11 @@ begin
     order by p.created_at desc, p.id desc
     limit p_limit + 1
   )
-  select coalesce(jsonb_agg(private.project_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb),
-         count(*)
-  into v_items, v_count
+  select coalesce(jsonb_agg(private.project_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb)
+  into v_items
   from page;
 
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'created_at', v_items -> -1 -> 'created_at', 'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit);
 end
 $$;
 
@@ -1760,13 +1751,10 @@ set search_path = ''
 as $$
 declare
   v_items jsonb;
-  v_count int;
 begin
   perform private.caller_id();
   perform private.check_page_limit(p_limit);
-  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
-    raise exception using errcode = 'PT400', message = 'cursor is not valid';
-  end if;
+  perform private.check_cursor(p_cursor_created_at, p_cursor_id);
   if not exists (select 1 from public.projects where id = p_project_id and deleted_at is null) then
     raise exception using errcode = 'PT404', message = 'project not found';
   end if;
@@ -1778,17 +1766,11 @@ begin
     order by r.created_at desc, r.id desc
     limit p_limit + 1
   )
-  select coalesce(jsonb_agg(private.recording_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb),
-         count(*)
-  into v_items, v_count
+  select coalesce(jsonb_agg(private.recording_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb)
+  into v_items
   from page;
 
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'created_at', v_items -> -1 -> 'created_at', 'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit);
 end
 $$;
 
@@ -1878,13 +1860,10 @@ set search_path = ''
 as $$
 declare
   v_items jsonb;
-  v_count int;
 begin
   perform private.caller_id();
   perform private.check_page_limit(p_limit);
-  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
-    raise exception using errcode = 'PT400', message = 'cursor is not valid';
-  end if;
+  perform private.check_cursor(p_cursor_created_at, p_cursor_id);
   if not exists (select 1 from public.projects where id = p_project_id and deleted_at is null) then
     raise exception using errcode = 'PT404', message = 'project not found';
   end if;
@@ -1896,17 +1875,11 @@ begin
     order by h.created_at desc, h.id desc
     limit p_limit + 1
   )
-  select coalesce(jsonb_agg(private.prompt_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb),
-         count(*)
-  into v_items, v_count
+  select coalesce(jsonb_agg(private.prompt_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb)
+  into v_items
   from page;
 
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'created_at', v_items -> -1 -> 'created_at', 'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit);
 end
 $$;
 

@@ -586,13 +586,10 @@ set search_path = ''
 as $$
 declare
   v_items jsonb;
-  v_count int;
 begin
   perform private.caller_id();
   perform private.check_page_limit(p_limit);
-  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
-    raise exception using errcode = 'PT400', message = 'cursor is not valid';
-  end if;
+  perform private.check_cursor(p_cursor_created_at, p_cursor_id);
 
   -- One row more than asked tells whether a next page exists.
   with page as (
@@ -605,17 +602,11 @@ begin
   )
   select coalesce(jsonb_agg(private.flow_json(page)
            || jsonb_build_object('role', private.role_on(page.id, page.workspace_id))
-           order by page.created_at desc, page.id desc), '[]'::jsonb),
-         count(*)
-  into v_items, v_count
+           order by page.created_at desc, page.id desc), '[]'::jsonb)
+  into v_items
   from page;
 
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'created_at', v_items -> -1 -> 'created_at', 'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit);
 end
 $$;
 
@@ -895,13 +886,10 @@ set search_path = ''
 as $$
 declare
   v_items jsonb;
-  v_count int;
 begin
   perform private.caller_id();
   perform private.check_page_limit(p_limit);
-  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
-    raise exception using errcode = 'PT400', message = 'cursor is not valid';
-  end if;
+  perform private.check_cursor(p_cursor_created_at, p_cursor_id);
   if not exists (select 1 from public.flows where id = p_flow_id and deleted_at is null) then
     raise exception using errcode = 'PT404', message = 'flow not found';
   end if;
@@ -917,17 +905,11 @@ begin
   select coalesce(jsonb_agg(private.flow_comment_json(page) || jsonb_build_object('replies', (
              select coalesce(jsonb_agg(private.flow_comment_json(r) order by r.created_at, r.id), '[]'::jsonb)
              from public.flow_comments r where r.flow_id = page.flow_id and r.parent_id = page.id))
-           order by page.created_at desc, page.id desc), '[]'::jsonb),
-         count(*)
-  into v_items, v_count
+           order by page.created_at desc, page.id desc), '[]'::jsonb)
+  into v_items
   from page;
 
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'created_at', v_items -> -1 -> 'created_at', 'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit);
 end
 $$;
 

@@ -713,12 +713,9 @@ declare
   -- Once, not per row.
   v_workspaces uuid[] := private.my_ids('viewer');
   v_items jsonb;
-  v_count int;
 begin
   perform private.check_page_limit(p_limit);
-  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
-    raise exception using errcode = 'PT400', message = 'cursor is not valid';
-  end if;
+  perform private.check_cursor(p_cursor_created_at, p_cursor_id);
   if p_visibility is null or p_visibility not in ('mine', 'public') then
     raise exception using errcode = 'PT400', message = 'visibility must be mine or public';
   end if;
@@ -743,17 +740,11 @@ begin
     order by l.created_at desc, l.id desc
     limit p_limit + 1
   )
-  select coalesce(jsonb_agg(private.lora_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb),
-         count(*)
-  into v_items, v_count
+  select coalesce(jsonb_agg(private.lora_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb)
+  into v_items
   from page;
 
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'created_at', v_items -> -1 -> 'created_at', 'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit);
 end
 $$;
 
@@ -1074,12 +1065,9 @@ as $$
 declare
   v_uid uuid := private.caller_id();
   v_items jsonb;
-  v_count int;
 begin
   perform private.check_page_limit(p_limit);
-  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
-    raise exception using errcode = 'PT400', message = 'cursor is not valid';
-  end if;
+  perform private.check_cursor(p_cursor_created_at, p_cursor_id);
   with page as (
     select * from public.training_data_batches b
     where b.user_id = v_uid
@@ -1087,16 +1075,10 @@ begin
     order by b.created_at desc, b.id desc
     limit p_limit + 1
   )
-  select coalesce(jsonb_agg(private.training_batch_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb),
-         count(*)
-  into v_items, v_count
+  select coalesce(jsonb_agg(private.training_batch_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb)
+  into v_items
   from page;
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'created_at', v_items -> -1 -> 'created_at', 'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit);
 end
 $$;
 
@@ -1188,13 +1170,10 @@ set search_path = ''
 as $$
 declare
   v_items jsonb;
-  v_count int;
 begin
   perform private.caller_id();
   perform private.check_page_limit(p_limit);
-  if (p_cursor_created_at is null) <> (p_cursor_id is null) then
-    raise exception using errcode = 'PT400', message = 'cursor is not valid';
-  end if;
+  perform private.check_cursor(p_cursor_created_at, p_cursor_id);
   if not exists (select 1 from public.training_data_batches where id = p_batch_id) then
     raise exception using errcode = 'PT404', message = 'batch not found';
   end if;
@@ -1205,16 +1184,10 @@ begin
     order by v.created_at desc, v.id desc
     limit p_limit + 1
   )
-  select coalesce(jsonb_agg(private.training_video_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb),
-         count(*)
-  into v_items, v_count
+  select coalesce(jsonb_agg(private.training_video_json(page) order by page.created_at desc, page.id desc), '[]'::jsonb)
+  into v_items
   from page;
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-    return jsonb_build_object('items', v_items, 'next_cursor', jsonb_build_object(
-      'created_at', v_items -> -1 -> 'created_at', 'id', v_items -> -1 -> 'id'));
-  end if;
-  return jsonb_build_object('items', v_items, 'next_cursor', null);
+  return private.keyset_page(v_items, p_limit);
 end
 $$;
 

@@ -64,6 +64,8 @@ insert into private_callable values
   ('private.input_limits()', 'pure data: SECURITY INVOKER reads check limits'),
   ('private.input_limit(text)', 'pure data: SECURITY INVOKER reads check limits'),
   ('private.check_page_limit(integer)', 'pure check: SECURITY INVOKER lists check their page size'),
+  ('private.check_cursor(timestamp with time zone,uuid)', 'pure check: SECURITY INVOKER lists check their cursor'),
+  ('private.keyset_page(jsonb,integer,text[])', 'pure rendering: SECURITY INVOKER lists answer their page'),
   ('private.generation_json(generations)', 'pure rendering used by the SECURITY INVOKER generation reads'),
   ('private.price(text,text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),
   ('private.validate_params(text,jsonb)', 'pricing over reference data, for the SECURITY INVOKER api.quote'),

@@ -77,7 +77,7 @@ pub fn run(db_url: &str, db: &mut Client, tag: &str) -> Result<Vec<Pair>> {
 /// workspace's account as the one hot row) beside one user's hot personal account: what
 /// sharing costs a generation.
 fn workspace_pair(db_url: &str, db: &mut Client, tag: &str, hot: &[uuid::Uuid]) -> Result<Pair> {
-    let members = create_users(db, &format!("{tag}-ws"), CLIENTS, 0)?;
+    let members = create_users(db, &format!("{tag}-ws"), CLIENTS, 1)?;
     let workspace: uuid::Uuid = db
         .query_one(
             "insert into public.workspaces (name, slug, created_by)
