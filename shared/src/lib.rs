@@ -9,6 +9,8 @@ pub mod error;
 pub mod http;
 pub mod keyset;
 pub mod limits;
+#[cfg(any(test, feature = "testing"))]
+pub mod props;
 pub mod rpc;
 #[cfg(feature = "postgrest")]
 pub mod rpc_postgrest;

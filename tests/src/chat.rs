@@ -146,6 +146,18 @@ impl PartReader {
             .set("authorization", &format!("Bearer {}", user.token))
             .send_json(body.clone())
             .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let headers: Vec<(String, String)> = resp
+            .headers_names()
+            .into_iter()
+            .filter_map(|n| Some((n.to_ascii_lowercase(), resp.header(&n)?.to_string())))
+            .collect();
+        let answer = crate::openapi::Answer {
+            status: resp.status(),
+            headers: &headers,
+            body: None,
+        };
+        let path = url.strip_prefix(&stack.api_url).unwrap_or(&url);
+        crate::openapi::assert_documented("POST", path, &answer);
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.header("content-type"), Some("text/event-stream"));
         assert_eq!(resp.header("x-vercel-ai-ui-message-stream"), Some("v1"));

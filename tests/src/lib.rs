@@ -1,7 +1,9 @@
 //! Helpers for the end-to-end tests: the running stack's settings, users with tokens, and a
-//! small HTTP client that returns status, JSON body and headers without judging them.
+//! small HTTP client that returns status, JSON body and headers, after holding every answer of
+//! the API to its OpenAPI document ([`openapi`]): the tests judge the rest.
 
 pub mod chat;
+pub mod openapi;
 
 use genbase_devkit::reply::{self, Call, RawReply};
 use serde_json::{json, Value};
@@ -163,7 +165,23 @@ pub fn send(
         headers,
         body,
     };
-    into_reply(call.send(&agent))
+    let reply = into_reply(call.send(&agent));
+    if let Some(path) = api_path(url) {
+        let answer = openapi::Answer {
+            status: reply.status,
+            headers: &reply.headers,
+            body: Some(&reply.body),
+        };
+        openapi::assert_documented(method, path, &answer);
+    }
+    reply
+}
+
+/// The path of `url` when it is the API's (the router's), whose answers the document covers.
+pub fn api_path(url: &str) -> Option<&str> {
+    let api = std::env::var("API_URL").ok()?;
+    url.strip_prefix(api.trim_end_matches('/'))
+        .filter(|p| p.starts_with('/'))
 }
 
 /// Our reading of an answer: the body as JSON (`null` when empty, `{"raw": text}` when it is

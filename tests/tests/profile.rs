@@ -196,6 +196,13 @@ fn unknown_paths_and_methods_get_json_errors() {
         r.header("access-control-allow-origin"),
         Some("http://localhost:3000")
     );
+    // A method workers-rs does not know is not a GET (Schemathesis found it answered as one).
+    let r = stack.send("QUERY", "/v1/me", Some(&a.token), None, &origin);
+    assert_eq!(
+        (r.status, r.error_code()),
+        (405, "method_not_allowed"),
+        "{r:?}"
+    );
 }
 
 #[test]

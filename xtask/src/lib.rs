@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod cpu;
 pub mod gpu_worker;
 pub mod keys;
+pub mod openapi;
 pub mod paths;
 pub mod pgcron;
 pub mod pgrpc;

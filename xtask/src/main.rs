@@ -18,6 +18,10 @@ cargo xtask <command>
   ingest [--once] [--concurrency N]
                            run the ingest worker (files into embedded chunks) against the local stack
   new <group> [--remove]   create a function group (crate, routes, tests, migration) or remove it
+  fuzz-api [--examples N]  Schemathesis against a throwaway stack: every operation, N examples each
+                           (default 100), as a user, as another user and without a token
+  openapi [--check]        merge openapi/base.json and openapi/paths/*.json into openapi/openapi.json;
+                           --check only checks it (fresh, complete, every route documented)
 ";
 
 fn main() -> Result<()> {
@@ -36,6 +40,8 @@ fn main() -> Result<()> {
         "worker" => commands::worker::run(rest),
         "ingest" => commands::ingest::run(rest),
         "new" => commands::new::run(rest),
+        "fuzz-api" => commands::fuzz_api::run(rest),
+        "openapi" => commands::openapi::run(rest),
         _ => {
             print!("{HELP}");
             Ok(())

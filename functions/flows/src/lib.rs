@@ -60,4 +60,6 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
 genbase_edge::entry!("flows", handle, body_limit = 2 << 20);
 
 #[cfg(test)]
+mod body_props;
+#[cfg(test)]
 mod handler_tests;

@@ -19,4 +19,6 @@ genbase_edge::entry!("generations", handle);
 genbase_edge::scheduled!("generations", reconcile::scheduled);
 
 #[cfg(test)]
+mod body_props;
+#[cfg(test)]
 mod handler_tests;

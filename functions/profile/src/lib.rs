@@ -1,5 +1,7 @@
 //! The profile function: `GET /v1/me` and `PATCH /v1/me`.
 
+#[cfg(test)]
+mod body_props;
 mod handler;
 mod patch;
 

@@ -2,7 +2,62 @@
 //! reached through a service binding, so each ships (and is sized and deployed) on its own.
 
 use genbase_shared::error::ApiError;
-use genbase_shared::http::{respond, ApiResponse, Cors};
+use genbase_shared::http::{respond, ApiResponse, Cors, REQUEST_ID_HEADER};
+
+genbase_shared::endpoints! {
+    /// What the router answers itself: the API's description and its reference page.
+    enum Endpoint {
+        GET "/v1/openapi.json" => Spec,
+        GET "/v1/docs" => Docs,
+        GET "/v1/docs/redoc.standalone.js" => DocsScript,
+    }
+}
+
+/// The merged OpenAPI document (`cargo xtask openapi` writes it; `cargo xtask test` fails when
+/// it is stale), compiled in: it is the API this build serves.
+pub const SPEC: &str = include_str!("../../../openapi/openapi.json");
+const DOCS_PAGE: &str = include_str!("docs.html");
+/// The reference page's script (1 MB) stays out of the WASM: it is a file of the router's
+/// Workers static assets (binding `ASSETS`: the `redoc` npm package's bundles), at this path.
+pub const DOCS_SCRIPT_ASSET: &str = "/redoc.standalone.js";
+
+/// An answer of the router's own routes.
+#[derive(Debug, PartialEq)]
+pub enum Own {
+    /// Text compiled into the router: its content type and body.
+    Text(&'static str, &'static str),
+    /// A static asset, by its path among the assets.
+    Asset(&'static str),
+}
+
+/// The router's own answer to `method path`: its routes, or the shared 404 / 405.
+pub fn own(method: &str, path: &str) -> Result<Own, ApiError> {
+    Ok(match Endpoint::parse(method, path)? {
+        Endpoint::Spec => Own::Text("application/json; charset=utf-8", SPEC),
+        Endpoint::Docs => Own::Text("text/html; charset=utf-8", DOCS_PAGE),
+        Endpoint::DocsScript => Own::Asset(DOCS_SCRIPT_ASSET),
+    })
+}
+
+/// The headers of a successful own answer: its type, the request id and CORS (tools read the
+/// document from other origins). Public documents, so a cache may keep them briefly.
+pub fn own_headers(
+    content_type: &str,
+    request_id: &str,
+    origin: Option<&str>,
+    cors_origins: Option<&str>,
+) -> Vec<(String, String)> {
+    let mut headers = vec![
+        ("content-type".to_string(), content_type.to_string()),
+        (
+            "cache-control".to_string(),
+            "public, max-age=300".to_string(),
+        ),
+        (REQUEST_ID_HEADER.to_string(), request_id.to_string()),
+    ];
+    Cors::from_list(cors_origins.unwrap_or_default()).apply(origin, &mut headers);
+    headers
+}
 
 /// Path prefix -> service binding (declared in the top-level wrangler.toml).
 /// Adding a function: one line here, one `[[services]]` entry there.
@@ -42,23 +97,27 @@ pub fn route(path: &str) -> Option<&'static str> {
     })
 }
 
-/// The answer for a path no function serves: the one error body through the one mapper, with
-/// `x-request-id` and the CORS headers every function's answers carry.
-pub fn not_found(
-    path: &str,
+/// An error of the router's own (a path nothing serves, a method a path does not take): the
+/// one error body through the one mapper, with `x-request-id` and the CORS headers every
+/// function's answers carry.
+pub fn error(
+    err: ApiError,
     request_id: &str,
     origin: Option<&str>,
     cors_origins: Option<&str>,
 ) -> ApiResponse {
     let cors = Cors::from_list(cors_origins.unwrap_or_default());
-    let err = ApiError::not_found(format!("no endpoint at {path}"));
     respond(Err(err), request_id, origin, &cors)
 }
 
 #[cfg(target_arch = "wasm32")]
 mod worker_entry {
-    use genbase_shared::http::{accept_request_id, REQUEST_ID_HEADER};
-    use worker::{event, Context, Env, Request, Response, Result};
+    use super::Own;
+    use genbase_shared::error::ApiError;
+    use genbase_shared::http::{
+        accept_request_id, ApiRequest, ApiResponse, Cors, REQUEST_ID_HEADER,
+    };
+    use worker::{event, Context, Env, Headers, Request, Response, Result};
 
     #[event(fetch)]
     async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
@@ -68,15 +127,52 @@ mod worker_entry {
         }
         let header = |name: &str| req.headers().get(name).ok().flatten();
         let request_id = accept_request_id(header(REQUEST_ID_HEADER).as_deref());
+        let origin = header("origin");
         let origins = (env.var("CORS_ORIGINS").map(|v| v.to_string()))
             .or_else(|_| env.secret("CORS_ORIGINS").map(|v| v.to_string()))
             .ok();
-        let answer = super::not_found(
-            &path,
-            &request_id,
-            header("origin").as_deref(),
-            origins.as_deref(),
-        );
+        let origins = origins.as_deref();
+        // The request's own method: workers-rs reads a method it does not know (QUERY) as GET.
+        let method = req.inner().method();
+        if method == "OPTIONS" {
+            let from: Vec<_> = origin
+                .iter()
+                .map(|o| ("origin".into(), o.clone()))
+                .collect();
+            let preflight = ApiRequest::new(&method, &path, Vec::new(), from, Vec::new());
+            return api_response(
+                Cors::from_list(origins.unwrap_or_default()).preflight(&preflight),
+            );
+        }
+        let fail = |err: ApiError| {
+            api_response(super::error(err, &request_id, origin.as_deref(), origins))
+        };
+        let (content_type, body) = match super::own(&method, &path) {
+            Ok(Own::Text(content_type, text)) => (content_type, text.as_bytes().to_vec()),
+            Ok(Own::Asset(asset)) => {
+                let Ok(assets) = env.assets("ASSETS") else {
+                    return fail(ApiError::unavailable("the router has no ASSETS binding"));
+                };
+                let mut found = assets
+                    .fetch(format!("https://assets.invalid{asset}"), None)
+                    .await?;
+                if found.status_code() != 200 {
+                    return fail(ApiError::not_found(format!("no asset at {asset}")));
+                }
+                ("text/javascript; charset=utf-8", found.bytes().await?)
+            }
+            Err(err) => return fail(err),
+        };
+        let headers = Headers::new();
+        for (name, value) in
+            super::own_headers(content_type, &request_id, origin.as_deref(), origins)
+        {
+            headers.set(&name, &value)?;
+        }
+        Ok(Response::from_bytes(body)?.with_headers(headers))
+    }
+
+    fn api_response(answer: ApiResponse) -> Result<Response> {
         let mut resp = match &answer.body {
             Some(body) => Response::from_json(body)?,
             None => Response::empty()?,
@@ -91,7 +187,8 @@ mod worker_entry {
 
 #[cfg(test)]
 mod tests {
-    use super::{not_found, route};
+    use super::{error, own, own_headers, route, Own, DOCS_SCRIPT_ASSET};
+    use genbase_shared::error::ApiError;
 
     #[test]
     fn prefixes_route_to_their_binding() {
@@ -106,12 +203,60 @@ mod tests {
         assert_eq!(route("/v1/creditsx"), None);
         assert_eq!(route("/"), None);
         assert_eq!(route(""), None);
+        assert_eq!(route("/v1/openapi.json"), None);
+        assert_eq!(route("/v1/docs"), None);
+    }
+
+    #[test]
+    fn the_router_serves_the_document_the_page_and_the_pages_script() {
+        let Ok(Own::Text(content_type, spec)) = own("GET", "/v1/openapi.json") else {
+            panic!("no document");
+        };
+        assert_eq!(content_type, "application/json; charset=utf-8");
+        let doc: serde_json::Value = serde_json::from_str(spec).unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert!(doc["paths"]["/v1/openapi.json"]["get"].is_object());
+        let Ok(Own::Text(content_type, page)) = own("GET", "/v1/docs") else {
+            panic!("no page");
+        };
+        assert_eq!(content_type, "text/html; charset=utf-8");
+        assert!(page.contains(r#"spec-url="/v1/openapi.json""#));
+        assert!(page.contains(r#"src="/v1/docs/redoc.standalone.js""#));
+        assert!(!page.contains("://"), "the page names no other host");
+        assert_eq!(
+            own("GET", "/v1/docs/redoc.standalone.js"),
+            Ok(Own::Asset(DOCS_SCRIPT_ASSET))
+        );
+        let err = own("POST", "/v1/openapi.json").unwrap_err();
+        assert_eq!((err.status, err.headers[0].1.as_str()), (405, "GET"));
+        assert_eq!(own("GET", "/v2/x").unwrap_err().status, 404);
+    }
+
+    #[test]
+    fn own_answers_carry_the_request_id_and_cors() {
+        let headers = own_headers(
+            "text/html",
+            "req-1",
+            Some("http://localhost:3000"),
+            Some("http://localhost:3000"),
+        );
+        let get = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("x-request-id"), Some("req-1"));
+        assert_eq!(
+            get("access-control-allow-origin"),
+            Some("http://localhost:3000")
+        );
     }
 
     #[test]
     fn an_unknown_path_gets_the_one_error_body_and_cors_headers() {
-        let resp = not_found(
-            "/v2/x",
+        let resp = error(
+            ApiError::not_found("no endpoint at /v2/x"),
             "req-1",
             Some("http://localhost:3000"),
             Some("http://localhost:3000, http://127.0.0.1:3000"),
@@ -124,7 +269,12 @@ mod tests {
             resp.header("access-control-allow-origin"),
             Some("http://localhost:3000")
         );
-        let other = not_found("/v2/x", "r", Some("https://evil.example"), None);
+        let other = error(
+            ApiError::not_found("x"),
+            "r",
+            Some("https://evil.example"),
+            None,
+        );
         assert_eq!(other.header("access-control-allow-origin"), None);
         assert_eq!(other.header("vary"), Some("Origin"));
     }

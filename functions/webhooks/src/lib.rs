@@ -4,6 +4,9 @@
 //! into storage gets it right after the provider has its answer (the storage job runner,
 //! for this generation only); the Cron Trigger's run is the retry.
 
+#[cfg(test)]
+mod body_props;
+
 use genbase_shared::deps::Deps;
 use genbase_shared::error::ApiError;
 use genbase_shared::http::{ApiRequest, ApiResponse};

@@ -48,7 +48,7 @@ where
     let isolate = isolate(&env);
     let request_id = accept_request_id(req.headers().get("x-request-id").ok().flatten().as_deref());
     let origin = req.headers().get("origin").ok().flatten();
-    let (method, path) = (req.method().to_string(), req.path());
+    let (method, path) = (raw_method(&req), req.path());
 
     let mut user_id = None;
     let mut served_by = None;
@@ -155,7 +155,7 @@ async fn read_request(
         .url()
         .map_err(|e| ApiError::validation(format!("bad request URL: {e}")))?;
     Ok(ApiRequest {
-        method: req.method().to_string(),
+        method: raw_method(&req),
         path: url.path().to_string(),
         // Our parser, which handler tests use too, rather than `url`'s second one.
         query: parse_query(url.query().unwrap_or_default()),
@@ -168,6 +168,13 @@ async fn read_request(
         request_id: request_id.to_string(),
         body_limit,
     })
+}
+
+/// The request's method as the client sent it. workers-rs's `Method` turns every method it
+/// does not know (QUERY, PROPFIND, ...) into GET, which would answer them as GETs; the raw
+/// string reaches the router, whose 405 names the methods the path has.
+fn raw_method(req: &Request) -> String {
+    req.inner().method().to_ascii_uppercase()
 }
 
 /// Reads and discards the rest of a refused body, up to [`MAX_DRAIN_BYTES`], keeping none of

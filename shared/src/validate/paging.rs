@@ -39,8 +39,10 @@ impl Default for Limit {
     }
 }
 
-/// Longest cursor accepted; ours are well under 200.
-pub const MAX_CURSOR_CHARS: usize = 512;
+/// Longest cursor accepted: room for the longest position a list reports, a prompt
+/// template's (a name of up to 100 characters, six bytes each as escaped JSON, and its id:
+/// 874 characters encoded). A limit under that refused cursors the API itself had issued.
+pub const MAX_CURSOR_CHARS: usize = 1024;
 
 /// An opaque keyset-pagination cursor: where the next page of one list starts. `P` is that
 /// list's position, the columns of its order (`{created_at, id}` for generations, `{before_id}`
@@ -186,9 +188,12 @@ mod tests {
 
     #[test]
     fn garbage_oversized_and_foreign_cursors_are_refused() {
-        let too_long = Base64UrlUnpadded::encode_string(
-            json!({"pad": "x".repeat(400)}).to_string().as_bytes(),
-        );
+        // A position of the right shape, refused for its length alone.
+        let too_long = Cursor::new(At {
+            created_at: "x".repeat(MAX_CURSOR_CHARS),
+            id: at().id,
+        })
+        .encode();
         for bad in [
             "".to_string(),
             "not base64!".to_string(),

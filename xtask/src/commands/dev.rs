@@ -7,6 +7,8 @@ use xtask::stack::{self, dev_env_file, Options, Ports, Stack};
 use xtask::tools::{self, Tools};
 use xtask::{build, paths};
 
+use super::web::{self, WebApp};
+
 /// Runs the whole stack in the foreground until Ctrl-C, then stops every part.
 pub fn run() -> Result<()> {
     let phases = Phases::new();
@@ -31,10 +33,20 @@ pub fn run() -> Result<()> {
         &phases,
     )?;
     std::fs::write(dev_env_file(), stack.env.render())?;
+    // The stack is worth more than the example app: a taken port costs only the app.
+    let web = WebApp::start(web::DEV_PORT, stack.env.get("API_URL"))
+        .map_err(|e| eprintln!("xtask: the example app is not served: {e:#}"))
+        .ok();
     println!("\ngenbase is running; time to ready by phase:\n");
     println!("{}", phases.table());
     print!("{}", stack.env.render());
     println!("\n  try: curl -H \"Authorization: Bearer $(cargo xtask token alice@example.com)\" {}/v1/me", stack.env.get("API_URL"));
+    if let Some(web) = &web {
+        println!(
+            "  example app: {} (sign in with the token `cargo xtask token alice@example.com` prints)",
+            web.url()
+        );
+    }
     println!("  Ctrl-C stops everything.\n");
     while !stop.load(Ordering::SeqCst) {
         if !stack.healthy() {
@@ -44,6 +56,7 @@ pub fn run() -> Result<()> {
         std::thread::sleep(Duration::from_millis(200));
     }
     let _ = std::fs::remove_file(dev_env_file());
+    drop(web);
     drop(stack);
     println!("genbase stopped.");
     Ok(())

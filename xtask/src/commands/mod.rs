@@ -1,9 +1,14 @@
+pub mod accounts;
 pub mod bench;
 pub mod build_cmd;
 pub mod dev;
+pub mod fuzz_api;
 pub mod ingest;
 pub mod new;
+pub mod openapi;
 pub mod status;
 pub mod test;
 pub mod token;
+pub mod tsclient;
+pub mod web;
 pub mod worker;
