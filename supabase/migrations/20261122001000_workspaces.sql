@@ -759,6 +759,11 @@ grant execute on function api.get_workspace_generation_counts(uuid) to authentic
 
 /** Sharing API: members and invitations of any shareable resource */
 
+/**
+ * A member as the sharing API shows them. Email and display name come from their profile
+ * when the caller may read it (people they share something with directly), else null: a
+ * workspace member listing a project's direct collaborators still sees every member.
+ */
 create function private.member_json(m public.memberships) returns jsonb
 language sql
 stable
@@ -766,7 +771,8 @@ set search_path = ''
 as $$
   select jsonb_build_object('user_id', m.user_id, 'role', m.role, 'email', p.email,
     'display_name', p.display_name, 'joined_at', m.created_at)
-  from public.profiles p where p.id = m.user_id
+  from (select 1) one
+  left join public.profiles p on p.id = m.user_id
 $$;
 
 /**

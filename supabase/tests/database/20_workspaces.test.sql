@@ -8,7 +8,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(99);
+select plan(100);
 
 insert into auth.users (id, email) values
   ('20000000-0000-4000-8000-0000000000a0', 'owner.ws@example.test'),
@@ -117,6 +117,10 @@ select throws_ok(format('select api.get_workspace_credits(%L)', pg_temp.id('ws')
   'workspace not found', 'nor read its ledger');
 select throws_ok(format('select api.leave(%L)', pg_temp.id('ws')), 'PT404', 'membership not found',
   'nor leave what they are not in');
+select is(private.member_json(row(pg_temp.id('ws'), 'workspace', pg_temp.id('owner'), 'owner', null, null,
+    '2026-01-01T00:00:00Z')::public.memberships) - 'joined_at',
+  jsonb_build_object('user_id', pg_temp.id('owner'), 'role', 'owner', 'email', null, 'display_name', null),
+  'a member whose profile the caller cannot read is still listed, without email or name');
 
 /** The viewer reads and cannot spend or manage */
 

@@ -214,7 +214,7 @@ pub fn run(args: &[String]) -> Result<()> {
     for c in &mut e2e {
         c.args(["--test-threads", "4"]);
     }
-    let suites = vec![
+    let mut suites = vec![
         Suite {
             name: "unit tests (native)",
             cmds: unit,
@@ -231,15 +231,20 @@ pub fn run(args: &[String]) -> Result<()> {
             name: "end to end, Postgres crash",
             cmds: crash,
         },
-        Suite {
+    ];
+    // Only when asked for (see `wants` above): an empty one here is not a lost test.
+    if wants("browser") {
+        suites.push(Suite {
             name: "browser (example app)",
             cmds: browser,
-        },
-        Suite {
+        });
+    }
+    if wants("schemathesis") {
+        suites.push(Suite {
             name: "API fuzzing (Schemathesis)",
             cmds: fuzz,
-        },
-    ];
+        });
+    }
     // An empty suite fails (a lost test binary must not pass quietly), except those --only leaves out.
     let suites: Vec<Suite> = suites
         .into_iter()
