@@ -329,12 +329,12 @@ grant execute on function private.input_limits(), private.input_limit(text), pri
 /** Private helpers */
 
 /**
- * True when the user is an active admin or super_admin. SECURITY DEFINER because RLS
- * policies on profiles call it: reading profiles under the caller's own policies would
- * recurse. It reveals one boolean about the caller and is the only function in `private`
- * the API roles may execute.
+ * True when the user is active and holds at least `p_min` among the staff roles (the enum's
+ * order is the rank: user < moderator < admin < super_admin). The one owner of that rule.
+ * SECURITY DEFINER because RLS policies on profiles call it: reading profiles under the
+ * caller's own policies would recurse. It reveals one boolean about a user.
  */
-create function private.is_admin(p_user_id uuid default auth.uid()) returns boolean
+create function private.is_staff(p_min public.app_role, p_user_id uuid default auth.uid()) returns boolean
 language sql
 stable
 security definer
@@ -342,12 +342,21 @@ set search_path = ''
 as $$
   select exists (
     select 1 from public.profiles
-    where id = p_user_id and is_active and role in ('admin', 'super_admin')
+    where id = p_user_id and is_active and role >= p_min
   )
 $$;
 
+/** True when the user is an active admin or super_admin. */
+create function private.is_admin(p_user_id uuid default auth.uid()) returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select private.is_staff('admin', p_user_id)
+$$;
+
 grant usage on schema private to authenticated, service_role;
-grant execute on function private.is_admin(uuid) to authenticated;
+grant execute on function private.is_staff(public.app_role, uuid), private.is_admin(uuid) to authenticated;
 
 create policy "Admins can view every profile"
   on public.profiles for select to authenticated
@@ -393,9 +402,10 @@ end
 $$;
 
 /**
- * The caller's user id when they are an active admin; PT401 / PT403 otherwise.
+ * The caller's user id when they are active staff of at least `p_min`; PT401 / PT403 (naming
+ * the role) otherwise.
  */
-create function private.require_admin() returns uuid
+create function private.require_staff(p_min public.app_role) returns uuid
 language plpgsql
 stable
 set search_path = ''
@@ -403,15 +413,25 @@ as $$
 declare
   v_uid uuid := private.require_user();
 begin
-  if not private.is_admin(v_uid) then
-    raise exception using errcode = 'PT403', message = 'admin role required';
+  if not private.is_staff(p_min, v_uid) then
+    raise exception using errcode = 'PT403', message = p_min || ' role required';
   end if;
   return v_uid;
 end
 $$;
 
--- SECURITY INVOKER admin reads check the caller with it.
-grant execute on function private.caller_id(), private.require_user(), private.require_admin() to authenticated;
+/** The caller's user id when they are an active admin; PT401 / PT403 otherwise. */
+create function private.require_admin() returns uuid
+language sql
+stable
+set search_path = ''
+as $$
+  select private.require_staff('admin')
+$$;
+
+-- SECURITY INVOKER staff reads check the caller with them.
+grant execute on function private.caller_id(), private.require_user(), private.require_staff(public.app_role),
+  private.require_admin() to authenticated;
 
 /** Identity API */
 

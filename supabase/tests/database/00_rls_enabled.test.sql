@@ -57,9 +57,11 @@ select is_empty(
 -- `private` is reachable only through SECURITY DEFINER functions.
 create temp table private_callable (signature text primary key, reason text not null);
 insert into private_callable values
-  ('private.is_admin(uuid)', 'RLS policies call it; SECURITY DEFINER so reading profiles.role does not recurse'),
+  ('private.is_staff(app_role,uuid)', 'RLS policies call it; SECURITY DEFINER so reading profiles.role does not recurse'),
+  ('private.is_admin(uuid)', 'RLS policies call it: is_staff(''admin'')'),
   ('private.caller_id()', 'the caller''s id or PT401: SECURITY INVOKER reads start here'),
   ('private.require_user()', 'the caller''s id, PT401/PT403: SECURITY INVOKER admin reads check the caller'),
+  ('private.require_staff(app_role)', 'PT403 unless active staff of that rank: SECURITY INVOKER staff reads check the caller'),
   ('private.require_admin()', 'PT403 unless an active admin: SECURITY INVOKER admin reads check the caller'),
   ('private.input_limits()', 'pure data: SECURITY INVOKER reads check limits'),
   ('private.input_limit(text)', 'pure data: SECURITY INVOKER reads check limits'),
@@ -195,7 +197,7 @@ insert into definer_allowed values
   ('private.create_credit_account', 'trigger: profiles are inserted by roles that cannot write credit_accounts'),
   ('private.handle_new_user', 'trigger on auth.users: creates the profile'),
   ('private.handle_user_email_change', 'trigger on auth.users: mirrors the email'),
-  ('private.is_admin', 'RLS policies on profiles call it; reading profiles under RLS would recurse'),
+  ('private.is_staff', 'RLS policies on profiles call it; reading profiles under RLS would recurse'),
   ('private.schedule_sweeps', 'schedules pg_cron jobs, which needs the cron schema''s privileges'),
   -- workspaces migration: memberships, invitations and workspace accounts are written only here
   ('private.my_ids', 'RLS policies call it; reading memberships under RLS would recurse'),
