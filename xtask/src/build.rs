@@ -54,6 +54,9 @@ pub fn build_timed(names: &[String], optimize: bool, phases: &Phases) -> Result<
             bail!("unknown function {n:?}; known: {all:?}");
         }
     }
+    if names.iter().any(|n| n == "router") {
+        router_assets()?;
+    }
     let stale: Vec<&String> = names.iter().filter(|n| optimize || !is_fresh(n)).collect();
     if stale.is_empty() {
         return Ok(());
@@ -89,6 +92,26 @@ pub fn build_timed(names: &[String], optimize: bool, phases: &Phases) -> Result<
             })
         })
     })
+}
+
+/// The router's static assets (its wrangler.toml's `[assets]` folder): the OpenAPI document
+/// and the reference page's script from the `redoc` npm package. Copied on every build (two
+/// files), so what the router serves is always this tree's document.
+pub fn router_assets() -> Result<PathBuf> {
+    let root = paths::root();
+    let dir = root.join("functions/router/assets");
+    std::fs::create_dir_all(&dir)?;
+    for (from, to) in [
+        ("openapi/openapi.json", "openapi.json"),
+        (
+            "node_modules/redoc/bundles/redoc.standalone.js",
+            "redoc.standalone.js",
+        ),
+    ] {
+        std::fs::copy(root.join(from), dir.join(to))
+            .map_err(|e| anyhow!("copying {from} into the router's assets: {e}"))?;
+    }
+    Ok(dir)
 }
 
 fn is_fresh(name: &str) -> bool {

@@ -320,8 +320,8 @@ fn wait_for_every_function(router_url: &str, within: Duration) -> Result<()> {
     Ok(())
 }
 
-/// A function's `wrangler.toml` as a stack serves it: `main` absolute (from `source`, its
-/// folder), the `[build]` table left out.
+/// A function's `wrangler.toml` as a stack serves it: `main` and an `[assets]` directory
+/// absolute (from `source`, its folder), the `[build]` table left out.
 fn served_config(text: &str, source: &Path) -> String {
     let mut in_build = false;
     text.lines()
@@ -331,12 +331,15 @@ fn served_config(text: &str, source: &Path) -> String {
             }
             !in_build
         })
-        .map(|line| match line.strip_prefix("main = \"") {
-            Some(main) => format!(
-                "main = \"{}\"\n",
-                source.join(main.trim_end_matches('"')).display()
-            ),
-            None => format!("{line}\n"),
+        .map(|line| {
+            // The paths a config names are relative to its folder: the served copy lives elsewhere.
+            for key in ["main", "directory"] {
+                if let Some(path) = line.strip_prefix(&format!("{key} = \"")) {
+                    let path = source.join(path.trim_end_matches('"'));
+                    return format!("{key} = \"{}\"\n", path.display());
+                }
+            }
+            format!("{line}\n")
         })
         .collect()
 }
@@ -587,5 +590,12 @@ mod tests {
             "name = \"genbase-media\"\nmain = \"/src/functions/media/build/worker/shim.mjs\"\n\n\
              [triggers]\ncrons = [\"* * * * *\"]\n"
         );
+    }
+
+    #[test]
+    fn a_served_config_names_its_assets_folder_absolutely() {
+        let text = "main = \"m.mjs\"\n[assets]\ndirectory = \"functions/router/assets\"\n";
+        let served = served_config(text, Path::new("/src"));
+        assert!(served.contains("directory = \"/src/functions/router/assets\"\n"));
     }
 }

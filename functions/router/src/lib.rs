@@ -13,29 +13,27 @@ genbase_shared::endpoints! {
     }
 }
 
-/// The merged OpenAPI document (`cargo xtask openapi` writes it; `cargo xtask test` fails when
-/// it is stale), compiled in: it is the API this build serves.
-pub const SPEC: &str = include_str!("../../../openapi/openapi.json");
 const DOCS_PAGE: &str = include_str!("docs.html");
-/// The reference page's script (1 MB) stays out of the WASM: it is a file of the router's
-/// Workers static assets (binding `ASSETS`: the `redoc` npm package's bundles), at this path.
-pub const DOCS_SCRIPT_ASSET: &str = "/redoc.standalone.js";
 
 /// An answer of the router's own routes.
 #[derive(Debug, PartialEq)]
 pub enum Own {
     /// Text compiled into the router: its content type and body.
     Text(&'static str, &'static str),
-    /// A static asset, by its path among the assets.
-    Asset(&'static str),
+    /// A file of the router's Workers static assets (binding `ASSETS`, which
+    /// `cargo xtask build router` fills): its path there and its content type. The OpenAPI
+    /// document (200 KB) and the reference page's script (1 MB) stay out of the WASM.
+    Asset(&'static str, &'static str),
 }
 
 /// The router's own answer to `method path`: its routes, or the shared 404 / 405.
 pub fn own(method: &str, path: &str) -> Result<Own, ApiError> {
     Ok(match Endpoint::parse(method, path)? {
-        Endpoint::Spec => Own::Text("application/json; charset=utf-8", SPEC),
+        Endpoint::Spec => Own::Asset("/openapi.json", "application/json; charset=utf-8"),
         Endpoint::Docs => Own::Text("text/html; charset=utf-8", DOCS_PAGE),
-        Endpoint::DocsScript => Own::Asset(DOCS_SCRIPT_ASSET),
+        Endpoint::DocsScript => {
+            Own::Asset("/redoc.standalone.js", "text/javascript; charset=utf-8")
+        }
     })
 }
 
@@ -149,7 +147,7 @@ mod worker_entry {
         };
         let (content_type, body) = match super::own(&method, &path) {
             Ok(Own::Text(content_type, text)) => (content_type, text.as_bytes().to_vec()),
-            Ok(Own::Asset(asset)) => {
+            Ok(Own::Asset(asset, content_type)) => {
                 let Ok(assets) = env.assets("ASSETS") else {
                     return fail(ApiError::unavailable("the router has no ASSETS binding"));
                 };
@@ -159,7 +157,7 @@ mod worker_entry {
                 if found.status_code() != 200 {
                     return fail(ApiError::not_found(format!("no asset at {asset}")));
                 }
-                ("text/javascript; charset=utf-8", found.bytes().await?)
+                (content_type, found.bytes().await?)
             }
             Err(err) => return fail(err),
         };
@@ -187,7 +185,7 @@ mod worker_entry {
 
 #[cfg(test)]
 mod tests {
-    use super::{error, own, own_headers, route, Own, DOCS_SCRIPT_ASSET};
+    use super::{error, own, own_headers, route, Own};
     use genbase_shared::error::ApiError;
 
     #[test]
@@ -209,13 +207,13 @@ mod tests {
 
     #[test]
     fn the_router_serves_the_document_the_page_and_the_pages_script() {
-        let Ok(Own::Text(content_type, spec)) = own("GET", "/v1/openapi.json") else {
-            panic!("no document");
-        };
-        assert_eq!(content_type, "application/json; charset=utf-8");
-        let doc: serde_json::Value = serde_json::from_str(spec).unwrap();
-        assert_eq!(doc["openapi"], "3.1.0");
-        assert!(doc["paths"]["/v1/openapi.json"]["get"].is_object());
+        assert_eq!(
+            own("GET", "/v1/openapi.json"),
+            Ok(Own::Asset(
+                "/openapi.json",
+                "application/json; charset=utf-8"
+            ))
+        );
         let Ok(Own::Text(content_type, page)) = own("GET", "/v1/docs") else {
             panic!("no page");
         };
@@ -225,7 +223,10 @@ mod tests {
         assert!(!page.contains("://"), "the page names no other host");
         assert_eq!(
             own("GET", "/v1/docs/redoc.standalone.js"),
-            Ok(Own::Asset(DOCS_SCRIPT_ASSET))
+            Ok(Own::Asset(
+                "/redoc.standalone.js",
+                "text/javascript; charset=utf-8"
+            ))
         );
         let err = own("POST", "/v1/openapi.json").unwrap_err();
         assert_eq!((err.status, err.headers[0].1.as_str()), (405, "GET"));

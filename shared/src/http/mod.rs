@@ -19,4 +19,4 @@ pub use request::{
     MAX_DRAIN_BYTES, MAX_WEBHOOK_BODY_BYTES, REQUEST_ID_HEADER,
 };
 pub use response::{deleted_one, ApiResponse};
-pub use router::{match_endpoint, no_endpoint, PathParam, PathParams};
+pub use router::{match_endpoint, most_specific, no_endpoint, shape, PathParam, PathParams};

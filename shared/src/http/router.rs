@@ -14,13 +14,17 @@
 //! A `:name` segment of the pattern becomes the variant's field `name`, parsed by its type's
 //! [`PathParam`] (a bad id is a 400 naming the field). An unknown path is the shared 404; a
 //! known path under another method the shared 405 with `Allow`.
+//!
+//! A path is the most specific pattern it matches, whatever the method, as OpenAPI matches
+//! concrete paths before templated ones: `PATCH /v1/generations/delete` is a 405 when only
+//! `POST /v1/generations/delete` exists, not a 400 from `PATCH /v1/generations/:id` reading
+//! `delete` as an id.
 
 use super::query::percent_decode;
 use crate::error::ApiError;
 use crate::validate::Id;
 
 /// Declares an endpoint enum and its `parse(method, path)`; see the module documentation.
-/// Routes are tried in order, so a fixed path must come before a parameter that would match it.
 #[macro_export]
 macro_rules! endpoints {
     (
@@ -48,9 +52,14 @@ macro_rules! endpoints {
                 method: &str,
                 path: &str,
             ) -> ::core::result::Result<Self, $crate::error::ApiError> {
+                let _shape = $crate::http::most_specific(path, Self::ROUTES);
                 $(
-                    if let ::core::option::Option::Some(_params) =
-                        $crate::http::match_endpoint(stringify!($method), $pattern, method, path)
+                    if let ::core::option::Option::Some(_params) = _shape
+                        .as_deref()
+                        .filter(|s| *s == $crate::http::shape($pattern))
+                        .and_then(|_| {
+                            $crate::http::match_endpoint(stringify!($method), $pattern, method, path)
+                        })
                     {
                         return ::core::result::Result::Ok(
                             $name::$variant $({ $($field: _params.get(stringify!($field))?),+ })?
@@ -105,12 +114,43 @@ pub fn match_endpoint(
     match_pattern(pattern, path)
 }
 
+/// A pattern with each `:name` segment written `:`: two patterns of one shape name the same
+/// paths.
+pub fn shape(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|segment| {
+            if segment.starts_with(':') {
+                ":"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The shape of the most specific pattern of `routes` that `path` matches, under any method:
+/// of two, the one with a fixed segment where the other has a parameter, first from the left.
+pub fn most_specific(path: &str, routes: &[(&str, &str)]) -> Option<String> {
+    routes
+        .iter()
+        .filter(|(_, pattern)| match_pattern(pattern, path).is_some())
+        .map(|(_, pattern)| shape(pattern))
+        .max_by(|a, b| {
+            let fixed = |s: &str| s.split('/').map(|seg| seg != ":").collect::<Vec<_>>();
+            // On a tie the earlier route wins (`max_by` keeps the last maximum, so reverse).
+            fixed(a).cmp(&fixed(b)).then(std::cmp::Ordering::Greater)
+        })
+}
+
 /// The error for a request no route took: 405 with `Allow` when the path exists under other
 /// methods, 404 otherwise.
 pub fn no_endpoint(method: &str, path: &str, routes: &[(&str, &str)]) -> ApiError {
+    let best = most_specific(path, routes);
     let mut allowed: Vec<&str> = Vec::new();
     for (m, pattern) in routes {
-        if match_pattern(pattern, path).is_some() && !allowed.contains(m) {
+        if best.as_deref() == Some(shape(pattern).as_str()) && !allowed.contains(m) {
             allowed.push(m);
         }
     }
@@ -160,6 +200,7 @@ mod tests {
             POST "/v1/generations/:id/cancel" => Cancel { id: Id },
             GET "/v1/workspaces/:ws/items/:item" => Item { item: Id, ws: Id },
             GET "/v1/broken/:x" => Broken { y: Id },
+            POST "/v1/generations/delete" => DeleteMany,
         }
     }
 
@@ -252,9 +293,36 @@ mod tests {
     }
 
     #[test]
+    fn a_fixed_path_is_its_own_route_whatever_the_order_and_method() {
+        assert_eq!(
+            Endpoint::parse("POST", "/v1/generations/delete"),
+            Ok(Endpoint::DeleteMany)
+        );
+        for method in ["GET", "DELETE", "PATCH"] {
+            let err = Endpoint::parse(method, "/v1/generations/delete").unwrap_err();
+            assert_eq!(err.status, 405, "{method}");
+            assert_eq!(err.headers, [("allow".to_string(), "POST".to_string())]);
+        }
+        // Another id is still the parameter's.
+        assert_eq!(
+            Endpoint::parse("GET", &format!("/v1/generations/{A}")),
+            Ok(Endpoint::Get { id: id(A) })
+        );
+    }
+
+    #[test]
+    fn the_more_specific_shape_is_the_one_fixed_further_left() {
+        let routes = [("GET", "/a/:x/c"), ("GET", "/a/b/:y"), ("GET", "/a/:z/:w")];
+        assert_eq!(most_specific("/a/b/c", &routes).as_deref(), Some("/a/b/:"));
+        assert_eq!(most_specific("/a/q/c", &routes).as_deref(), Some("/a/:/c"));
+        assert_eq!(most_specific("/a/q/r", &routes).as_deref(), Some("/a/:/:"));
+        assert_eq!(most_specific("/b", &routes), None);
+    }
+
+    #[test]
     fn the_routes_are_listed_in_declaration_order() {
         assert_eq!(Endpoint::ROUTES[0], ("GET", "/v1/generations"));
-        assert_eq!(Endpoint::ROUTES.len(), 7);
+        assert_eq!(Endpoint::ROUTES.len(), 8);
     }
 
     #[test]

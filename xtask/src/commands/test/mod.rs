@@ -180,9 +180,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some(&stack),
     );
     let mut crash = pick("tests", &|b| b.name == CRASH_TEST, Some(&crash_stack));
-    // The browser test and Schemathesis run when asked for (`--only browser`, `--only
-    // schemathesis`) until both pass on every run (issue 14 is open): not yet in CI.
-    let wants = |suite: &str| only.as_deref() == Some(suite);
+    // The browser test and Schemathesis: in every full run, or alone with `--only browser` /
+    // `--only schemathesis`.
+    let wants = |suite: &str| only.is_none() || only.as_deref() == Some(suite);
     // The example app is served while the suites run.
     let (browser, _web_app) = match wants("browser") {
         true => browser::commands(&stack, &chromium).map(|(c, app)| (c, Some(app)))?,
@@ -232,7 +232,6 @@ pub fn run(args: &[String]) -> Result<()> {
             cmds: crash,
         },
     ];
-    // Only when asked for (see `wants` above): an empty one here is not a lost test.
     if wants("browser") {
         suites.push(Suite {
             name: "browser (example app)",

@@ -6,6 +6,7 @@
 //! policies decide; the bytes live under `--storage-dir`. See README.md for the differences.
 
 mod auth;
+mod cors;
 mod db;
 mod error;
 mod files;
@@ -63,6 +64,9 @@ pub async fn serve(app: Arc<App>, parts: Parts, body: Body) -> Response {
     if app.storage.is_none() {
         return StorageError::not_implemented("Storage without --storage-dir").into_response();
     }
+    if parts.method == axum::http::Method::OPTIONS {
+        return cors::preflight(&parts.headers);
+    }
     let route = route::route(&parts.method, &path);
     let request = db::Request {
         method: parts.method.to_string(),
@@ -115,7 +119,7 @@ pub async fn serve(app: Arc<App>, parts: Parts, body: Body) -> Response {
             ctx.parts.method
         ))),
     };
-    result.unwrap_or_else(|e| {
+    let mut response = result.unwrap_or_else(|e| {
         if e.http >= 500 && e.http != 501 {
             eprintln!(
                 "postgrest-standin: {} {} -> {} {}",
@@ -126,7 +130,9 @@ pub async fn serve(app: Arc<App>, parts: Parts, body: Body) -> Response {
             );
         }
         e.into_response()
-    })
+    });
+    cors::allow_any_origin(response.headers_mut());
+    response
 }
 
 /// One Storage request.
