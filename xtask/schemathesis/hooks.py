@@ -11,10 +11,27 @@ Schemathesis's own `object_level_authorization` replays reads as the other user;
 also catches a leak through a list, a search or a join, whatever the request was.
 """
 
+import ast
 import json
 import os
+import threading
 
 import schemathesis
+
+# CPython 3.11's AST constructor keeps its recursion depth in state the threads share, so two
+# threads parsing at once can fail with "AST constructor recursion depth mismatch"
+# (python/cpython#106905). Hypothesis parses the source of filter lambdas to describe its
+# strategies, in each of Schemathesis's worker threads: parse one at a time.
+_PARSE_LOCK = threading.Lock()
+_parse = ast.parse
+
+
+def _parse_alone(*args, **kwargs):
+    with _PARSE_LOCK:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _parse_alone
 
 FOREIGN = frozenset(m for m in json.loads(os.environ.get("GENBASE_FOREIGN_MARKERS", "[]")) if m)
 

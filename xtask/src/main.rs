@@ -11,7 +11,9 @@ cargo xtask <command>
   status                   print the running stack's settings as KEY=VALUE lines
   token <email> [--role authenticated|service_role] [--expired] [--hs256]
                            print an access token for a local user (created if missing)
-  test                     every check: fmt, clippy, unit, SQL (pgTAP), stand-in conformance, end to end
+  test [--no-lint] [--only <test|browser|schemathesis>]
+                           every check: fmt, clippy, unit, SQL (pgTAP), stand-in conformance, end to end,
+                           the example app in Chromium, Schemathesis
   bench                    benchmarks: WASM sizes, latency, SQL throughput; writes target/bench.json
   build [function...]      build function bundles (all when none named) [--optimize]
   worker [--once]          run the reference GPU worker against the local stack
