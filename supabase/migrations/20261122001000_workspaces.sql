@@ -139,9 +139,10 @@ grant select on public.invitations to authenticated, service_role;
 /** Access helpers */
 
 /**
- * Ids of every resource the caller is a direct member of with at least p_min_role.
- * SECURITY DEFINER: the memberships policy calls it, and reading memberships under RLS
- * from it would recurse.
+ * Ids of every resource the caller is a direct member of with at least p_min_role. A
+ * disabled account keeps its viewer rights and nothing more (it reads its data and writes
+ * nothing): the one place that rule is kept for every shared kind. SECURITY DEFINER: the
+ * memberships policy calls it, and reading memberships under RLS from it would recurse.
  */
 create function private.my_ids(p_min_role text) returns uuid[]
 language sql
@@ -152,6 +153,8 @@ as $$
   select coalesce(array_agg(m.resource_id), '{}')
   from public.memberships m
   where m.user_id = auth.uid() and private.role_rank(m.role) >= private.role_rank(p_min_role)
+    and (private.role_rank(p_min_role) <= private.role_rank('viewer')
+         or exists (select 1 from public.profiles where id = auth.uid() and is_active))
 $$;
 
 /**

@@ -36,8 +36,8 @@
 /**
  * The live (not soft-deleted) projects the caller reaches with at least p_min_role,
  * directly or through their workspace: what every child table's policy checks, wrapped in
- * a sub-select so it runs once per statement. A disabled user keeps their viewer access
- * and gets nothing for a writing role. SECURITY DEFINER: it reads projects and
+ * a sub-select so it runs once per statement (a disabled user's reach is private.my_ids's
+ * rule: viewer only). SECURITY DEFINER: it reads projects and
  * memberships without their own policies (which would recurse); it reveals only the
  * caller's own reach.
  */
@@ -48,13 +48,9 @@ security definer
 set search_path = ''
 as $$
 declare
-  v_ids uuid[];
+  -- Once: in a query, the planner may copy the call into each side of the `or`.
+  v_ids uuid[] := private.my_ids(p_min_role);
 begin
-  if private.role_rank(p_min_role) > private.role_rank('viewer')
-     and not coalesce((select is_active from public.profiles where id = auth.uid()), false) then
-    return '{}';
-  end if;
-  v_ids := private.my_ids(p_min_role);
   return coalesce((
     select array_agg(p.id) from public.projects p
     where p.deleted_at is null and (p.id = any (v_ids) or p.workspace_id = any (v_ids))), '{}');

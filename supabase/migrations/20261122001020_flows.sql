@@ -101,15 +101,19 @@ grant update (name, description) on public.flows to authenticated;
  * the caller (private.my_ids).
  */
 create function private.my_flow_ids(p_min_role text) returns uuid[]
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  select coalesce(array_agg(f.id), '{}')
-  from (select private.my_ids(p_min_role) as ids) m
-  join public.flows f on f.id = any (m.ids) or f.workspace_id = any (m.ids)
-  where f.deleted_at is null
+declare
+  -- Once: in a query, the planner may copy the call into each side of the `or`.
+  v_ids uuid[] := private.my_ids(p_min_role);
+begin
+  return coalesce((
+    select array_agg(f.id) from public.flows f
+    where f.deleted_at is null and (f.id = any (v_ids) or f.workspace_id = any (v_ids))), '{}');
+end
 $$;
 
 grant execute on function private.my_flow_ids(text) to authenticated;

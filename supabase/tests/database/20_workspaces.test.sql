@@ -8,7 +8,7 @@ begin;
 create extension if not exists pgtap with schema extensions;
 set local search_path = public, extensions;
 
-select plan(100);
+select plan(102);
 
 insert into auth.users (id, email) values
   ('20000000-0000-4000-8000-0000000000a0', 'owner.ws@example.test'),
@@ -370,6 +370,16 @@ reset role;
 select ok((select p::text ~ 'InitPlan' from plan_json), 'the policy''s helper is an InitPlan');
 select ok((select p::text ~ 'generations_workspace_created_idx' from plan_json),
   'and the page reads the workspace index');
+
+/** A disabled account keeps viewer rights on what it shares, and nothing more */
+
+update public.profiles set is_active = false where id = pg_temp.id('owner');
+set local role authenticated;
+select pg_temp.as_user('owner');
+select ok(pg_temp.id('ws2') = any (private.my_ids('viewer')), 'a disabled owner still reads the workspace');
+select ok(not (pg_temp.id('ws2') = any (private.my_ids('member'))), 'and has no writing role in it');
+reset role;
+update public.profiles set is_active = true where id = pg_temp.id('owner');
 
 select * from finish();
 rollback;
