@@ -4,6 +4,46 @@
  */
 
 export interface paths {
+    "/v1/activity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's actions, newest first
+         * @description Each successful write the caller made (a 2xx answer to POST, PUT, PATCH or DELETE), recorded from the request log; kept for a year.
+         */
+        get: operations["listMyActivity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every admin change, newest first
+         * @description Role, is_active and plan changes, credit grants and adjustments, provider tokens re-enabled: who, to whom, why, the changed fields before and after. Admins only; nobody can edit it.
+         */
+        get: operations["listAdminAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/credits": {
         parameters: {
             query?: never;
@@ -24,6 +64,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every 5xx answered, newest first (moderator and up)
+         * @description One row per server error, with its request id, whoever asked; the route's ids are left out (the full path is in the request log, found by the request id). Kept for 90 days.
+         */
+        get: operations["listErrorLogs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/generations/{id}": {
         parameters: {
             query?: never;
@@ -33,6 +93,26 @@ export interface paths {
         };
         /** Any generation, with its error detail and task */
         get: operations["getAdminGeneration"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/performance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Requests, errors and latency per function and hour (admin and up)
+         * @description Rolled up from the request log by a scheduled job (every 5 minutes on a project); the current hour is partial. Latency is over the requests of known users (anonymous ones are refusals, counted without a duration).
+         */
+        get: operations["getPerformanceMetrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -67,7 +147,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Re-enable a disabled provider token */
+        /**
+         * Re-enable a disabled provider token
+         * @description The change is audited (`GET /v1/admin/audit`) with the admin and the reason.
+         */
         post: operations["enableProviderToken"];
         delete?: never;
         options?: never;
@@ -109,6 +192,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Users, generations, credits, provider cost against revenue, queue health
+         * @description From a materialized view refreshed every 5 minutes (`refreshed_at` says when), not counted per request. Admins only.
+         */
+        get: operations["getAdminStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/storage-jobs": {
         parameters: {
             query?: never;
@@ -124,6 +227,46 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Users, newest first, searched and filtered
+         * @description Moderators and up (a moderator sees the list and changes nothing).
+         */
+        get: operations["listUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a user's role, is_active or quota plan
+         * @description Admins change users and moderators (role user <-> moderator, is_active, plan); only a super_admin changes an admin's or super_admin's account or grants those roles; nobody changes their own role or is_active; the last active super_admin cannot be demoted or disabled (409). Every change is audited with the actor and the reason; a change to the values already there changes nothing and is not audited.
+         */
+        patch: operations["updateUser"];
         trace?: never;
     };
     "/v1/admin/workers": {
@@ -709,6 +852,95 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/ideas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Ideas
+         * @description Every user's; newest first, or most voted first with `sort=top`.
+         */
+        get: operations["listIdeas"];
+        put?: never;
+        /**
+         * Propose an idea
+         * @description Open, the caller's, without votes.
+         */
+        post: operations["createIdea"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ideas/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One idea */
+        get: operations["getIdea"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Edit an idea
+         * @description Its author while it is open (409 after), staff (moderator and up) always; anyone else 403. `description: null` clears it.
+         */
+        patch: operations["updateIdea"];
+        trace?: never;
+    };
+    "/v1/ideas/{id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move an idea's status
+         * @description Staff only (moderator and up; 403 otherwise). The author is notified.
+         */
+        post: operations["setIdeaStatus"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ideas/{id}/vote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Vote for an idea
+         * @description One vote per user: voting again changes nothing. 409 once the idea is done or declined.
+         */
+        post: operations["voteIdea"];
+        /**
+         * Take back a vote
+         * @description Taking it back again changes nothing. 409 once the idea is done or declined.
+         */
+        delete: operations["unvoteIdea"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/invitations/accept": {
         parameters: {
             query?: never;
@@ -854,6 +1086,23 @@ export interface paths {
         patch: operations["updateProfile"];
         trace?: never;
     };
+    "/v1/me/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's plan, its limits and their use */
+        get: operations["getMyQuotas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/media": {
         parameters: {
             query?: never;
@@ -925,6 +1174,80 @@ export interface paths {
         head?: never;
         /** Change a memory */
         patch: operations["updateMemory"];
+        trace?: never;
+    };
+    "/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's notifications
+         * @description Newest first. Written by the server when a generation or a LoRA's training ends, a file is processed or fails, an invitation for the caller's email arrives, their balance falls below the low-credits threshold, staff answer their ticket or move their idea.
+         */
+        get: operations["listNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/read-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark every notification read */
+        post: operations["markAllNotificationsRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/unread-count": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many are unread */
+        get: operations["countUnreadNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notifications/{id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark one notification read
+         * @description Marking it again keeps its first `read_at`. Another user's notification is a 404.
+         */
+        post: operations["markNotificationRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/openapi.json": {
@@ -1422,6 +1745,90 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/support": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Support tickets
+         * @description The caller's own; for staff (moderator and up) every user's, or their own with `mine=true`. Newest first.
+         */
+        get: operations["listTickets"];
+        put?: never;
+        /**
+         * Open a support ticket
+         * @description The subject and the first message.
+         */
+        post: operations["createTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/support/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One ticket with its thread
+         * @description Its owner or staff; 404 for anyone else.
+         */
+        get: operations["getTicket"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/support/{id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a ticket
+         * @description Its owner or staff; closing it again changes nothing.
+         */
+        post: operations["closeTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/support/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Write to a ticket
+         * @description Its owner or staff. A staff reply makes it `answered` and notifies the owner; the owner's makes it `open`. 409 once closed.
+         */
+        post: operations["addTicketMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/training-data/batches": {
         parameters: {
             query?: never;
@@ -1573,6 +1980,26 @@ export interface paths {
         };
         /** Monthly totals per action and model */
         get: operations["getUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/usage/costs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What a user's generations cost in a month
+         * @description Credits charged and the provider's cost in USD, in total, per UTC day and per provider and model (004's `get_monthly_api_costs`). Another user's takes an admin.
+         */
+        get: operations["getMonthlyApiCosts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1989,9 +2416,26 @@ export interface components {
              */
             role: "owner" | "admin" | "member" | "viewer";
         };
+        Activity: {
+            /** @description The method and the route, ids as `:id`: `PATCH /v1/projects/:id`. */
+            action: string;
+            created_at: components["schemas"]["Timestamp"];
+            function: string;
+            id: components["schemas"]["Uuid"];
+            /** @description The path as requested. */
+            path: string;
+            request_id: string | null;
+        };
+        ActivityPage: {
+            items: components["schemas"]["Activity"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
         AddLoraImageRequest: {
             /** @description One of the caller's `training_image` uploads whose file has arrived. */
             upload_id: components["schemas"]["Uuid"];
+        };
+        AddTicketMessageRequest: {
+            body: string;
         };
         AddTrainingVideoRequest: {
             /** @description As the client measured it: segments are checked against it. */
@@ -2006,6 +2450,24 @@ export interface components {
             kind: "grant" | "adjustment";
             reason: string;
             user_id: components["schemas"]["Uuid"];
+        };
+        AdminAuditEntry: {
+            /** @enum {string} */
+            action: "user.update" | "credits.grant" | "credits.adjustment" | "provider_token.enable";
+            actor_id: components["schemas"]["Uuid"];
+            /** @description The changed fields after, and the ids of what changed (`ledger_entry_id`, `token_id`). */
+            after: Record<string, unknown>;
+            /** @description The changed fields before (for credits, the balance). */
+            before: Record<string, unknown>;
+            created_at: components["schemas"]["Timestamp"];
+            id: components["schemas"]["Uuid"];
+            reason: string;
+            /** @description The user changed; null for a change to no user (a provider token). */
+            target_user_id: components["schemas"]["Uuid"] | null;
+        };
+        AdminAuditPage: {
+            items: components["schemas"]["AdminAuditEntry"][];
+            next_cursor: components["schemas"]["NextCursor"];
         };
         /** @description A generation as operators see it: with the provider's and worker's own words and its GPU task. */
         AdminGeneration: {
@@ -2047,6 +2509,80 @@ export interface components {
             /** @enum {string} */
             kind: "grant" | "purchase" | "reserve" | "settle" | "release" | "refund" | "adjustment" | "transfer";
             reason: string | null;
+        };
+        AdminStats: {
+            /** @description Credits moved over all time by kind, and what accounts hold now. */
+            credits: {
+                adjusted: number;
+                balance: number;
+                granted: number;
+                held: number;
+                purchased: number;
+                refunded: number;
+                spent: number;
+            };
+            /** @description Every generation (deleted ones too) by kind and status. */
+            generations: {
+                count: number;
+                credits_charged: number;
+                kind: string;
+                status: string;
+            }[];
+            /** @description The last 30 days (UTC) of billed usage per day and model, newest day first: what the provider cost in USD against what users were charged in credits. */
+            provider_costs: {
+                cost_usd: number;
+                credits: number;
+                /** Format: date */
+                day: string;
+                events: number;
+                model: string;
+            }[];
+            queue: {
+                generations_processing: number;
+                generations_queued: number;
+                /** @description The oldest due task's wait; null when none waits. */
+                oldest_queued_age_seconds: number | null;
+                /** @description GPU tasks by status. */
+                tasks: {
+                    [key: string]: number;
+                };
+            };
+            refreshed_at: components["schemas"]["Timestamp"];
+            users: {
+                /** @description Accounts not disabled. */
+                active: number;
+                /** @description The same over 30 days. */
+                active_30d: number;
+                /** @description Users who made an API request or started a generation in the last 7 days. */
+                active_7d: number;
+                by_plan: {
+                    [key: string]: number;
+                };
+                by_role: {
+                    [key: string]: number;
+                };
+                disabled: number;
+                new_30d: number;
+                new_7d: number;
+                total: number;
+            };
+        };
+        /** @description A user as staff see them. */
+        AdminUser: {
+            avatar_url: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            display_name: string | null;
+            email: string | null;
+            id: components["schemas"]["Uuid"];
+            is_active: boolean;
+            /** @description The quota plan's id. */
+            plan: string;
+            role: components["schemas"]["StaffRole"];
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        AdminUserPage: {
+            items: components["schemas"]["AdminUser"][];
+            next_cursor: components["schemas"]["NextCursor"];
         };
         AttachGenerationRequest: {
             /** @description The caller's own generation or their workspace's. */
@@ -2226,6 +2762,20 @@ export interface components {
             tokens_in: number;
             tokens_out: number;
         };
+        CostDay: {
+            cost_usd: number;
+            credits: number;
+            /** Format: date */
+            day: string;
+            generations: number;
+        };
+        CostModel: {
+            cost_usd: number;
+            credits: number;
+            generations: number;
+            model: string;
+            provider: string | null;
+        };
         CreateComponentRequest: {
             height?: number;
             /** @description A JSON object of at most 64 KiB. */
@@ -2296,6 +2846,10 @@ export interface components {
             prompt: string;
             /** @description Make it in (and bill it to) this workspace; the caller must be a member who may spend. */
             workspace_id?: components["schemas"]["Uuid"];
+        };
+        CreateIdeaRequest: {
+            description?: string | null;
+            title: string;
         };
         /** @description Every field has a default: an empty body (or none) is a week-long, single-use member link. */
         CreateInvitationRequest: {
@@ -2381,6 +2935,10 @@ export interface components {
             position?: number | null;
             /** @description A JSON object of at most 64 KiB. */
             settings?: Record<string, unknown> | null;
+        };
+        CreateTicketRequest: {
+            message: string;
+            subject: string;
         };
         CreateTrainingBatchRequest: {
             description?: string | null;
@@ -2539,6 +3097,26 @@ export interface components {
                 message: string;
                 request_id: string;
             };
+        };
+        ErrorLog: {
+            created_at: components["schemas"]["Timestamp"];
+            duration_ms: number | null;
+            function: string;
+            id: components["schemas"]["Uuid"];
+            method: string;
+            request_id: string;
+            /** @description The path, ids as `:id`. */
+            route: string;
+            status_code: number;
+            /**
+             * Format: uuid
+             * @description Null for an anonymous request.
+             */
+            user_id: string | null;
+        };
+        ErrorLogPage: {
+            items: components["schemas"]["ErrorLog"][];
+            next_cursor: components["schemas"]["NextCursor"];
         };
         FailTaskRequest: {
             error: string;
@@ -2761,6 +3339,39 @@ export interface components {
         HeartbeatRequest: {
             /** @default 60 */
             lease_seconds: number;
+        };
+        /** @description A feature idea. */
+        Idea: {
+            created_at: components["schemas"]["Timestamp"];
+            description: string | null;
+            id: components["schemas"]["Uuid"];
+            /** @description Whether the caller wrote it. */
+            mine: boolean;
+            /** @enum {string} */
+            status: "open" | "planned" | "in_progress" | "done" | "declined";
+            /** Format: date-time */
+            status_changed_at: string | null;
+            /** @description Staff's word on the status. */
+            status_note: string | null;
+            title: string;
+            updated_at: components["schemas"]["Timestamp"];
+            /**
+             * Format: uuid
+             * @description Its author, shown to the author and to staff (moderator and up); null for everyone else, and once the account is gone.
+             */
+            user_id: string | null;
+            vote_count: number;
+            /** @description Whether the caller voted for it. */
+            voted: boolean;
+        };
+        IdeaPage: {
+            items: components["schemas"]["Idea"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        IdeaVote: {
+            idea_id: components["schemas"]["Uuid"];
+            vote_count: number;
+            voted: boolean;
         };
         /** @description An invitation; its token is shown only when it is created. */
         Invitation: {
@@ -3018,6 +3629,20 @@ export interface components {
             /** @description Cosine similarity to the question. */
             score: number;
         };
+        MonthlyApiCosts: {
+            by_day: components["schemas"]["CostDay"][];
+            /** @description Costliest first. */
+            by_model: components["schemas"]["CostModel"][];
+            cost_usd: number;
+            credits: number;
+            generations: number;
+            /**
+             * Format: date
+             * @description The month's first day.
+             */
+            month: string;
+            user_id: components["schemas"]["Uuid"];
+        };
         MonthlyUsage: {
             items: components["schemas"]["UsageItem"][];
             /**
@@ -3034,6 +3659,28 @@ export interface components {
         };
         /** @description Opaque: pass it back as `cursor` for the next page; null on the last page. */
         NextCursor: string | null;
+        /** @description Something the server told the user. */
+        Notification: {
+            body: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            /** @description What it is about, for a link: ids such as `generation_id`, `lora_id`, `file_id`, `invitation_id`, `ticket_id`, `idea_id`; `balance` and `threshold` for `credits_low`. */
+            data: Record<string, unknown>;
+            id: components["schemas"]["Uuid"];
+            read: boolean;
+            /** Format: date-time */
+            read_at: string | null;
+            title: string;
+            /** @enum {string} */
+            type: "generation_succeeded" | "generation_failed" | "training_succeeded" | "training_failed" | "file_processed" | "file_failed" | "invitation" | "credits_low" | "support_reply" | "idea_status";
+        };
+        NotificationPage: {
+            items: components["schemas"]["Notification"][];
+            next_cursor: components["schemas"]["NextCursor"];
+        };
+        NotificationsMarkedRead: {
+            /** @description How many were marked read. */
+            updated: number;
+        };
         /** @description A shot, and the version of the order it was placed in. */
         OrderedShot: {
             created_at: components["schemas"]["Timestamp"];
@@ -3062,6 +3709,22 @@ export interface components {
         OutputUploadsRequest: {
             content_types: string[];
         };
+        PerformanceHour: {
+            /** @description 5xx answers. */
+            errors: number;
+            function: string;
+            hour: components["schemas"]["Timestamp"];
+            max_ms: number | null;
+            p50_ms: number | null;
+            p95_ms: number | null;
+            p99_ms: number | null;
+            requests: number;
+            rolled_up_at: components["schemas"]["Timestamp"];
+        };
+        PerformanceMetrics: {
+            from: components["schemas"]["Timestamp"];
+            items: components["schemas"]["PerformanceHour"][];
+        };
         PositionGenerationRequest: {
             /** @description Null takes it out of the editor (unpositioned). */
             position: number | null;
@@ -3074,6 +3737,8 @@ export interface components {
             email: string | null;
             id: components["schemas"]["Uuid"];
             is_active: boolean;
+            /** @description The caller's quota plan (`public.plans`): what they may hold and run at once. Only an admin changes it. */
+            plan: string;
             preferred_model_name: string | null;
             preferred_model_provider: string | null;
             /** @enum {string} */
@@ -3232,6 +3897,27 @@ export interface components {
                 task_type: string;
             }[];
             oldest_queued_age_seconds: number | null;
+        };
+        /** @description The caller's plan, what it allows (admins count as the unlimited plan) and the caller's use of each limit. A request past a limit is refused: 429 with Retry-After for concurrent generations, 403 naming the limit for projects and storage. */
+        Quotas: {
+            limits: {
+                /** @description Generations queued or processing at once; null is no limit. */
+                concurrent_generations: number | null;
+                /** @description Live projects the caller owns; null is no limit. */
+                projects_per_user: number | null;
+                /** @description Bytes of uploads (arrived, or declared while pending); null is no limit. */
+                storage_bytes: number | null;
+            };
+            plan: string;
+            usage: {
+                concurrent_generations: number;
+                projects_per_user: number;
+                storage_bytes: number;
+            };
+        };
+        ReasonRequest: {
+            /** @description Why: recorded in the audit (1 to 500 characters, trimmed). */
+            reason: string;
         };
         /** @description What one reconciliation run did. */
         ReconcileSummary: {
@@ -3399,6 +4085,12 @@ export interface components {
             /** @description [] detaches all. */
             file_ids: components["schemas"]["Uuid"][];
         };
+        SetIdeaStatusRequest: {
+            /** @description Staff's word on it; null clears it. */
+            note?: string | null;
+            /** @enum {string} */
+            status: "open" | "planned" | "in_progress" | "done" | "declined";
+        };
         Shot: {
             created_at: components["schemas"]["Timestamp"];
             /** Format: uuid */
@@ -3445,6 +4137,11 @@ export interface components {
             /** @description The version of the order read. */
             order_version: number;
         };
+        /**
+         * @description A user's role, lowest to highest rank.
+         * @enum {string}
+         */
+        StaffRole: "user" | "moderator" | "admin" | "super_admin";
         StartedGeneration: {
             generation: components["schemas"]["Generation"];
             /** @description True when an earlier request with the same Idempotency-Key made it. */
@@ -3456,6 +4153,56 @@ export interface components {
             removed: number;
             retried: number;
             stored: number;
+        };
+        /** @description A message of a ticket's thread. */
+        SupportMessage: {
+            /** Format: uuid */
+            author_id: string | null;
+            body: string;
+            created_at: components["schemas"]["Timestamp"];
+            /** @description Written by staff (not the ticket's owner). */
+            from_staff: boolean;
+            id: components["schemas"]["Uuid"];
+            ticket_id: components["schemas"]["Uuid"];
+        };
+        /** @description A support ticket. */
+        SupportTicket: {
+            /** Format: date-time */
+            closed_at: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            id: components["schemas"]["Uuid"];
+            last_message_at: components["schemas"]["Timestamp"];
+            message_count: number;
+            /**
+             * @description `open` waits for staff, `answered` for the user; `closed` takes no more messages.
+             * @enum {string}
+             */
+            status: "open" | "answered" | "closed";
+            subject: string;
+            updated_at: components["schemas"]["Timestamp"];
+            user_id: components["schemas"]["Uuid"];
+        };
+        /** @description A support ticket with its thread, oldest message first. */
+        SupportTicketDetail: {
+            /** Format: date-time */
+            closed_at: string | null;
+            created_at: components["schemas"]["Timestamp"];
+            id: components["schemas"]["Uuid"];
+            last_message_at: components["schemas"]["Timestamp"];
+            message_count: number;
+            messages: components["schemas"]["SupportMessage"][];
+            /**
+             * @description `open` waits for staff, `answered` for the user; `closed` takes no more messages.
+             * @enum {string}
+             */
+            status: "open" | "answered" | "closed";
+            subject: string;
+            updated_at: components["schemas"]["Timestamp"];
+            user_id: components["schemas"]["Uuid"];
+        };
+        SupportTicketPage: {
+            items: components["schemas"]["SupportTicket"][];
+            next_cursor: components["schemas"]["NextCursor"];
         };
         /** @description A task as it stands after the call. */
         Task: {
@@ -3571,6 +4318,9 @@ export interface components {
             /** @description A member, who becomes the owner; the caller becomes an admin. */
             user_id: components["schemas"]["Uuid"];
         };
+        UnreadNotificationCount: {
+            unread: number;
+        };
         UpdateComponentRequest: {
             height?: number;
             /** @description A JSON object of at most 64 KiB. */
@@ -3603,6 +4353,10 @@ export interface components {
             is_favorite?: boolean;
             /** @description null clears it. */
             title?: string | null;
+        };
+        UpdateIdeaRequest: {
+            description?: string | null;
+            title?: string;
         };
         UpdateLoraRequest: {
             /** @description Null clears it. */
@@ -3666,6 +4420,15 @@ export interface components {
         UpdateTrainingSegmentRequest: {
             end_time?: number;
             start_time?: number;
+        };
+        /** @description At least one of role, is_active and plan; absent or null leaves it unchanged. */
+        UpdateUserRequest: {
+            is_active?: boolean | null;
+            /** @description A plan's id. */
+            plan?: string | null;
+            /** @description Why: recorded in the audit (1 to 500 characters, trimmed). */
+            reason: string;
+            role?: components["schemas"]["StaffRole"] | null;
         };
         UpdateWorkspaceRequest: {
             name?: string;
@@ -3934,9 +4697,10 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description Rate limited (`rate_limited`). */
+        /** @description Rate limited (`rate_limited`): too many requests this minute (per user, or per address without a user), or a plan limit that frees up with time (concurrent generations); the message names the limit and nothing was done or charged. `Retry-After` says when to try again. */
         TooManyRequests: {
             headers: {
+                "retry-after": components["headers"]["RetryAfter"];
                 "x-request-id": components["headers"]["XRequestId"];
                 [name: string]: unknown;
             };
@@ -4006,6 +4770,8 @@ export interface components {
     headers: {
         /** @description The methods the path accepts. */
         Allow: string;
+        /** @description Whole seconds to wait before trying again. */
+        RetryAfter: number;
         /** @description The request's id (the caller's `x-request-id` when it sent a sane one); also in every error body. */
         XRequestId: string;
     };
@@ -4013,6 +4779,69 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    listMyActivity: {
+        parameters: {
+            query?: {
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size, 20 when absent. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the caller's activity. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActivityPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    listAdminAudit: {
+        parameters: {
+            query?: {
+                /** @description Only changes to this user. */
+                target_user_id?: components["schemas"]["Uuid"];
+                /** @description Only changes made by this staff member. */
+                actor_id?: components["schemas"]["Uuid"];
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size, 20 when absent. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of audit entries. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminAuditPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
     adjustCredits: {
         parameters: {
             query?: never;
@@ -4045,6 +4874,41 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    listErrorLogs: {
+        parameters: {
+            query?: {
+                /** @description Only this function's (e.g. `generations`). */
+                function?: string;
+                /** @description Only this user's requests. */
+                user_id?: components["schemas"]["Uuid"];
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size, 20 when absent. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of errors. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorLogPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getAdminGeneration: {
@@ -4073,6 +4937,37 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    getPerformanceMetrics: {
+        parameters: {
+            query?: {
+                /** @description Only this function's. */
+                function?: string;
+                /** @description How many hours back, the current one included: 1 to 744 (31 days); 24 when absent. */
+                hours?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The hours, newest first. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PerformanceMetrics"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listProviderTokens: {
@@ -4096,6 +4991,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     enableProviderToken: {
@@ -4108,7 +5004,11 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReasonRequest"];
+            };
+        };
         responses: {
             /** @description The token, active again. */
             200: {
@@ -4124,6 +5024,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getQueueStats: {
@@ -4147,6 +5049,7 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     reconcileGenerations: {
@@ -4170,8 +5073,33 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAdminStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The numbers as of the last refresh. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminStats"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     runStorageJobs: {
@@ -4195,8 +5123,82 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: {
+                /** @description A part of the email or display name, case-insensitive (1 to 200 characters). */
+                q?: string;
+                /** @description Only users with this role. */
+                role?: components["schemas"]["StaffRole"];
+                /** @description Only active (`true`) or disabled (`false`) users. */
+                is_active?: boolean;
+                /** @description Only users on this quota plan (`free`, `pro`, `unlimited`, ...). */
+                plan?: string;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size, 20 when absent. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of users. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUserPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    updateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: components["schemas"]["Uuid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateUserRequest"];
+            };
+        };
+        responses: {
+            /** @description The user after the change. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdminUser"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     registerWorker: {
@@ -4226,6 +5228,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listConversations: {
@@ -4264,6 +5267,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createConversation: {
@@ -4294,6 +5298,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -4324,6 +5329,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getConversation: {
@@ -4350,6 +5356,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteConversation: {
@@ -4368,6 +5375,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateConversation: {
@@ -4400,6 +5408,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     setConversationFiles: {
@@ -4432,6 +5441,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listMessages: {
@@ -4465,6 +5475,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     sendMessage: {
@@ -4511,6 +5522,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -4543,6 +5555,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getCredits: {
@@ -4571,6 +5584,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getApiReference: {
@@ -4645,6 +5659,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createDocumentFile: {
@@ -4677,6 +5692,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getDocumentFile: {
@@ -4703,6 +5719,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteDocumentFile: {
@@ -4721,6 +5738,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listFlows: {
@@ -4751,6 +5769,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createFlow: {
@@ -4781,6 +5800,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getFlow: {
@@ -4807,6 +5827,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteFlow: {
@@ -4825,6 +5846,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateFlow: {
@@ -4857,6 +5879,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listFlowComments: {
@@ -4890,6 +5913,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createFlowComment: {
@@ -4922,6 +5946,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteFlowComment: {
@@ -4942,6 +5967,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateFlowComment: {
@@ -4976,6 +6002,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     resolveFlowComment: {
@@ -5005,6 +6032,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     reopenFlowComment: {
@@ -5034,6 +6062,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     saveFlowGraph: {
@@ -5067,6 +6096,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     flowListInvitations: {
@@ -5094,6 +6124,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     flowCreateInvitation: {
@@ -5126,6 +6157,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     flowRevokeInvitation: {
@@ -5154,6 +6186,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     flowLeave: {
@@ -5172,6 +6205,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     flowListMembers: {
@@ -5198,6 +6232,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     flowRemoveMember: {
@@ -5219,6 +6254,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     flowUpdateMember: {
@@ -5254,6 +6290,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     flowTransferOwnership: {
@@ -5286,6 +6323,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listGenerations: {
@@ -5322,6 +6360,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createGeneration: {
@@ -5368,6 +6407,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5399,6 +6439,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getGeneration: {
@@ -5426,6 +6467,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteGeneration: {
@@ -5445,6 +6487,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateGeneration: {
@@ -5478,6 +6521,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     cancelGeneration: {
@@ -5507,6 +6551,222 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    listIdeas: {
+        parameters: {
+            query?: {
+                /** @description Only ideas of this status. */
+                status?: "open" | "planned" | "in_progress" | "done" | "declined";
+                /** @description `new` (the default) or `top`. */
+                sort?: "new" | "top";
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size, 20 when absent. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of ideas. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdeaPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    createIdea: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateIdeaRequest"];
+            };
+        };
+        responses: {
+            /** @description The idea. */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Idea"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    getIdea: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The idea. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Idea"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    updateIdea: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateIdeaRequest"];
+            };
+        };
+        responses: {
+            /** @description The idea. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Idea"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    setIdeaStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetIdeaStatusRequest"];
+            };
+        };
+        responses: {
+            /** @description The idea. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Idea"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    voteIdea: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The idea's count and the caller's vote. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdeaVote"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    unvoteIdea: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The idea's count and the caller's vote. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdeaVote"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     acceptInvitation: {
@@ -5538,6 +6798,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             410: components["responses"]["Gone"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listLoras: {
@@ -5571,6 +6832,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createLora: {
@@ -5601,6 +6863,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getLora: {
@@ -5627,6 +6890,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteLora: {
@@ -5646,6 +6910,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateLora: {
@@ -5679,6 +6944,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listLoraImages: {
@@ -5706,6 +6972,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     addLoraImage: {
@@ -5739,6 +7006,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     removeLoraImage: {
@@ -5760,6 +7028,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     trainLora: {
@@ -5808,6 +7077,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -5834,6 +7104,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateProfile: {
@@ -5864,6 +7135,30 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    getMyQuotas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The quotas. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quotas"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listMedia: {
@@ -5898,6 +7193,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getMediaStats: {
@@ -5920,6 +7216,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listMemories: {
@@ -5946,6 +7243,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createMemory: {
@@ -5976,6 +7274,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteMemory: {
@@ -5994,6 +7293,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateMemory: {
@@ -6026,6 +7326,113 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    listNotifications: {
+        parameters: {
+            query?: {
+                /** @description `true`: only the unread ones. */
+                unread?: "true" | "false";
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size, 20 when absent. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of notifications. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    markAllNotificationsRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description How many were unread. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationsMarkedRead"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    countUnreadNotifications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The count. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnreadNotificationCount"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    markNotificationRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The notification, read. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Notification"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getOpenApiDocument: {
@@ -6077,6 +7484,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createProject: {
@@ -6107,6 +7515,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getProjectStats: {
@@ -6129,6 +7538,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getProject: {
@@ -6155,6 +7565,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteProject: {
@@ -6173,6 +7584,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateProject: {
@@ -6206,6 +7618,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listComponents: {
@@ -6232,6 +7645,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createComponent: {
@@ -6264,6 +7678,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteComponent: {
@@ -6284,6 +7699,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateComponent: {
@@ -6319,6 +7735,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     duplicateProject: {
@@ -6351,6 +7768,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     projectListInvitations: {
@@ -6378,6 +7796,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     projectCreateInvitation: {
@@ -6410,6 +7829,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     projectRevokeInvitation: {
@@ -6438,6 +7858,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     projectLeave: {
@@ -6456,6 +7877,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     projectListMembers: {
@@ -6482,6 +7904,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     projectRemoveMember: {
@@ -6503,6 +7926,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     projectUpdateMember: {
@@ -6538,6 +7962,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listProjectPrompts: {
@@ -6569,6 +7994,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createProjectPrompt: {
@@ -6601,6 +8027,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listRecordings: {
@@ -6632,6 +8059,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createRecording: {
@@ -6665,6 +8093,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteRecording: {
@@ -6685,6 +8114,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listShots: {
@@ -6711,6 +8141,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createShot: {
@@ -6743,6 +8174,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteShot: {
@@ -6763,6 +8195,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateShot: {
@@ -6797,6 +8230,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listShotGenerations: {
@@ -6828,6 +8262,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     attachGeneration: {
@@ -6863,6 +8298,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     detachGeneration: {
@@ -6885,6 +8321,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     positionGeneration: {
@@ -6921,6 +8358,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     moveShot: {
@@ -6955,6 +8393,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     projectTransferOwnership: {
@@ -6987,6 +8426,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listPromptTemplates: {
@@ -7017,6 +8457,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createPromptTemplate: {
@@ -7046,6 +8487,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deletePromptTemplate: {
@@ -7064,6 +8506,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updatePromptTemplate: {
@@ -7096,6 +8539,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     search: {
@@ -7126,8 +8570,161 @@ export interface operations {
             402: components["responses"]["PaymentRequired"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTickets: {
+        parameters: {
+            query?: {
+                /** @description Only tickets of this status. */
+                status?: "open" | "answered" | "closed";
+                /** @description `true`: only the caller's own (for staff). */
+                mine?: "true" | "false";
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: components["parameters"]["Cursor"];
+                /** @description Page size, 20 when absent. */
+                limit?: components["parameters"]["Limit"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of tickets. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportTicketPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    createTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTicketRequest"];
+            };
+        };
+        responses: {
+            /** @description The ticket with its thread. */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportTicketDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    getTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ticket with its thread. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportTicketDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    closeTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ticket with its thread. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportTicketDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    addTicketMessage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["Id"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddTicketMessageRequest"];
+            };
+        };
+        responses: {
+            /** @description The message. */
+            201: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportMessage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listTrainingBatches: {
@@ -7156,6 +8753,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createTrainingBatch: {
@@ -7185,6 +8783,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getTrainingBatch: {
@@ -7211,6 +8810,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteTrainingBatch: {
@@ -7229,6 +8829,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listTrainingVideos: {
@@ -7260,6 +8861,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     addTrainingVideo: {
@@ -7293,6 +8895,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteTrainingSegment: {
@@ -7311,6 +8914,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateTrainingSegment: {
@@ -7343,6 +8947,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     listTrainingSegments: {
@@ -7369,6 +8974,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createTrainingSegment: {
@@ -7401,6 +9007,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createUpload: {
@@ -7432,6 +9039,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
             502: components["responses"]["BadGateway"];
         };
     };
@@ -7460,6 +9068,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getUsage: {
@@ -7486,6 +9095,37 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    getMonthlyApiCosts: {
+        parameters: {
+            query?: {
+                /** @description The UTC month, `YYYY-MM`; the current one when absent. */
+                month?: string;
+                /** @description Whose costs (admins); the caller's when absent. */
+                user_id?: components["schemas"]["Uuid"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The month's costs. */
+            200: {
+                headers: {
+                    "x-request-id": components["headers"]["XRequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MonthlyApiCosts"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     receiveReplicateWebhook: {
@@ -7771,6 +9411,7 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     createWorkspace: {
@@ -7801,6 +9442,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getWorkspace: {
@@ -7827,6 +9469,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     deleteWorkspace: {
@@ -7846,6 +9489,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     updateWorkspace: {
@@ -7879,6 +9523,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getWorkspaceCredits: {
@@ -7910,6 +9555,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     fundWorkspace: {
@@ -7957,6 +9603,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     getWorkspaceGenerationCounts: {
@@ -7983,6 +9630,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     workspaceListInvitations: {
@@ -8010,6 +9658,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     workspaceCreateInvitation: {
@@ -8042,6 +9691,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     workspaceRevokeInvitation: {
@@ -8070,6 +9720,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     workspaceLeave: {
@@ -8088,6 +9739,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     workspaceListMembers: {
@@ -8114,6 +9766,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     workspaceRemoveMember: {
@@ -8135,6 +9788,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     workspaceUpdateMember: {
@@ -8170,6 +9824,7 @@ export interface operations {
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
     workspaceTransferOwnership: {
@@ -8202,6 +9857,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
         };
     };
 }

@@ -231,7 +231,6 @@ as $$
   -- Projects (projects migration): names (of projects, shots, recordings), JSON settings,
   -- layouts and component properties, counts per user, project and shot, a recording.
   || jsonb_build_object(
-    'projects_per_user', 100,
     'project_name_chars', 200,
     'project_description_chars', 2000,
     'project_json_bytes', 65536,
@@ -240,6 +239,19 @@ as $$
     'components_per_project', 2000,
     'component_type_chars', 64,
     'recording_seconds_max', 86400
+  )
+  -- Ideas and support tickets (feedback migration).
+  || jsonb_build_object(
+    'idea_title_chars', 200,
+    'idea_description_chars', 5000,
+    'idea_note_chars', 2000,
+    'ticket_subject_chars', 200,
+    'ticket_message_chars', 10000,
+    'ticket_messages_max', 200
+  )
+  -- Performance metrics (activity migration): how many hours one read covers (31 days).
+  || jsonb_build_object(
+    'performance_hours_max', 744
   )
 $$;
 
@@ -479,7 +491,7 @@ begin
   end if;
 
   for v_key in select jsonb_object_keys(patch) loop
-    if v_key in ('role', 'is_active', 'credits', 'balance', 'id', 'email') then
+    if v_key in ('role', 'is_active', 'plan', 'credits', 'balance', 'id', 'email') then
       raise exception using errcode = 'PT403', message = format('%s cannot be changed here', v_key);
     elsif not v_key = any (v_allowed) then
       raise exception using errcode = 'PT400', message = format('unknown profile field: %s', v_key);
@@ -527,45 +539,6 @@ end
 $$;
 
 grant execute on function api.update_my_profile(jsonb) to authenticated;
-
-/**
- * Keyset page of all profiles, ordered by id, for admins. SECURITY INVOKER: the admin
- * policy on profiles is what lets an admin see every row.
- */
-create function api.admin_list_profiles(p_limit int default 50, p_after uuid default null) returns jsonb
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  v_items jsonb;
-  v_count int;
-begin
-  perform private.require_admin();
-  if p_limit is null or p_limit not between 1 and 200 then
-    raise exception using errcode = 'PT400', message = 'limit must be between 1 and 200';
-  end if;
-
-  select coalesce(jsonb_agg(to_jsonb(p) order by p.id), '[]'::jsonb), count(*)
-    into v_items, v_count
-  from (
-    select * from public.profiles
-    where p_after is null or id > p_after
-    order by id
-    limit p_limit + 1  -- one more than asked tells whether a next page exists
-  ) p;
-  if v_count > p_limit then
-    v_items := v_items - p_limit;
-  end if;
-
-  return jsonb_build_object(
-    'items', v_items,
-    'next_after', case when v_count > p_limit then v_items -> -1 -> 'id' end
-  );
-end
-$$;
-
-grant execute on function api.admin_list_profiles(int, uuid) to authenticated;
 
 /** Storage */
 

@@ -163,15 +163,18 @@ $$;
 grant execute on function private.generation_attachable(uuid) to authenticated;
 
 /**
- * How many live projects a user may own: the plan's quota, projects_per_user, for users
- * and moderators; null (no limit) for admins.
+ * How many live projects a user may own: their plan's projects_per_user (public.plans, the
+ * quotas migration, is its one owner); null is no limit (admins count as the unlimited
+ * plan). plpgsql because private.plan_limits comes with that later migration.
  */
 create function private.project_quota(p_user_id uuid) returns bigint
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  select case when private.is_admin(p_user_id) then null else private.input_limit('projects_per_user') end
+begin
+  return (private.plan_limits(p_user_id)).projects_per_user;
+end
 $$;
 
 grant execute on function private.project_quota(uuid) to authenticated;

@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 /// `n` generations for `user`: kinds in turn, every third a favorite, every fifth about a
 /// lighthouse, every fourth failed (charged nothing; the others 1 to 3 credits), two per
-/// created_at (so pages split ties).
+/// created_at (so pages split ties), in the last two days (older failed ones are the
+/// retention job's to delete).
 fn seed(stack: &Stack, user: &User, n: i32) {
     stack
         .db()
@@ -25,7 +26,7 @@ fn seed(stack: &Stack, user: &User, n: i32) {
                'flux-schnell', format('item %s %s', i, case when i % 5 = 0 then 'lighthouse' else 'meadow' end),
                'provider', (select id from public.pricing where model = 'flux-schnell' order by active_from desc limit 1),
                1, case when i % 4 = 0 then 'failed' else 'succeeded' end, i % 3 = 0,
-               timestamptz '2026-01-01' + make_interval(hours => i / 2), 3,
+               now() - interval '2 days' + make_interval(mins => i / 2), 3,
                case when i % 4 = 0 then 0 else 1 + i % 3 end
              from generate_series(1, $2) i",
             &[&user.id, &n],

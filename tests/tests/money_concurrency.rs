@@ -83,6 +83,15 @@ fn concurrent_mixed_traffic_keeps_every_ledger_invariant() {
     stack.make_admin(&admin);
     let hot = Arc::new(stack.new_user("hot"));
     stack.grant(&admin, &hot, 200 * PRICE);
+    // Up to 200 generations at once: a plan's concurrent_generations (quotas migration) is
+    // not what this test is about.
+    stack
+        .db()
+        .execute(
+            "update public.profiles set plan = 'unlimited' where id = $1",
+            &[&hot.id],
+        )
+        .expect("plan");
     let cold: Arc<Vec<User>> = Arc::new(
         (0..48)
             .map(|i| {

@@ -233,3 +233,48 @@ fn cors_preflight_is_answered_for_configured_origins_only() {
     let evil = preflight("https://evil.example");
     assert_eq!(evil.header("access-control-allow-origin"), None, "{evil:?}");
 }
+
+#[test]
+fn a_user_reads_their_plan_its_limits_and_their_use() {
+    let stack = Stack::from_env();
+    let user = stack.new_user("quotas");
+    let quotas = |token: &str| {
+        let r = stack.get("/v1/me/quotas", Some(token));
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body
+    };
+    let before = quotas(&user.token);
+    assert_eq!(before["plan"], "free");
+    let plan = stack
+        .db()
+        .query_one(
+            "select concurrent_generations::bigint, projects_per_user::bigint, storage_bytes \
+             from public.plans where id = 'free'",
+            &[],
+        )
+        .unwrap();
+    for (i, limit) in [
+        "concurrent_generations",
+        "projects_per_user",
+        "storage_bytes",
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(
+            before["limits"][limit].as_i64(),
+            plan.get::<_, Option<i64>>(i),
+            "{limit}"
+        );
+        assert_eq!(before["usage"][limit], 0, "{limit}");
+    }
+    let made = stack.json(
+        "POST",
+        "/v1/projects",
+        Some(&user.token),
+        &json!({"name": "Counted"}),
+    );
+    assert_eq!(made.status, 201, "{made:?}");
+    assert_eq!(quotas(&user.token)["usage"]["projects_per_user"], 1);
+    assert_eq!(stack.get("/v1/me/quotas", None).status, 401);
+}

@@ -559,6 +559,11 @@ fn sixteen_workers_run_every_task_exactly_once() {
             "select (private.change_credits($1, 'grant', 100000, $2, null, 'queue test grant')).created",
             &[&id, &format!("qtest-grant-{run_id}")],
         );
+        // 50 queued generations each: more than a plan's concurrent_generations allows.
+        db.sql(
+            "update public.profiles set plan = 'unlimited' where id = $1",
+            &[&id],
+        );
         users.push(id);
     }
 

@@ -367,10 +367,12 @@ fn five_auth_failures_disable_a_token_and_an_admin_re_enables_it() {
     let r = stack.get("/v1/admin/provider-tokens", None);
     assert_eq!(r.status, 401, "{r:?}");
     r.error_code();
-    let r = stack.send("POST", &enable, Some(&user.token), None, &[]);
+    // Re-enabling is audited: it takes a reason.
+    let reason = json!({"reason": "secret rotated at the provider"});
+    let r = stack.json("POST", &enable, Some(&user.token), &reason);
     assert_eq!(r.status, 403, "{r:?}");
     r.error_code();
-    let r = stack.send("POST", &enable, None, None, &[]);
+    let r = stack.json("POST", &enable, None, &reason);
     assert_eq!(r.status, 401, "{r:?}");
     let r = stack.send(
         "POST",
@@ -388,12 +390,11 @@ fn five_auth_failures_disable_a_token_and_an_admin_re_enables_it() {
             .contains("id"),
         "{r:?}"
     );
-    let r = stack.send(
+    let r = stack.json(
         "POST",
         &format!("/v1/admin/provider-tokens/{}/enable", Uuid::new_v4()),
         Some(&admin.token),
-        None,
-        &[],
+        &reason,
     );
     assert_eq!(r.status, 404, "{r:?}");
     let message = r.body["error"]["message"].as_str().unwrap_or_default();
@@ -407,7 +408,7 @@ fn five_auth_failures_disable_a_token_and_an_admin_re_enables_it() {
     );
 
     // An admin re-enables it: back in the pool with clean counters.
-    let r = stack.send("POST", &enable, Some(&admin.token), None, &[]);
+    let r = stack.json("POST", &enable, Some(&admin.token), &reason);
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.body["is_active"], true, "{r:?}");
     assert!(!r.body.to_string().contains(&bad_secret));

@@ -108,9 +108,10 @@ pub struct Stack {
     services: Vec<Service>,
 }
 
-/// What pg_cron and the Workers' Cron Triggers do on a deployment: every few seconds, return
-/// expired GPU leases to the queue, release expired holds, purge generations deleted past
-/// their retention, and (when the functions run) reconcile provider generations and run the
+/// What pg_cron and the Workers' Cron Triggers do on a deployment: every few seconds, run the
+/// scheduled jobs that are due (`api.run_due_jobs()` reads their registry,
+/// `private.scheduled_jobs`: sweeps of expired leases and holds, purges, roll-ups,
+/// retention), and (when the functions run) reconcile provider generations and run the
 /// storage jobs through their admin routes.
 struct Sweeper {
     stop: Arc<AtomicBool>,
@@ -174,6 +175,21 @@ impl Reconcile {
 
 impl Sweeper {
     const EVERY: Duration = Duration::from_secs(5);
+    /// Jobs one tick runs at most: more than the registry holds, so a tick ends even if a
+    /// job were somehow due again at once.
+    const MAX_JOBS_PER_TICK: usize = 50;
+
+    /// The jobs the registry (private.scheduled_jobs) says are due, one transaction each:
+    /// `api.run_due_jobs()` runs one per call and answers `{}` when none is left.
+    fn run_due_jobs(db: &mut postgres::Client) -> Result<(), postgres::Error> {
+        for _ in 0..Self::MAX_JOBS_PER_TICK {
+            let ran: serde_json::Value = db.query_one("select api.run_due_jobs()", &[])?.get(0);
+            if ran.as_object().is_none_or(|m| m.is_empty()) {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     fn start(db_url: String, reconcile: Option<Reconcile>) -> Sweeper {
         let stop = Arc::new(AtomicBool::new(false));
@@ -185,10 +201,7 @@ impl Sweeper {
                     db = postgres::Client::connect(&db_url, postgres::NoTls).ok();
                 }
                 if let Some(c) = db.as_mut() {
-                    let swept = c.batch_execute(
-                        "select api.sweep_expired_leases(); select api.sweep_expired_holds(); \
-                         select api.purge_deleted_generations(); select api.sweep_stuck_replies();",
-                    );
+                    let swept = Self::run_due_jobs(c);
                     if let Err(e) = swept {
                         eprintln!("xtask: sweep failed: {e}");
                         db = None;
@@ -265,7 +278,8 @@ pub fn build_services(release: bool) -> Result<PathBuf> {
 }
 
 /// The Worker configs one stack serves: a copy of each function's `wrangler.toml` (the
-/// router's first) with `main` made absolute and the stack's vars in a `.dev.vars` beside it.
+/// router's first) with `main` made absolute and the stack's vars in a `.dev.vars` beside it
+/// (with the function's [`local_rate_limits`]).
 /// Two stacks at once (the test run's) would otherwise share the `.dev.vars` files of the
 /// source tree and read each other's URLs. The `[build]` table is left out: the stack has
 /// built every bundle already, and with it wrangler watches a `src` beside the copy, whose
@@ -280,14 +294,15 @@ fn stack_configs(dir: &Path, names: &[String], vars: &str) -> Result<Vec<PathBuf
         } else {
             root.join("functions").join(name)
         };
-        let text = served_config(
-            &std::fs::read_to_string(source.join("wrangler.toml"))?,
-            &source,
-        );
+        let source_text = std::fs::read_to_string(source.join("wrangler.toml"))?;
+        let text = served_config(&source_text, &source);
         let into = dir.join("configs").join(name);
         std::fs::create_dir_all(&into)?;
         std::fs::write(into.join("wrangler.toml"), text)?;
-        std::fs::write(into.join(".dev.vars"), vars)?;
+        std::fs::write(
+            into.join(".dev.vars"),
+            format!("{vars}{}", local_rate_limits(&source_text)),
+        )?;
         configs.push(into.join("wrangler.toml"));
     }
     Ok(configs)
@@ -318,6 +333,44 @@ fn wait_for_every_function(router_url: &str, within: Duration) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The vars that stand in for a function's `[[ratelimits]]` bindings, one
+/// `LOCAL_RATELIMIT_<name>=<limit>/<period>` line each: the pinned wrangler gives rate limit
+/// bindings only to the first Worker of a multi-config session, and genbase-edge counts
+/// locally from these where the binding is missing (shared/edge/src/rate_limit.rs).
+fn local_rate_limits(text: &str) -> String {
+    let number_after = |line: &str, key: &str| -> Option<u64> {
+        let rest = &line[line.find(&format!("{key} = "))? + key.len() + 3..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let mut out = String::new();
+    let mut entry: Option<(Option<String>, Option<u64>, Option<u64>)> = None;
+    let mut flush = |entry: &mut Option<(Option<String>, Option<u64>, Option<u64>)>| {
+        if let Some((Some(name), Some(limit), Some(period))) = entry.take() {
+            out.push_str(&format!("LOCAL_RATELIMIT_{name}={limit}/{period}\n"));
+        }
+    };
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') && line != "[ratelimits.simple]" {
+            flush(&mut entry);
+            if line == "[[ratelimits]]" {
+                entry = Some((None, None, None));
+            }
+            continue;
+        }
+        let Some((name, limit, period)) = entry.as_mut() else {
+            continue;
+        };
+        if let Some(value) = line.strip_prefix("name = \"") {
+            *name = Some(value.trim_end_matches('"').to_string());
+        }
+        *limit = limit.or(number_after(line, "limit"));
+        *period = period.or(number_after(line, "period"));
+    }
+    flush(&mut entry);
+    out
 }
 
 /// A function's `wrangler.toml` as a stack serves it: `main` and an `[assets]` directory
@@ -577,8 +630,21 @@ impl Drop for Stack {
 
 #[cfg(test)]
 mod tests {
-    use super::served_config;
+    use super::{local_rate_limits, served_config};
     use std::path::Path;
+
+    #[test]
+    fn each_rate_limit_binding_becomes_a_local_var() {
+        let text = "name = \"genbase-x\"\n\n[[ratelimits]]\nname = \"USER_RATE_LIMIT\"\n\
+                    namespace_id = \"1501\"\nsimple = { limit = 1200, period = 60 }\n\n\
+                    [[ratelimits]]\nname = \"IP_RATE_LIMIT\"\nnamespace_id = \"1502\"\n\
+                    [ratelimits.simple]\nlimit = 300\nperiod = 60\n\n[vars]\nlimit = 5\n";
+        assert_eq!(
+            local_rate_limits(text),
+            "LOCAL_RATELIMIT_USER_RATE_LIMIT=1200/60\nLOCAL_RATELIMIT_IP_RATE_LIMIT=300/60\n"
+        );
+        assert_eq!(local_rate_limits("name = \"genbase-webhooks\"\n"), "");
+    }
 
     #[test]
     fn a_served_config_has_an_absolute_main_and_no_build_table() {

@@ -123,6 +123,14 @@ impl RpcArgs for QueueStats {
     const FUNCTION: &'static str = "admin_queue_stats";
 }
 
+/// `api.admin_stats()`: the stats view as of its last refresh.
+#[derive(Serialize)]
+pub struct Stats;
+
+impl RpcArgs for Stats {
+    const FUNCTION: &'static str = "admin_stats";
+}
+
 /// `api.admin_list_provider_tokens()`.
 #[derive(Serialize)]
 pub struct ListProviderTokens;
@@ -131,10 +139,19 @@ impl RpcArgs for ListProviderTokens {
     const FUNCTION: &'static str = "admin_list_provider_tokens";
 }
 
+/// `POST /v1/admin/provider-tokens/:id/enable` body: why (the change is audited; SQL checks
+/// the reason).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    pub reason: Option<String>,
+}
+
 /// `api.admin_enable_provider_token`.
 #[derive(Serialize)]
 pub struct EnableProviderToken {
     pub token_id: Id,
+    pub reason: Option<String>,
 }
 
 impl RpcArgs for EnableProviderToken {

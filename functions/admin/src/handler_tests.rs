@@ -134,9 +134,32 @@ fn each_read_and_action_calls_its_rpc_with_the_path_id() {
         (
             "POST",
             format!("/v1/admin/provider-tokens/{id}/enable"),
-            "",
+            r#"{"reason": "secret rotated"}"#,
             "admin_enable_provider_token",
-            json!({"p_token_id": id}),
+            json!({"p_token_id": id, "p_reason": "secret rotated"}),
+        ),
+        (
+            "GET",
+            "/v1/admin/stats".to_string(),
+            "",
+            "admin_stats",
+            json!({}),
+        ),
+        (
+            "PATCH",
+            format!("/v1/admin/users/{id}"),
+            r#"{"role": "moderator", "reason": "helps out"}"#,
+            "admin_update_user",
+            json!({"p_user_id": id, "p_reason": "helps out", "p_role": "moderator",
+                   "p_is_active": null, "p_plan": null}),
+        ),
+        (
+            "PATCH",
+            format!("/v1/admin/users/{id}"),
+            r#"{"is_active": false, "plan": "pro"}"#,
+            "admin_update_user",
+            json!({"p_user_id": id, "p_reason": null, "p_role": null,
+                   "p_is_active": false, "p_plan": "pro"}),
         ),
         (
             "GET",
@@ -161,10 +184,68 @@ fn each_read_and_action_calls_its_rpc_with_the_path_id() {
 }
 
 #[test]
+fn the_user_and_audit_lists_answer_a_page_with_an_opaque_cursor() {
+    let id = "8d0fd2b3-9ca7-4e54-9d1c-4a9d7e3c2f10";
+    let answer = json!({"items": [{"id": id}],
+                        "next_cursor": {"created_at": "2026-12-01T00:00:00+00:00", "id": id}});
+    for (path, function, args) in [
+        (
+            "/v1/admin/users",
+            "admin_list_users",
+            json!({"p_q": "ada", "p_role": null, "p_is_active": true, "p_plan": null,
+                   "p_limit": 20, "p_cursor_created_at": null, "p_cursor_id": null}),
+        ),
+        (
+            "/v1/admin/audit",
+            "admin_list_audit",
+            json!({"p_target_user_id": null, "p_actor_id": id, "p_limit": 20,
+                   "p_cursor_created_at": null, "p_cursor_id": null}),
+        ),
+    ] {
+        let deps = ScriptedDeps::default().answer(function, Ok(answer.clone()));
+        let mut req = ScriptedDeps::request("GET", path, "", &[]);
+        req.query = if function == "admin_list_users" {
+            vec![
+                ("q".into(), "ada".into()),
+                ("is_active".into(), "true".into()),
+            ]
+        } else {
+            vec![("actor_id".into(), id.into())]
+        };
+        let out = block_on(handle(&req, &deps)).unwrap();
+        let body = out.body.unwrap();
+        assert_eq!(body["items"], json!([{"id": id}]), "{path}");
+        assert!(body["next_cursor"].is_string(), "{path}: {body}");
+        let calls = deps.upstream.calls.borrow().clone();
+        assert_eq!(calls, [(function.to_string(), args, as_admin())], "{path}");
+    }
+}
+
+#[test]
 fn bad_ids_and_worker_registrations_are_400_without_any_rpc() {
     let too_many: Vec<String> = (0..51).map(|i| format!("t{i}")).collect();
     let cases = [
         ("POST", "/v1/admin/provider-tokens/1/enable", String::new()),
+        (
+            "POST",
+            "/v1/admin/provider-tokens/8d0fd2b3-9ca7-4e54-9d1c-4a9d7e3c2f10/enable",
+            String::new(),
+        ),
+        (
+            "PATCH",
+            "/v1/admin/users/8d0fd2b3-9ca7-4e54-9d1c-4a9d7e3c2f10",
+            json!({"role": "admin", "reason": "x", "email": "e@x"}).to_string(),
+        ),
+        (
+            "PATCH",
+            "/v1/admin/users/8d0fd2b3-9ca7-4e54-9d1c-4a9d7e3c2f10",
+            json!({"is_active": "no", "reason": "x"}).to_string(),
+        ),
+        (
+            "PATCH",
+            "/v1/admin/users/not-a-uuid",
+            json!({"role": "admin", "reason": "x"}).to_string(),
+        ),
         ("GET", "/v1/admin/generations/not-a-uuid", String::new()),
         (
             "POST",

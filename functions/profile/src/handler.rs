@@ -9,6 +9,7 @@ genbase_shared::endpoints! {
     enum Endpoint {
         GET "/v1/me" => Get,
         PATCH "/v1/me" => Update,
+        GET "/v1/me/quotas" => Quotas,
     }
 }
 
@@ -18,6 +19,14 @@ struct GetMyProfile;
 
 impl RpcArgs for GetMyProfile {
     const FUNCTION: &'static str = "get_my_profile";
+}
+
+/// `api.get_my_quotas()`: the caller's plan, its limits and their use of each.
+#[derive(Serialize)]
+struct GetMyQuotas;
+
+impl RpcArgs for GetMyQuotas {
+    const FUNCTION: &'static str = "get_my_quotas";
 }
 
 /// `api.update_my_profile(patch)`: the validated fields to change.
@@ -36,6 +45,7 @@ pub async fn handle(req: &ApiRequest, deps: &impl Deps) -> Result<ApiResponse, A
     let caller = require_user(req, deps).await?;
     let profile = match endpoint {
         Endpoint::Get => deps.rpc().invoke(&GetMyProfile, &caller.auth).await?,
+        Endpoint::Quotas => deps.rpc().invoke(&GetMyQuotas, &caller.auth).await?,
         Endpoint::Update => {
             let patch = ProfilePatch::parse(req.json_body()?)?;
             deps.rpc()

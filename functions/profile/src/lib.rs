@@ -1,4 +1,4 @@
-//! The profile function: `GET /v1/me` and `PATCH /v1/me`.
+//! The profile function: `GET /v1/me`, `PATCH /v1/me` and `GET /v1/me/quotas`.
 
 #[cfg(test)]
 mod body_props;

@@ -8,10 +8,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// Keys a user may never set on themselves.
-const PRIVILEGED: [&str; 8] = [
+const PRIVILEGED: [&str; 9] = [
     "id",
     "role",
     "is_active",
+    "plan",
     "email",
     "credits",
     "balance",

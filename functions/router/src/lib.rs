@@ -68,6 +68,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     // generations function holds; it must come before the `/v1/admin` prefix.
     ("/v1/admin/reconcile", "GENERATIONS"),
     ("/v1/admin/storage-jobs", "MEDIA"),
+    // Operations' own records: the activity function serves them (error logs, metrics).
+    ("/v1/admin/errors", "ACTIVITY"),
+    ("/v1/admin/performance", "ACTIVITY"),
     ("/v1/admin", "ADMIN"),
     ("/v1/webhooks", "WEBHOOKS"),
     ("/v1/worker", "WORKER"),
@@ -84,6 +87,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/v1/training-data", "LORAS"),
     ("/v1/workspaces", "WORKSPACES"),
     ("/v1/invitations", "WORKSPACES"),
+    ("/v1/notifications", "NOTIFICATIONS"),
+    ("/v1/ideas", "FEEDBACK"),
+    ("/v1/support", "FEEDBACK"),
+    ("/v1/activity", "ACTIVITY"),
 ];
 
 /// The binding serving `path`: a prefix matches only on a segment boundary, so

@@ -22,6 +22,7 @@ mod config;
 mod deps;
 #[cfg(target_arch = "wasm32")]
 mod isolate;
+pub mod rate_limit;
 #[cfg(target_arch = "wasm32")]
 mod request_log;
 pub mod scheduled;

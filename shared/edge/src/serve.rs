@@ -1,7 +1,9 @@
-//! One request through a function: parse, run the handler, answer, then log.
+//! One request through a function: parse, check the caller's rate limit, run the handler,
+//! answer, then log.
 
 use crate::deps::EdgeDeps;
 use crate::isolate::isolate;
+use crate::rate_limit;
 use crate::request_log;
 use crate::stream::EdgeSink;
 use futures_util::StreamExt;
@@ -63,7 +65,10 @@ where
             Err(e) => Err(e),
             Ok(deps) => {
                 let deps = Rc::new(deps);
-                let out = handler(api_req, deps.clone()).await;
+                let out = match rate_limit::check(&deps, &api_req).await {
+                    Ok(()) => handler(api_req, deps.clone()).await,
+                    Err(refused) => Err(refused),
+                };
                 user_id = deps.user_id.get();
                 served_by = Some(deps);
                 out

@@ -79,6 +79,13 @@ impl ApiError {
         )
     }
 
+    /// Too many requests, or a limit that frees up with time: 429 with `Retry-After` (whole
+    /// seconds, at least 1), so a client knows when to try again.
+    pub fn rate_limited(message: impl Into<String>, retry_after_secs: u32) -> Self {
+        Self::new(429, "rate_limited", message)
+            .with_header("retry-after", &retry_after_secs.max(1).to_string())
+    }
+
     /// A bug or broken invariant on our side.
     pub fn internal(cause: impl Into<String>) -> Self {
         Self::new(500, "internal", OPAQUE_MESSAGE).with_cause(cause)
@@ -158,6 +165,7 @@ mod tests {
             (ApiError::method_not_allowed(), 405, "method_not_allowed"),
             (ApiError::conflict("x"), 409, "conflict"),
             (ApiError::payload_too_large(10), 413, "payload_too_large"),
+            (ApiError::rate_limited("x", 5), 429, "rate_limited"),
             (ApiError::internal("x"), 500, "internal"),
             (ApiError::bad_gateway("x"), 502, "internal"),
             (ApiError::unavailable("x"), 503, "internal"),
@@ -165,6 +173,21 @@ mod tests {
         for (err, status, code) in cases {
             assert_eq!((err.status, err.code.as_str()), (status, code));
         }
+    }
+
+    #[test]
+    fn a_rate_limit_says_when_to_retry_in_whole_seconds() {
+        let err = ApiError::rate_limited("slow down", 7);
+        assert_eq!(
+            err.headers,
+            vec![("retry-after".to_string(), "7".to_string())]
+        );
+        assert_eq!(
+            err.body("r"),
+            json!({"error": {"code": "rate_limited", "message": "slow down", "request_id": "r"}})
+        );
+        // "Retry-After: 0" would invite an immediate retry that is refused again.
+        assert_eq!(ApiError::rate_limited("x", 0).headers[0].1, "1");
     }
 
     #[test]

@@ -38,6 +38,10 @@ impl ApiError {
             if http >= 500 {
                 return server_error(http, cause);
             }
+            if http == 429 {
+                let message = for_status(429, message).message;
+                return ApiError::rate_limited(message, retry_after(&parsed)).with_cause(cause);
+            }
             return for_status(http, message).with_cause(cause);
         }
 
@@ -55,6 +59,9 @@ impl ApiError {
             // Any other PGRST or SQLSTATE code here (function missing, bad request we built,
             // undefined column) is a bug or a deployment mismatch on our side.
             c if !c.is_empty() => ApiError::internal(String::new()),
+            _ if status == 429 => {
+                ApiError::rate_limited(for_status(429, message).message, retry_after(&parsed))
+            }
             _ => for_status(status, message),
         };
         if mapped.is_server_error() {
@@ -76,6 +83,20 @@ fn custom_status(code: &str) -> Option<u16> {
         .ok()
         .filter(|s| (100..600).contains(s))
 }
+
+/// Seconds to wait after a PT429: SQL says it in the hint as `retry_after=<seconds>`
+/// (PostgREST passes the hint through); [`DEFAULT_RETRY_AFTER_SECS`] when it does not.
+fn retry_after(parsed: &PostgrestBody) -> u32 {
+    parsed
+        .hint
+        .as_deref()
+        .and_then(|h| h.trim().strip_prefix("retry_after="))
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(DEFAULT_RETRY_AFTER_SECS)
+}
+
+/// The wait a PT429 without a hint asks for.
+const DEFAULT_RETRY_AFTER_SECS: u32 = 5;
 
 fn for_status(status: u16, message: impl Into<String>) -> ApiError {
     let message = message.into();
@@ -160,6 +181,25 @@ mod tests {
             assert_eq!(err.code, api_code, "{code}");
             assert_eq!(err.message, "exact sql message", "{code}");
         }
+    }
+
+    #[test]
+    fn a_pt429_carries_the_retry_after_its_sql_hinted() {
+        let hinted = serde_json::json!({"code": "PT429", "message": "concurrent generation limit reached",
+            "details": null, "hint": "retry_after=10"});
+        let err = ApiError::from_postgrest(429, &hinted.to_string());
+        assert_eq!((err.status, err.code.as_str()), (429, "rate_limited"));
+        assert_eq!(err.message, "concurrent generation limit reached");
+        assert_eq!(err.headers, vec![("retry-after".into(), "10".into())]);
+
+        let bare = ApiError::from_postgrest(429, &body("PT429", "slow down"));
+        let default = DEFAULT_RETRY_AFTER_SECS.to_string();
+        assert_eq!(bare.headers, vec![("retry-after".into(), default.clone())]);
+        let no_code = ApiError::from_postgrest(429, "");
+        assert_eq!(
+            (no_code.code.as_str(), no_code.headers),
+            ("rate_limited", vec![("retry-after".into(), default)])
+        );
     }
 
     #[test]

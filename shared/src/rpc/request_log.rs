@@ -1,8 +1,10 @@
-//! The request log, batched: `api.log_requests(entries, counts)` writes many answered
+//! The request log, batched: `api.log_requests(entries, counts, errors)` writes many answered
 //! requests in one call. A request made for a known user is an `api_logs` row (the user reads
-//! their own history); an anonymous or refused one (401, or any status before a user is known)
-//! is only counted per function, status and minute, so a flood of bad requests costs a few
-//! counter rows rather than a row each.
+//! their own history; SQL makes its successful writes `user_activity` rows); an anonymous or
+//! refused one (401, or any status before a user is known) is only counted per function,
+//! status and minute, so a flood of bad requests costs a few counter rows rather than a row
+//! each. A 5xx is also an error: an `error_logs` row with its request id, whoever asked (a
+//! server error is ours to look into, and there are few).
 //!
 //! Runtime-free: a Worker keeps one [`RequestLog`] per isolate, pushes each answered request
 //! and sends [`RequestLog::take`] when no flush is under way (genbase-edge).
@@ -14,6 +16,9 @@ use uuid::Uuid;
 /// Rows a batch holds before further requests are only counted, so a log that cannot be
 /// written (database down) does not grow without bound in the isolate.
 pub const MAX_LOG_ROWS: usize = 1000;
+
+/// Errors a batch holds; past it a 5xx is only logged or counted as any request.
+pub const MAX_ERROR_ROWS: usize = 1000;
 
 /// One answered request.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +48,19 @@ pub struct LogRow {
     pub at_ms: i64,
 }
 
+/// An `error_logs` row: a 5xx answer. No header, body or query string: nothing secret.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ErrorRow {
+    pub function: &'static str,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    pub duration_ms: i64,
+    pub user_id: Option<Uuid>,
+    pub request_id: String,
+    pub at_ms: i64,
+}
+
 /// An `api_log_counts` increment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogCount {
@@ -58,6 +76,7 @@ pub struct LogCount {
 pub struct LogRequests {
     pub entries: Vec<LogRow>,
     pub counts: Vec<LogCount>,
+    pub errors: Vec<ErrorRow>,
 }
 
 impl RpcArgs for LogRequests {
@@ -70,10 +89,23 @@ pub struct RequestLog {
     rows: Vec<LogRow>,
     /// A handful per batch (one function, a few statuses and minutes): a scan finds them.
     counts: Vec<LogCount>,
+    errors: Vec<ErrorRow>,
 }
 
 impl RequestLog {
     pub fn push(&mut self, req: AnsweredRequest) {
+        if req.status >= 500 && self.errors.len() < MAX_ERROR_ROWS {
+            self.errors.push(ErrorRow {
+                function: req.function,
+                method: req.method.clone(),
+                path: req.path.clone(),
+                status: req.status,
+                duration_ms: req.duration_ms,
+                user_id: req.user_id,
+                request_id: req.request_id.clone(),
+                at_ms: req.at_ms,
+            });
+        }
         match req.user_id {
             Some(user_id) if self.rows.len() < MAX_LOG_ROWS => self.rows.push(LogRow {
                 function: req.function,
@@ -105,12 +137,13 @@ impl RequestLog {
 
     /// Everything pushed since the last call, or `None` when there is nothing to send.
     pub fn take(&mut self) -> Option<LogRequests> {
-        if self.rows.is_empty() && self.counts.is_empty() {
+        if self.rows.is_empty() && self.counts.is_empty() && self.errors.is_empty() {
             return None;
         }
         Some(LogRequests {
             entries: std::mem::take(&mut self.rows),
             counts: std::mem::take(&mut self.counts),
+            errors: std::mem::take(&mut self.errors),
         })
     }
 }
@@ -179,6 +212,43 @@ mod tests {
     }
 
     #[test]
+    fn a_server_error_is_an_error_row_whoever_asked_and_still_logged_or_counted() {
+        let mut log = RequestLog::default();
+        log.push(answered(502, Some(1), AT));
+        log.push(answered(500, None, AT));
+        log.push(answered(499, None, AT));
+        log.push(answered(200, Some(2), AT));
+        let batch = log.take().unwrap();
+        let errors: Vec<(u16, Option<Uuid>, &str)> = batch
+            .errors
+            .iter()
+            .map(|e| (e.status, e.user_id, e.request_id.as_str()))
+            .collect();
+        let (r502, r500) = (format!("req-502-{AT}"), format!("req-500-{AT}"));
+        assert_eq!(
+            errors,
+            vec![
+                (502, Some(Uuid::from_u128(1)), r502.as_str()),
+                (500, None, r500.as_str())
+            ]
+        );
+        assert_eq!(batch.entries.len(), 2, "the user's 502 and 200 are rows");
+        let counted: u32 = batch.counts.iter().map(|c| c.requests).sum();
+        assert_eq!(counted, 2, "the anonymous 500 and 499 are counted");
+    }
+
+    #[test]
+    fn past_the_error_limit_server_errors_are_only_counted() {
+        let mut log = RequestLog::default();
+        for _ in 0..MAX_ERROR_ROWS + 3 {
+            log.push(answered(503, None, AT));
+        }
+        let batch = log.take().unwrap();
+        assert_eq!(batch.errors.len(), MAX_ERROR_ROWS);
+        assert_eq!(batch.counts[0].requests as usize, MAX_ERROR_ROWS + 3);
+    }
+
+    #[test]
     fn the_batch_goes_to_sql_under_its_parameter_names() {
         let mut log = RequestLog::default();
         log.push(answered(200, Some(1), AT));
@@ -193,6 +263,16 @@ mod tests {
         assert_eq!(
             args["p_counts"],
             json!([{"function": "profile", "status": 401, "minute": 1_699_999_980, "requests": 1}])
+        );
+        assert_eq!(args["p_errors"], json!([]));
+        let mut log = RequestLog::default();
+        log.push(answered(500, None, AT));
+        let args = sql_args(&log.take().unwrap()).unwrap();
+        assert_eq!(
+            args["p_errors"],
+            json!([{"function": "profile", "method": "GET", "path": "/v1/me", "status": 500,
+                   "duration_ms": 3, "user_id": null, "request_id": format!("req-500-{AT}"),
+                   "at_ms": AT}])
         );
     }
 }

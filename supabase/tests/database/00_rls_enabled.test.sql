@@ -126,7 +126,23 @@ insert into private_callable values
   ('private.lora_image_json(lora_training_images)', 'pure rendering used by the SECURITY INVOKER image reads'),
   ('private.training_batch_json(training_data_batches)', 'pure rendering used by the SECURITY INVOKER training data reads'),
   ('private.training_video_json(training_data)', 'pure rendering used by the SECURITY INVOKER training data reads'),
-  ('private.training_segment_json(training_data_segments)', 'pure rendering used by the SECURITY INVOKER training data reads');
+  ('private.training_segment_json(training_data_segments)', 'pure rendering used by the SECURITY INVOKER training data reads'),
+  -- quotas migration
+  ('private.plan_limits(uuid)', 'the limits of a user''s plan (RLS applies): the quota checks and the SECURITY INVOKER quota reads'),
+  ('private.generations_in_flight(uuid)', 'a user''s unfinished generations (RLS applies): the SECURITY INVOKER quota read'),
+  ('private.storage_used(uuid)', 'the bytes a user''s uploads hold (RLS applies): the SECURITY INVOKER quota read'),
+  -- admin migration
+  ('private.admin_user_json(profiles)', 'pure rendering used by the SECURITY INVOKER staff user list'),
+  ('private.parse_role(text)', 'pure check: the SECURITY INVOKER staff user list checks its role filter'),
+  ('private.check_plan(text)', 'check over reference data: the SECURITY INVOKER staff user list checks its plan filter'),
+  -- notifications migration
+  ('private.notification_json(notifications)', 'pure rendering used by the SECURITY INVOKER notification reads'),
+  ('private.low_credits_threshold()', 'pure data: the low-credits trigger''s when clause runs as whoever moves a balance'),
+  -- feedback migration
+  ('private.check_feedback_text(text,text,text)', 'pure check: the SECURITY INVOKER idea and ticket writes'),
+  ('private.idea_json(ideas)', 'pure rendering used by the SECURITY INVOKER idea reads'),
+  ('private.support_message_json(support_messages)', 'pure rendering used by the SECURITY INVOKER ticket reads'),
+  ('private.ticket_json(support_tickets,boolean)', 'pure rendering used by the SECURITY INVOKER ticket reads');
 
 select is_empty(
   $$ select signature from our_functions
@@ -163,7 +179,7 @@ insert into definer_allowed values
   ('api.mark_generation_submitted', 'status transition for the function (service role)'),
   ('api.fail_generation_submission', 'status transition and hold release (service role)'),
   ('api.handle_provider_webhook', 'settles or releases exactly once (service role)'),
-  ('api.log_requests', 'appends api_logs and api_log_counts (service role)'),
+  ('api.log_requests', 'appends api_logs, api_log_counts, error_logs and user_activity (service role)'),
   ('api.next_provider_token', 'rotates the token pool (service role)'),
   ('api.report_provider_token', 'records token health (service role)'),
   ('api.register_worker', 'creates a worker and its key (service role)'),
@@ -186,6 +202,13 @@ insert into definer_allowed values
   ('api.add_reply_sources', 'stores a reply''s sources and grows its prompt estimate, from the chunks of its owner only (service role)'),
   ('api.sweep_expired_holds', 'releases expired holds (cron)'),
   ('api.sweep_expired_leases', 'requeues expired leases (cron)'),
+  ('api.run_due_jobs', 'the local sweeper: runs the due jobs of private.scheduled_jobs, which no API role reads (service role)'),
+  -- activity migration: retention and roll-up jobs over every user's rows (cron, service role)
+  ('api.rollup_performance_metrics', 'rolls the request log of every user up per function and hour (cron, service role)'),
+  ('api.cleanup_old_generations', 'deletes old failed generations of every user (cron, service role)'),
+  ('api.archive_old_conversations', 'archives idle conversations of every user (cron, service role)'),
+  ('api.apply_log_retention', 'deletes old request, error, activity and metric rows (cron, service role)'),
+  ('api.purge_deleted_rows', 'deletes long soft-deleted conversations, projects and flows of every user (cron, service role)'),
   ('api.purge_deleted_generations', 'deletes long soft-deleted generations of every user (cron, service role)'),
   ('api.claim_storage_jobs', 'leases storage jobs of every user to the job runner (service role or admin)'),
   ('api.storage_job_paths', 'names the paths of a leased persist job (service role)'),
@@ -224,7 +247,22 @@ insert into definer_allowed values
   ('api.resolve_flow_comment', 'members resolve other users'' threads, whose rows only their authors may update'),
   -- loras migration
   ('api.start_lora_training', 'moves a LoRA to training with its billed run; users cannot write a LoRA''s status or run'),
-  ('private.enqueue_lora_weights_removal', 'trigger: users soft-delete their LoRAs and cannot write the queue');
+  ('private.enqueue_lora_weights_removal', 'trigger: users soft-delete their LoRAs and cannot write the queue'),
+  -- admin migration
+  ('api.admin_update_user', 'writes role, is_active and plan, which users cannot, under the staff role matrix; audits it'),
+  ('api.refresh_admin_stats', 'refreshes the stats view, which only its owner may (cron, service role)'),
+  ('api.admin_stats', 'reads the stats view, which cannot have RLS; admins only'),
+  -- notifications migration: triggers on the paths that finish things, none of which may write notifications
+  ('private.notify_generation_finished', 'trigger: writes the creator''s notification when a generation ends'),
+  ('private.notify_training_finished', 'trigger: writes the creator''s notification when a LoRA''s training ends'),
+  ('private.notify_file_processed', 'trigger: writes the owner''s notification when a file''s ingest ends'),
+  ('private.notify_invitation', 'trigger: writes the invitee''s notification, found by email in profiles'),
+  ('private.notify_credits_low', 'trigger: writes the owner''s notification when their balance crosses the threshold'),
+  -- feedback migration
+  ('private.count_idea_vote', 'trigger: keeps ideas.vote_count, which voters cannot write'),
+  ('private.notify_idea_status', 'trigger: writes the author''s notification when staff move their idea'),
+  ('private.follow_support_message', 'trigger: moves a ticket''s status and count, which users cannot write, and notifies a staff reply'),
+  ('api.close_ticket', 'closes a ticket for its owner or staff; the owner may not write its status otherwise');
 
 select is_empty(
   $$ select nspname || '.' || proname from our_functions

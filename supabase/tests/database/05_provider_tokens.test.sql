@@ -194,7 +194,7 @@ select throws_ok(
 select throws_ok($$ select api.admin_list_provider_tokens() $$, 'PT403', 'admin role required',
   'a non-admin cannot list provider tokens');
 select throws_ok(
-  $$ select api.admin_enable_provider_token('50000000-0000-4000-8000-0000000000b2') $$,
+  $$ select api.admin_enable_provider_token('50000000-0000-4000-8000-0000000000b2', 'secret rotated') $$,
   'PT403', 'admin role required', 'a non-admin cannot re-enable a provider token'
 );
 
@@ -203,7 +203,7 @@ select set_config('request.jwt.claims', '{"sub": "50000000-0000-4000-8000-000000
 select throws_ok($$ select api.admin_list_provider_tokens() $$, 'PT403', null,
   'a stranger cannot list provider tokens');
 select throws_ok(
-  $$ select api.admin_enable_provider_token('50000000-0000-4000-8000-0000000000b2') $$,
+  $$ select api.admin_enable_provider_token('50000000-0000-4000-8000-0000000000b2', 'secret rotated') $$,
   'PT403', null, 'a stranger cannot re-enable a provider token'
 );
 select set_config('request.jwt.claims', '{"role": "authenticated"}', true);
@@ -214,7 +214,7 @@ set local role anon;
 select set_config('request.jwt.claims', '{"role": "anon"}', true);
 select throws_ok($$ select api.admin_list_provider_tokens() $$, '42501', null, 'anon cannot list provider tokens');
 select throws_ok(
-  $$ select api.admin_enable_provider_token('50000000-0000-4000-8000-0000000000b2') $$,
+  $$ select api.admin_enable_provider_token('50000000-0000-4000-8000-0000000000b2', 'secret rotated') $$,
   '42501', null, 'anon cannot re-enable a provider token'
 );
 select throws_ok($$ select api.next_provider_token('pool-test') $$, '42501', null, 'anon cannot take provider tokens');
@@ -272,17 +272,17 @@ update public.provider_tokens set cooldown_until = clock_timestamp() + interval 
 where id = '50000000-0000-4000-8000-0000000000b2';
 set local role authenticated;
 select is(
-  api.admin_enable_provider_token('50000000-0000-4000-8000-0000000000b2') ->> 'is_active',
+  api.admin_enable_provider_token('50000000-0000-4000-8000-0000000000b2', 'secret rotated') ->> 'is_active',
   'true',
   'an admin re-enables a disabled token'
 );
 select throws_ok(
-  $$ select api.admin_enable_provider_token('50000000-0000-4000-8000-00000000dead') $$,
+  $$ select api.admin_enable_provider_token('50000000-0000-4000-8000-00000000dead', 'secret rotated') $$,
   'PT404', 'token_id: provider token not found',
   'an unknown token id is a 404 that names token_id'
 );
 select throws_ok(
-  $$ select api.admin_enable_provider_token(null) $$,
+  $$ select api.admin_enable_provider_token(null, 'secret rotated') $$,
   'PT400', 'token_id is required',
   'a missing token id is refused'
 );

@@ -66,10 +66,10 @@ select throws_ok($$ select api.admin_adjust_credits('80000000-0000-4000-8000-000
   'PT403', 'account is disabled', 'a disabled admin cannot grant credits');
 select throws_ok($$ select api.admin_register_worker('w', array['wan_video']) $$,
   'PT403', 'account is disabled', 'nor register a worker');
-select throws_ok(format('select api.admin_enable_provider_token(%L)', gen_random_uuid()),
+select throws_ok(format('select api.admin_enable_provider_token(%L, %L)', gen_random_uuid(), 'fixed'),
   'PT403', 'account is disabled', 'nor re-enable a provider token');
-select throws_ok($$ select api.admin_list_profiles() $$,
-  'PT403', 'account is disabled', 'nor list profiles');
+select throws_ok($$ select api.admin_list_users() $$,
+  'PT403', 'account is disabled', 'nor list users');
 select throws_ok($$ select api.admin_queue_stats() $$,
   'PT403', 'account is disabled', 'nor read the queue');
 select throws_ok($$ select api.admin_list_provider_tokens() $$,

@@ -37,8 +37,8 @@ fn pg_cron_jobs(url: &str) -> Option<Vec<String>> {
 fn sweeps_note(jobs: Option<Vec<String>>) -> String {
     // The interval is the sweeper's in xtask/src/stack.rs.
     let local = match jobs {
-        None => "the local Postgres has no pg_cron: `cargo xtask dev` runs api.sweep_expired_leases() \
-                 and api.sweep_expired_holds() from a thread every 5 s"
+        None => "the local Postgres has no pg_cron: `cargo xtask dev` runs the due jobs of \
+                 private.scheduled_jobs (api.run_due_jobs()) from a thread every 5 s"
             .to_string(),
         Some(jobs) if jobs.is_empty() => "pg_cron is installed locally but schedules no sweep: \
                  run `select private.schedule_sweeps();`; meanwhile `cargo xtask dev` sweeps every 5 s"

@@ -17,6 +17,10 @@ pub const SHARING_BASES: [(&str, &str); 3] = [
 /// The fragment written once and expanded under every base of [`SHARING_BASES`].
 pub const SHARING_TEMPLATE: &str = "sharing.json";
 
+/// The fragments of the functions that have no rate limit (their wrangler.toml declares no
+/// `[[ratelimits]]`: shared/edge/src/rate_limit.rs); every other operation may answer 429.
+pub const UNLIMITED_FRAGMENTS: [&str; 3] = ["router.json", "webhooks.json", "worker.json"];
+
 /// The keys of a path item that are operations.
 pub const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -78,7 +82,10 @@ pub fn add_fragment(doc: &mut Value, name: &str, fragment: Value) -> Result<()> 
     } else {
         paths.into_iter().collect()
     };
-    for (path, item) in paths {
+    for (path, mut item) in paths {
+        if !UNLIMITED_FRAGMENTS.contains(&name) {
+            add_rate_limit_response(&mut item);
+        }
         add_path(doc, &path, item)?;
     }
     if let Some(components) = fragment.remove("components") {
@@ -128,6 +135,23 @@ fn replace_kind(value: Value, kind: &str) -> Value {
                 .collect(),
         ),
         other => other,
+    }
+}
+
+/// Every operation of a rate-limited function may be refused with the shared 429 (its
+/// fragment need not say so); an operation's own 429, if it documents one, stays.
+fn add_rate_limit_response(item: &mut Value) {
+    for method in METHODS {
+        // `get_mut`, not indexing: indexing a missing method would insert it as null.
+        let responses = item
+            .get_mut(method)
+            .and_then(|op| op.get_mut("responses"))
+            .and_then(Value::as_object_mut);
+        if let Some(responses) = responses {
+            responses.entry("429").or_insert_with(
+                || serde_json::json!({"$ref": "#/components/responses/TooManyRequests"}),
+            );
+        }
     }
 }
 
