@@ -252,6 +252,8 @@ pub struct Options {
     /// How long the fake provider keeps output files (`None`: an hour, as Replicate). The
     /// tests' stacks make it short, so a gallery that still leans on the provider shows.
     pub provider_files_expire: Option<Duration>,
+    /// The requests per minute the Workers count with.
+    pub rate_limits: RateLimits,
 }
 
 /// The phase of [`Stack::start_timed`] that builds the stand-in and the fake provider.
@@ -284,7 +286,12 @@ pub fn build_services(release: bool) -> Result<PathBuf> {
 /// source tree and read each other's URLs. The `[build]` table is left out: the stack has
 /// built every bundle already, and with it wrangler watches a `src` beside the copy, whose
 /// spurious change events made it rebuild and restart every Worker while tests ran.
-fn stack_configs(dir: &Path, names: &[String], vars: &str) -> Result<Vec<PathBuf>> {
+fn stack_configs(
+    dir: &Path,
+    names: &[String],
+    vars: &str,
+    limits: RateLimits,
+) -> Result<Vec<PathBuf>> {
     let root = paths::root();
     let _ = std::fs::remove_dir_all(dir.join("configs"));
     let mut configs = Vec::new();
@@ -301,7 +308,7 @@ fn stack_configs(dir: &Path, names: &[String], vars: &str) -> Result<Vec<PathBuf
         std::fs::write(into.join("wrangler.toml"), text)?;
         std::fs::write(
             into.join(".dev.vars"),
-            format!("{vars}{}", local_rate_limits(&source_text)),
+            format!("{vars}{}", local_rate_limits(&source_text, limits)),
         )?;
         configs.push(into.join("wrangler.toml"));
     }
@@ -335,11 +342,26 @@ fn wait_for_every_function(router_url: &str, within: Duration) -> Result<()> {
     Ok(())
 }
 
+/// The limits a stack's Workers count with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateLimits {
+    /// Each binding's `limit`, as deployed.
+    AsConfigured,
+    /// A thousand times that: for the bench and the long API fuzzing run, which send thousands
+    /// of requests a minute as one user and measure the path (the limiter's check included),
+    /// not the limit.
+    Raised,
+}
+
 /// The vars that stand in for a function's `[[ratelimits]]` bindings, one
 /// `LOCAL_RATELIMIT_<name>=<limit>/<period>` line each: the pinned wrangler gives rate limit
 /// bindings only to the first Worker of a multi-config session, and genbase-edge counts
 /// locally from these where the binding is missing (shared/edge/src/rate_limit.rs).
-fn local_rate_limits(text: &str) -> String {
+fn local_rate_limits(text: &str, limits: RateLimits) -> String {
+    let scale = match limits {
+        RateLimits::AsConfigured => 1,
+        RateLimits::Raised => 1000,
+    };
     let number_after = |line: &str, key: &str| -> Option<u64> {
         let rest = &line[line.find(&format!("{key} = "))? + key.len() + 3..];
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
@@ -349,6 +371,7 @@ fn local_rate_limits(text: &str) -> String {
     let mut entry: Option<(Option<String>, Option<u64>, Option<u64>)> = None;
     let mut flush = |entry: &mut Option<(Option<String>, Option<u64>, Option<u64>)>| {
         if let Some((Some(name), Some(limit), Some(period))) = entry.take() {
+            let limit = limit * scale;
             out.push_str(&format!("LOCAL_RATELIMIT_{name}={limit}/{period}\n"));
         }
     };
@@ -554,7 +577,7 @@ impl Stack {
             let mut wrangler = Command::new(paths::node_bin("wrangler"));
             wrangler.arg("dev").current_dir(paths::root());
             let served = opts.data_dir.with_extension("wrangler");
-            for config in stack_configs(&served, &names, &vars)? {
+            for config in stack_configs(&served, &names, &vars, opts.rate_limits)? {
                 wrangler.arg("-c").arg(config);
             }
             wrangler
@@ -630,7 +653,7 @@ impl Drop for Stack {
 
 #[cfg(test)]
 mod tests {
-    use super::{local_rate_limits, served_config};
+    use super::{local_rate_limits, served_config, RateLimits};
     use std::path::Path;
 
     #[test]
@@ -640,10 +663,13 @@ mod tests {
                     [[ratelimits]]\nname = \"IP_RATE_LIMIT\"\nnamespace_id = \"1502\"\n\
                     [ratelimits.simple]\nlimit = 300\nperiod = 60\n\n[vars]\nlimit = 5\n";
         assert_eq!(
-            local_rate_limits(text),
+            local_rate_limits(text, RateLimits::AsConfigured),
             "LOCAL_RATELIMIT_USER_RATE_LIMIT=1200/60\nLOCAL_RATELIMIT_IP_RATE_LIMIT=300/60\n"
         );
-        assert_eq!(local_rate_limits("name = \"genbase-webhooks\"\n"), "");
+        assert!(local_rate_limits(text, RateLimits::Raised)
+            .starts_with("LOCAL_RATELIMIT_USER_RATE_LIMIT=1200000/60\n"));
+        let webhooks = "name = \"genbase-webhooks\"\n";
+        assert_eq!(local_rate_limits(webhooks, RateLimits::AsConfigured), "");
     }
 
     #[test]

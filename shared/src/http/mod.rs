@@ -3,6 +3,7 @@
 //! their native request into [`ApiRequest`] and [`ApiResponse`] back.
 
 mod cors;
+mod json_numbers;
 mod params;
 mod query;
 mod reply;

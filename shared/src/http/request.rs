@@ -1,3 +1,4 @@
+use super::json_numbers::BoundedNumbers;
 use crate::error::ApiError;
 use serde::de::DeserializeOwned;
 use serde_json::error::Category;
@@ -121,12 +122,15 @@ impl ApiRequest {
                 "request body is empty; expected JSON",
             ));
         }
-        serde_json::from_slice(&self.body).map_err(|err| match err.classify() {
+        let refused = |err: serde_json::Error| match err.classify() {
             Category::Data => ApiError::validation(err.to_string()),
             Category::Syntax | Category::Eof | Category::Io => {
                 ApiError::invalid_json(format!("invalid JSON: {err}"))
             }
-        })
+        };
+        let body = serde_json::from_slice(&self.body).map_err(refused)?;
+        serde_json::from_slice::<BoundedNumbers>(&self.body).map_err(refused)?;
+        Ok(body)
     }
 }
 
@@ -264,6 +268,18 @@ mod tests {
                 name: "a".into(),
                 count: 2
             }
+        );
+    }
+
+    #[test]
+    fn a_number_postgres_could_not_give_back_is_refused_before_any_handler_sees_it() {
+        let req = request(&[], r#"{"settings": {"x": -1.7976931348623157e308}}"#);
+        let err = req.json_body::<serde_json::Value>().unwrap_err();
+        assert_eq!((err.status, err.code.as_str()), (400, "validation_failed"));
+        assert!(
+            err.message.contains("between -1e300 and 1e300"),
+            "{}",
+            err.message
         );
     }
 

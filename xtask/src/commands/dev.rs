@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use xtask::phases::Phases;
-use xtask::stack::{self, dev_env_file, Options, Ports, Stack};
+use xtask::stack::{self, dev_env_file, Options, Ports, RateLimits, Stack};
 use xtask::tools::{self, Tools};
 use xtask::{build, paths};
 
@@ -29,6 +29,7 @@ pub fn run() -> Result<()> {
             bench: false,
             prebuilt_services: false,
             provider_files_expire: None,
+            rate_limits: RateLimits::AsConfigured,
         },
         &phases,
     )?;

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use xtask::paths;
-use xtask::stack::{Options, Ports, Stack, StackEnv};
+use xtask::stack::{Options, Ports, RateLimits, Stack, StackEnv};
 use xtask::tools;
 
 /// How much each run generates.
@@ -86,6 +86,7 @@ pub fn run(args: &[String]) -> Result<()> {
             bench: false,
             prebuilt_services: false,
             provider_files_expire: None,
+            rate_limits: RateLimits::Raised,
         },
     )?;
     let mut failed = Vec::new();

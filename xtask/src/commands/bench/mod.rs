@@ -16,7 +16,7 @@ use std::io::Write;
 use std::time::Duration;
 use xtask::cpu::{Accounts, Split};
 use xtask::keys::{access_token_claims, now, Keys};
-use xtask::stack::{Options, Ports, Stack};
+use xtask::stack::{Options, Ports, RateLimits, Stack};
 use xtask::users::ensure_user;
 use xtask::{build, paths, sqlbench, tools};
 
@@ -70,6 +70,7 @@ pub fn run(_args: &[String]) -> Result<()> {
             bench: true,
             prebuilt_services: false,
             provider_files_expire: None,
+            rate_limits: RateLimits::Raised,
         },
     )?;
     let accounts = Accounts::new(&stack.processes()?);
@@ -180,6 +181,11 @@ fn latencies(
     let user = ensure_user(&mut db, "bench@example.com")?;
     db.execute(
         "select private.change_credits($1, 'grant', 100000000, 'bench-grant', null, 'bench')",
+        &[&user],
+    )?;
+    // Thousands of generations in flight at once: past any plan's concurrency but unlimited.
+    db.execute(
+        "update public.profiles set plan = 'unlimited' where id = $1",
         &[&user],
     )?;
     let issuer = env.get("JWT_ISSUER");

@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 use xtask::paths;
 use xtask::process::run as run_cmd;
-use xtask::stack::{Options, Ports, Stack};
+use xtask::stack::{Options, Ports, RateLimits, Stack};
 use xtask::tools;
 
 mod browser;
@@ -125,6 +125,7 @@ pub fn run(args: &[String]) -> Result<()> {
                     bench: false,
                     prebuilt_services: true,
                     provider_files_expire: Some(PROVIDER_FILES_EXPIRE),
+                    rate_limits: RateLimits::AsConfigured,
                 },
             )
         };
