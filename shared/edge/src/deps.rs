@@ -10,7 +10,7 @@ use genbase_shared::deps::{CopyError, Deps, Inbound, Opened, Outbound, SourceHea
 use genbase_shared::error::ApiError;
 use genbase_shared::http::ApiRequest;
 use genbase_shared::rpc_postgrest::PostgrestRpc;
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::rc::Rc;
 use uuid::Uuid;
 use wasm_bindgen::JsValue;
@@ -20,8 +20,9 @@ pub struct EdgeDeps {
     pub env: Env,
     pub rpc: Rc<PostgrestRpc>,
     authenticator: Rc<Authenticator>,
-    /// The verified user, remembered for the request log.
-    pub user_id: Cell<Option<Uuid>>,
+    /// The request's verified claims: the rate-limit check verifies the token before the
+    /// handler does, and the handler and the request log read them from here.
+    claims: RefCell<Option<Claims>>,
 }
 
 impl EdgeDeps {
@@ -31,8 +32,13 @@ impl EdgeDeps {
             rpc: isolate.rpc.clone()?,
             authenticator: isolate.authenticator.clone()?,
             env,
-            user_id: Cell::new(None),
+            claims: RefCell::new(None),
         })
+    }
+
+    /// The verified user, for the request log (none when no token was verified).
+    pub fn user_id(&self) -> Option<Uuid> {
+        self.claims.borrow().as_ref().and_then(Claims::user_id)
     }
 }
 
@@ -76,11 +82,14 @@ impl Deps for EdgeDeps {
     }
 
     async fn authenticate(&self, req: &ApiRequest) -> Result<Claims, ApiError> {
+        if let Some(claims) = self.claims.borrow().clone() {
+            return Ok(claims);
+        }
         let claims = self
             .authenticator
             .authenticate(req.header("authorization"), self.now_unix(), &FetchGet)
             .await?;
-        self.user_id.set(claims.user_id());
+        *self.claims.borrow_mut() = Some(claims.clone());
         Ok(claims)
     }
 

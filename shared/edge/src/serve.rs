@@ -69,7 +69,7 @@ where
                     Ok(()) => handler(api_req, deps.clone()).await,
                     Err(refused) => Err(refused),
                 };
-                user_id = deps.user_id.get();
+                user_id = deps.user_id();
                 served_by = Some(deps);
                 out
             }
